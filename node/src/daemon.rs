@@ -1,0 +1,242 @@
+//! `kyotod` start-up: arguments, data directory, genesis, logging, and the tasks
+//! (gRPC server, block producer) until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use tokio::sync::watch;
+
+use crate::chain::{Chain, ChainError};
+use crate::crypto;
+use crate::dev;
+use crate::ledger::Genesis;
+use crate::node::{Node, NodeConfig};
+use crate::rpc;
+use crate::store::{SledStore, Store, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The Kyoto Ledger node.
+#[derive(Debug, Parser)]
+#[command(name = "kyotod", version, about = "Kyoto Ledger node: holds and moves Kyoto Protocol units", long_about = None)]
+pub struct Args {
+    /// Run a single-validator dev chain with the built-in genesis (all Annex B Parties;
+    /// Party keys are written to <data-dir>/dev-keys/<CODE>.key).
+    #[arg(long, conflicts_with = "genesis")]
+    pub dev: bool,
+    /// A genesis file (JSON) for a real network; needs --validator-key.
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+    /// This node's validator key (PKCS#8 PEM), with --genesis.
+    #[arg(long, value_name = "FILE", requires = "genesis")]
+    pub validator_key: Option<PathBuf>,
+    /// Where blocks, state and (in dev mode) keys are kept.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./.kyoto-dev",
+        env = "KYOTO_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// gRPC listen address (port 0 picks a free port; the address is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Most transactions in one block.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_block_txs: u32,
+    /// How long to wait for more transactions before cutting a block that is not full.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub block_window_ms: u64,
+    /// Most transactions waiting in the mempool.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub mempool_max_txs: u32,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sled=warn,h2=warn,tower=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Generates the dev genesis and writes every key under `data_dir`.
+fn init_dev_genesis(data_dir: &Path) -> Result<Genesis, ChainError> {
+    let io = |what: &str, e: std::io::Error| {
+        ChainError::Store(StoreError::Backend(format!("{what}: {e}")))
+    };
+    let keys_dir = data_dir.join("dev-keys");
+    std::fs::create_dir_all(&keys_dir)
+        .map_err(|e| io(&format!("cannot create {}", keys_dir.display()), e))?;
+    let (genesis, keys) = dev::dev_genesis_with_keys(&mut |_| crypto::generate_key());
+    for (name, key) in &keys {
+        let path = if name == "validator" {
+            data_dir.join("validator.key")
+        } else {
+            keys_dir.join(format!("{name}.key"))
+        };
+        crypto::write_key_file(&path, key).map_err(|e| {
+            ChainError::Store(StoreError::Backend(format!(
+                "{e} (the data directory has keys but no chain: remove {} to start a new dev chain)",
+                data_dir.display()
+            )))
+        })?;
+    }
+    let json = genesis.to_json_pretty()?;
+    let path = data_dir.join("genesis.json");
+    std::fs::write(&path, json).map_err(|e| io(&format!("cannot write {}", path.display()), e))?;
+    Ok(genesis)
+}
+
+fn open_chain(args: &Args) -> anyhow::Result<Chain<Box<dyn Store>>> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let store: Box<dyn Store> = Box::new(SledStore::open(&args.data_dir.join("db"))?);
+    if args.dev {
+        let data_dir = args.data_dir.clone();
+        let (chain, genesis) = Chain::open_or_init(store, move || init_dev_genesis(&data_dir))?;
+        if genesis.chain_id != dev::DEV_CHAIN_ID {
+            bail!(
+                "{} holds chain `{}`, not a dev chain; start it without --dev",
+                args.data_dir.display(),
+                genesis.chain_id
+            );
+        }
+        println!(
+            "dev chain `{}`: Party registry keys are in {}/<CODE>.key",
+            genesis.chain_id,
+            args.data_dir.join("dev-keys").display()
+        );
+        return Ok(chain);
+    }
+    let Some(genesis_path) = &args.genesis else {
+        bail!(
+            "give --dev to run a single-validator dev chain, or --genesis FILE --validator-key FILE for a network"
+        );
+    };
+    let bytes = std::fs::read(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+    let genesis =
+        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    let Some(key_path) = &args.validator_key else {
+        bail!("--genesis needs --validator-key FILE (this node's validator key)");
+    };
+    let key = crypto::read_key_file(key_path)?;
+    let validators = genesis.validator_keys()?;
+    if validators.len() != 1 {
+        bail!(
+            "the genesis names {} validators; this version of kyotod runs single-validator chains only (BFT consensus among many validators comes with the network release)",
+            validators.len()
+        );
+    }
+    if validators[0] != key.verifying_key().to_bytes() {
+        bail!(
+            "{} is not the key of the genesis validator",
+            key_path.display()
+        );
+    }
+    Ok(Chain::open(store, &genesis)?)
+}
+
+/// Runs the node until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run_async(args: Args) -> anyhow::Result<()> {
+    let chain = open_chain(&args)?;
+    tracing::info!(
+        chain_id = chain.state().chain_id(),
+        height = chain.height(),
+        state_root = %hex::encode(chain.state_root()),
+        data_dir = %args.data_dir.display(),
+        "chain opened"
+    );
+    let config = NodeConfig {
+        max_block_txs: args.max_block_txs as usize,
+        block_window: Duration::from_millis(args.block_window_ms),
+        mempool_max_txs: args.mempool_max_txs as usize,
+        ..NodeConfig::default()
+    };
+    let node = Node::new(chain, config);
+    let listener = rpc::bind(args.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.grpc_addr))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let producer = tokio::spawn(Arc::clone(&node).run_producer(stop_rx.clone()));
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(rpc::serve(Arc::clone(&node), listener, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    println!("kyotod: gRPC listening on http://{addr}");
+    tracing::info!(%addr, "serving gRPC (kyoto.v1.Ledger, health, reflection)");
+
+    let mut producer = producer;
+    let mut server = server;
+    let result = tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+        r = &mut producer => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("block producer stopped")),
+            Err(e) => Err(anyhow::anyhow!("block producer panicked: {e}")),
+        },
+        r = &mut server => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("gRPC server stopped")),
+            Err(e) => Err(anyhow::anyhow!("gRPC server panicked: {e}")),
+        },
+    };
+    let _ = stop_tx.send(true);
+    // Let a block being committed finish; the store is consistent either way.
+    let _ = tokio::time::timeout(Duration::from_secs(5), producer).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    result
+}

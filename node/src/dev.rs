@@ -1,0 +1,225 @@
+//! The built-in dev genesis (DESIGN.md §3b): every Annex B Party with its Annex B
+//! percentage and base-year emissions (`data/parties.csv`, sources cited there), the
+//! European Community as a REIO with its member States, a few non-Annex I Parties as
+//! CDM hosts, the Protocol in force, and each Annex B Party's full period-1 assigned
+//! amount issued as AAUs into its party holding account.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+
+use crate::ledger::{Genesis, GenesisIssuance, GenesisParty, GenesisValidator};
+
+/// The data file, compiled in.
+pub const PARTIES_CSV: &str = include_str!("../data/parties.csv");
+
+/// Chain id of dev chains.
+pub const DEV_CHAIN_ID: &str = "kyoto-dev";
+
+/// 2008-01-01T00:00:00Z, the start of the first commitment period.
+pub const DEV_GENESIS_TIME_MS: i64 = 1_199_145_600_000;
+
+/// Years in the first commitment period (2008-2012), the "multiplied by five" of Art. 3.7.
+pub const PERIOD_1_YEARS: u128 = 5;
+
+/// One row of `data/parties.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyRow {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub annex_i: bool,
+    pub annex_b_percent: Option<u32>,
+    pub eit: bool,
+    pub base_year: Option<u64>,
+    pub member_of: Option<String>,
+    pub status: String,
+    pub in_force_since: Option<String>,
+}
+
+fn opt<T: std::str::FromStr>(s: &str, line: usize) -> Result<Option<T>, String> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        s.parse()
+            .map(Some)
+            .map_err(|_| format!("parties.csv line {line}: `{s}` is not a number"))
+    }
+}
+
+fn flag(s: &str, line: usize) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("parties.csv line {line}: `{s}` must be 0 or 1")),
+    }
+}
+
+/// Parses the Parties table.
+pub fn party_rows() -> Result<Vec<PartyRow>, String> {
+    let mut rows = Vec::new();
+    for (i, line) in PARTIES_CSV.lines().enumerate() {
+        let line_no = i + 1;
+        if line.starts_with('#') || line.trim().is_empty() || line.starts_with("code,") {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        let [
+            code,
+            name,
+            kind,
+            annex_i,
+            pct,
+            eit,
+            base,
+            member_of,
+            status,
+            since,
+        ] = f.as_slice()
+        else {
+            return Err(format!(
+                "parties.csv line {line_no}: expected 10 fields, found {}",
+                f.len()
+            ));
+        };
+        rows.push(PartyRow {
+            code: (*code).to_owned(),
+            name: (*name).to_owned(),
+            kind: (*kind).to_owned(),
+            annex_i: flag(annex_i, line_no)?,
+            annex_b_percent: opt(pct, line_no)?,
+            eit: flag(eit, line_no)?,
+            base_year: opt(base, line_no)?,
+            member_of: Some((*member_of).to_owned()).filter(|s| !s.is_empty()),
+            status: (*status).to_owned(),
+            in_force_since: Some((*since).to_owned()).filter(|s| !s.is_empty()),
+        });
+    }
+    Ok(rows)
+}
+
+/// Art. 3.7: assigned amount = percentage × base year × five, rounded down.
+pub fn assigned_amount(percent: u32, base_year: u64) -> u64 {
+    let aa = u128::from(percent) * u128::from(base_year) * PERIOD_1_YEARS / 100;
+    u64::try_from(aa).unwrap_or(u64::MAX)
+}
+
+/// Builds the dev genesis, asking `keygen` for each Party's registry authority key
+/// (by Party code) and for the validator's key (`"validator"`). Returns the genesis
+/// and the keys by name.
+pub fn dev_genesis_with_keys(
+    keygen: &mut dyn FnMut(&str) -> SigningKey,
+) -> (Genesis, Vec<(String, SigningKey)>) {
+    // The table is compiled in and covered by a unit test; an error here is a build defect.
+    let rows = party_rows().unwrap_or_default();
+    let mut keys = Vec::new();
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(m) = &r.member_of {
+            members.entry(m.clone()).or_default().push(r.code.clone());
+        }
+    }
+    let mut parties = Vec::new();
+    let mut issuances = Vec::new();
+    for r in &rows {
+        let key = keygen(&r.code);
+        let authority_key = hex::encode(key.verifying_key().to_bytes());
+        keys.push((r.code.clone(), key));
+        let mut assigned_amounts = BTreeMap::new();
+        // The European Community has no assigned amount of its own until Art. 4 joint
+        // fulfilment is modelled; a signatory (USA) has none until it ratifies.
+        let gets_aa = r.kind == "state" && r.status == "in_force";
+        if let (Some(pct), Some(base), true) = (r.annex_b_percent, r.base_year, gets_aa) {
+            let aa = assigned_amount(pct, base);
+            assigned_amounts.insert(1, aa);
+            issuances.push(GenesisIssuance {
+                party: r.code.clone(),
+                period: 1,
+                amount: aa,
+            });
+        }
+        parties.push(GenesisParty {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+            members: members.get(&r.code).cloned().unwrap_or_default(),
+            annex_i: r.annex_i,
+            annex_b_percent: r.annex_b_percent,
+            base_year_emissions: r.base_year,
+            economy_in_transition: r.eit,
+            status: r.status.clone(),
+            in_force_since: r.in_force_since.clone(),
+            authority_key,
+            assigned_amounts,
+        });
+    }
+    let validator = keygen("validator");
+    let genesis = Genesis {
+        chain_id: DEV_CHAIN_ID.to_owned(),
+        genesis_time_ms: DEV_GENESIS_TIME_MS,
+        parties,
+        issuances,
+        validators: vec![GenesisValidator {
+            name: "validator-1".to_owned(),
+            party: "JPN".to_owned(),
+            public_key: hex::encode(validator.verifying_key().to_bytes()),
+        }],
+    };
+    keys.push(("validator".to_owned(), validator));
+    (genesis, keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{PartyCode, UnitType, party_holding};
+
+    #[test]
+    fn the_data_file_lists_annex_b_with_the_protocols_percentages() {
+        let rows = party_rows().unwrap();
+        let annex_b: Vec<_> = rows
+            .iter()
+            .filter(|r| r.annex_b_percent.is_some())
+            .collect();
+        // 38 States and the European Community are inscribed in Annex B.
+        assert_eq!(annex_b.len(), 39);
+        let pct = |c: &str| rows.iter().find(|r| r.code == c).unwrap().annex_b_percent;
+        assert_eq!(pct("JPN"), Some(94));
+        assert_eq!(pct("AUS"), Some(108));
+        assert_eq!(pct("ISL"), Some(110));
+        assert_eq!(pct("NOR"), Some(101));
+        assert_eq!(pct("HRV"), Some(95));
+        assert_eq!(pct("USA"), Some(93));
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.member_of.as_deref() == Some("EU"))
+                .count(),
+            27
+        );
+    }
+
+    #[test]
+    fn dev_genesis_issues_each_annex_b_partys_assigned_amount() {
+        let (genesis, keys) = dev_genesis_with_keys(&mut |_| SigningKey::from_bytes(&[9; 32]));
+        assert_eq!(keys.len(), genesis.parties.len() + 1);
+        let state = genesis.build_state().unwrap();
+        let jpn = PartyCode::parse("JPN").unwrap();
+        let aa = assigned_amount(94, 1_269_015_303);
+        assert_eq!(aa, 5_964_371_924);
+        assert_eq!(
+            state.party(&jpn).unwrap().assigned_amounts.get(&1),
+            Some(&aa)
+        );
+        let holding = state.account(&party_holding(&jpn)).unwrap();
+        assert_eq!(holding.holdings().get(&(UnitType::Aau, 1)), Some(&aa));
+        let eu = state.party(&PartyCode::parse("EU").unwrap()).unwrap();
+        assert!(eu.assigned_amounts.is_empty());
+        assert!(
+            state
+                .party(&PartyCode::parse("USA").unwrap())
+                .unwrap()
+                .assigned_amounts
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! Genesis: which Parties exist, their treaty data and keys, their assigned amounts,
+//! the AAUs issued at genesis, and the validators (DESIGN.md §3b). A genesis is a JSON
+//! document; the same genesis gives the same initial state root on every node.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::state::{
+    Account, Holder, Meta, Party, PartyKind, State, StateError, StateKey, TreatyStatus,
+    party_holding,
+};
+use super::types::{Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// Ledger time at height 0, ms since the Unix epoch (UTC).
+    pub genesis_time_ms: i64,
+    pub parties: Vec<GenesisParty>,
+    /// AAUs issued at genesis into each Party's holding account.
+    #[serde(default)]
+    pub issuances: Vec<GenesisIssuance>,
+    pub validators: Vec<GenesisValidator>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisParty {
+    pub code: String,
+    pub name: String,
+    /// `state` or `reio`.
+    pub kind: String,
+    /// Member States of a REIO.
+    #[serde(default)]
+    pub members: Vec<String>,
+    pub annex_i: bool,
+    #[serde(default)]
+    pub annex_b_percent: Option<u32>,
+    #[serde(default)]
+    pub base_year_emissions: Option<Amount>,
+    #[serde(default)]
+    pub economy_in_transition: bool,
+    /// `signatory` or `in_force`.
+    pub status: String,
+    /// Date (YYYY-MM-DD) from which the Protocol is in force for the Party.
+    #[serde(default)]
+    pub in_force_since: Option<String>,
+    /// Hex Ed25519 public key of the Party's registry authority.
+    pub authority_key: String,
+    /// Assigned amount per commitment period (Art. 3.7).
+    #[serde(default)]
+    pub assigned_amounts: BTreeMap<Period, Amount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisIssuance {
+    pub party: String,
+    pub period: Period,
+    pub amount: Amount,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub name: String,
+    /// The Party whose registry runs the validator.
+    pub party: String,
+    /// Hex Ed25519 public key of the validator.
+    pub public_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("genesis is invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+fn invalid(msg: impl Into<String>) -> GenesisError {
+    GenesisError::Invalid(msg.into())
+}
+
+/// Parses a 32-byte hex public key.
+pub fn parse_key(hex_key: &str) -> Result<PublicKey, String> {
+    let bytes = hex::decode(hex_key).map_err(|e| format!("`{hex_key}` is not hex: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("`{hex_key}` is not a 32-byte key"))
+}
+
+fn parse_date(s: &str) -> Result<(), GenesisError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, format)
+        .map(|_| ())
+        .map_err(|e| invalid(format!("`{s}` is not a YYYY-MM-DD date: {e}")))
+}
+
+impl Genesis {
+    /// SHA-256 of the genesis JSON as this version encodes it.
+    pub fn hash(&self) -> Result<Hash, GenesisError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| invalid(e.to_string()))?;
+        Ok(Sha256::digest(bytes).into())
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, GenesisError> {
+        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))
+    }
+
+    pub fn to_json_pretty(&self) -> Result<String, GenesisError> {
+        serde_json::to_string_pretty(self).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Validator public keys, in genesis order.
+    pub fn validator_keys(&self) -> Result<Vec<PublicKey>, GenesisError> {
+        self.validators
+            .iter()
+            .map(|v| parse_key(&v.public_key).map_err(invalid))
+            .collect()
+    }
+
+    /// Builds the initial state (height 0) and all of its leaves.
+    pub fn build_state(&self) -> Result<State, GenesisError> {
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 || !self.chain_id.is_ascii() {
+            return Err(invalid("chain_id must be 1 to 64 ASCII characters"));
+        }
+        if self.validators.is_empty() {
+            return Err(invalid("at least one validator is required"));
+        }
+        let mut state = State::empty(Meta {
+            chain_id: self.chain_id.clone(),
+            height: 0,
+            time_ms: self.genesis_time_ms,
+            last_block_hash: [0; 32],
+        });
+        let codes: BTreeSet<String> = self.parties.iter().map(|p| p.code.clone()).collect();
+        if codes.len() != self.parties.len() {
+            return Err(invalid("a Party code appears twice"));
+        }
+        let mut member_of: BTreeMap<String, String> = BTreeMap::new();
+        for gp in self.parties.iter().filter(|p| p.kind == "reio") {
+            for m in &gp.members {
+                if !codes.contains(m) {
+                    return Err(invalid(format!(
+                        "{} lists member {m}, which is not a Party in genesis",
+                        gp.code
+                    )));
+                }
+                if member_of.insert(m.clone(), gp.code.clone()).is_some() {
+                    return Err(invalid(format!(
+                        "{m} is a member of two regional organizations"
+                    )));
+                }
+            }
+        }
+        for gp in &self.parties {
+            let code = PartyCode::parse(&gp.code).map_err(invalid)?;
+            let kind = match gp.kind.as_str() {
+                "state" if gp.members.is_empty() => PartyKind::State,
+                "reio" => PartyKind::Reio {
+                    members: gp
+                        .members
+                        .iter()
+                        .map(|m| PartyCode::parse(m))
+                        .collect::<Result<_, _>>()
+                        .map_err(invalid)?,
+                },
+                other => {
+                    return Err(invalid(format!(
+                        "{code}: kind `{other}` must be `state` (without members) or `reio`"
+                    )));
+                }
+            };
+            let status = match (gp.status.as_str(), &gp.in_force_since) {
+                ("signatory", None) => TreatyStatus::Signatory,
+                ("in_force", Some(d)) => {
+                    parse_date(d)?;
+                    TreatyStatus::InForce { since: d.clone() }
+                }
+                (s, _) => {
+                    return Err(invalid(format!(
+                        "{code}: status `{s}` must be `signatory` (no date) or `in_force` with in_force_since"
+                    )));
+                }
+            };
+            if gp.name.trim().is_empty() {
+                return Err(invalid(format!("{code}: the name is empty")));
+            }
+            let authority =
+                parse_key(&gp.authority_key).map_err(|e| invalid(format!("{code}: {e}")))?;
+            let member_of = member_of
+                .get(&gp.code)
+                .map(|c| PartyCode::parse(c))
+                .transpose()
+                .map_err(invalid)?;
+            let party = Party {
+                code: code.clone(),
+                name: gp.name.clone(),
+                kind,
+                member_of,
+                annex_i: gp.annex_i,
+                annex_b_percent: gp.annex_b_percent,
+                base_year_emissions: gp.base_year_emissions,
+                economy_in_transition: gp.economy_in_transition,
+                status,
+                authority,
+                assigned_amounts: gp.assigned_amounts.clone(),
+                positions: BTreeMap::new(),
+                next_serial: 1,
+                next_entity_account: 1,
+            };
+            let holding = party_holding(&code);
+            state.accounts.insert(
+                holding.clone(),
+                Account {
+                    id: holding,
+                    holder: Holder::PartyAuthority,
+                    holder_name: gp.name.clone(),
+                    blocks: Vec::new(),
+                },
+            );
+            state.parties.insert(code, party);
+        }
+        for (i, v) in self.validators.iter().enumerate() {
+            parse_key(&v.public_key).map_err(|e| invalid(format!("validator {}: {e}", v.name)))?;
+            if !codes.contains(&v.party) {
+                return Err(invalid(format!(
+                    "validator {} serves unknown Party {}",
+                    v.name, v.party
+                )));
+            }
+            if self.validators[..i]
+                .iter()
+                .any(|o| o.public_key == v.public_key)
+            {
+                return Err(invalid(format!(
+                    "validator {} repeats another validator's key",
+                    v.name
+                )));
+            }
+        }
+        for iss in &self.issuances {
+            let code = PartyCode::parse(&iss.party).map_err(invalid)?;
+            let party = state
+                .parties
+                .get_mut(&code)
+                .ok_or_else(|| invalid(format!("issuance for unknown Party {code}")))?;
+            let assigned = party
+                .assigned_amounts
+                .get(&iss.period)
+                .copied()
+                .unwrap_or(0);
+            let pos = party
+                .positions
+                .entry((UnitType::Aau, iss.period))
+                .or_default();
+            let total = pos
+                .issued
+                .checked_add(iss.amount)
+                .filter(|t| *t <= assigned);
+            let (Some(total), true) = (total, iss.amount > 0) else {
+                return Err(invalid(format!(
+                    "issuance of {} AAU for {code} period {} is zero or exceeds its assigned amount {assigned} (Art. 3.7)",
+                    iss.amount, iss.period
+                )));
+            };
+            pos.issued = total;
+            let start = party.next_serial;
+            let end = start + (iss.amount - 1);
+            party.next_serial = end + 1;
+            let block = SerialBlock {
+                origin: code.clone(),
+                start,
+                end,
+                unit_type: UnitType::Aau,
+                original_period: iss.period,
+                applicable_period: iss.period,
+            };
+            if let Some(acc) = state.accounts.get_mut(&party_holding(&code)) {
+                acc.insert(block);
+            }
+        }
+        let mut touched = BTreeSet::from([StateKey::Meta]);
+        touched.extend(state.parties.keys().cloned().map(StateKey::Party));
+        touched.extend(state.accounts.keys().cloned().map(StateKey::Account));
+        state.flush_leaves(touched)?;
+        Ok(state)
+    }
+}

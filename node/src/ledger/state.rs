@@ -1,0 +1,404 @@
+//! The ledger state: Parties, accounts with their serial blocks, signer nonces, and
+//! the chain's position. Each entity is one *leaf* (a key and its canonical postcard
+//! encoding); the state root is a hash over all leaves in key order, so two nodes
+//! with the same leaves have the same root whatever order they were written in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+use super::types::{
+    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType,
+};
+
+/// Membership of a Party in the Protocol (Art. 24, 25, 27).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TreatyStatus {
+    /// Signed, not ratified (or not yet in force).
+    Signatory,
+    /// The Protocol is in force for the Party since the given date (YYYY-MM-DD, Art. 25.3).
+    InForce { since: String },
+    /// Withdrawal effective at the given date (Art. 27).
+    Withdrawn { effective: String },
+}
+
+impl TreatyStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TreatyStatus::Signatory => "signatory",
+            TreatyStatus::InForce { .. } => "in_force",
+            TreatyStatus::Withdrawn { .. } => "withdrawn",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartyKind {
+    State,
+    /// A regional economic integration organization (Art. 24) and its member States.
+    Reio {
+        members: Vec<PartyCode>,
+    },
+}
+
+/// Issued, acquired and transferred units of one type and applicable period: the
+/// Art. 3.10/3.11/3.12 accounting of a Party.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub issued: Amount,
+    pub acquired: Amount,
+    pub transferred: Amount,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub code: PartyCode,
+    pub name: String,
+    pub kind: PartyKind,
+    pub member_of: Option<PartyCode>,
+    pub annex_i: bool,
+    /// Annex B commitment, percent of base year.
+    pub annex_b_percent: Option<u32>,
+    pub base_year_emissions: Option<Amount>,
+    pub economy_in_transition: bool,
+    pub status: TreatyStatus,
+    /// The key of the Party's registry authority.
+    pub authority: PublicKey,
+    /// Assigned amount per commitment period (Art. 3.7).
+    pub assigned_amounts: BTreeMap<Period, Amount>,
+    /// Per (unit type, applicable period).
+    pub positions: BTreeMap<(UnitType, Period), Position>,
+    /// Next serial number of units originating in this Party (one counter for all types).
+    pub next_serial: u64,
+    /// Number of the next entity holding account this registry opens.
+    pub next_entity_account: u64,
+}
+
+impl Party {
+    pub fn in_force(&self) -> bool {
+        matches!(self.status, TreatyStatus::InForce { .. })
+    }
+
+    pub fn position(&self, unit_type: UnitType, period: Period) -> Position {
+        self.positions
+            .get(&(unit_type, period))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Who signs transfers out of an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Holder {
+    /// The Party's registry authority (whatever key it has at the time).
+    PartyAuthority,
+    Key(PublicKey),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub holder: Holder,
+    pub holder_name: String,
+    /// Sorted by (origin, start); never overlapping; adjacent blocks with equal
+    /// attributes are merged.
+    pub blocks: Vec<SerialBlock>,
+}
+
+impl Account {
+    pub fn total(&self) -> Amount {
+        self.blocks.iter().map(SerialBlock::len).sum()
+    }
+
+    /// Units held per (type, applicable period).
+    pub fn holdings(&self) -> BTreeMap<(UnitType, Period), Amount> {
+        let mut out = BTreeMap::new();
+        for b in &self.blocks {
+            *out.entry((b.unit_type, b.applicable_period)).or_insert(0) += b.len();
+        }
+        out
+    }
+
+    /// Inserts a block, keeping the order and merging with contiguous neighbours.
+    pub(crate) fn insert(&mut self, block: SerialBlock) {
+        let key = |b: &SerialBlock| (b.origin.clone(), b.start);
+        let pos = self.blocks.partition_point(|b| key(b) < key(&block));
+        self.blocks.insert(pos, block);
+        // Merge with the next block, then with the previous one.
+        if pos + 1 < self.blocks.len() {
+            let (a, b) = (&self.blocks[pos], &self.blocks[pos + 1]);
+            if a.same_attributes(b) && a.end.checked_add(1) == Some(b.start) {
+                self.blocks[pos].end = self.blocks[pos + 1].end;
+                self.blocks.remove(pos + 1);
+            }
+        }
+        if pos > 0 {
+            let (a, b) = (&self.blocks[pos - 1], &self.blocks[pos]);
+            if a.same_attributes(b) && a.end.checked_add(1) == Some(b.start) {
+                self.blocks[pos - 1].end = self.blocks[pos].end;
+                self.blocks.remove(pos);
+            }
+        }
+    }
+}
+
+/// The chain's position, part of the state so that a restarted node knows where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub chain_id: String,
+    pub height: u64,
+    /// Ledger time: the timestamp of the last block (genesis time at height 0).
+    pub time_ms: i64,
+    pub last_block_hash: Hash,
+}
+
+/// A leaf of the state.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateKey {
+    Meta,
+    Party(PartyCode),
+    Account(AccountId),
+    Nonce(PublicKey),
+}
+
+impl StateKey {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            StateKey::Meta => b"m".to_vec(),
+            StateKey::Party(p) => [b"p/", p.as_str().as_bytes()].concat(),
+            StateKey::Account(a) => [b"a/".as_slice(), a.to_string().as_bytes()].concat(),
+            StateKey::Nonce(pk) => [b"n/".as_slice(), pk.as_slice()].concat(),
+        }
+    }
+}
+
+/// A failure to encode or decode the state (never caused by a transaction).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state leaf {key} could not be encoded: {source}")]
+    Encode {
+        key: String,
+        source: postcard::Error,
+    },
+    #[error("state leaf {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("state has no chain position (meta leaf missing)")]
+    MissingMeta,
+}
+
+/// The whole ledger state, in memory. Changes are written back as leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub(crate) meta: Meta,
+    pub(crate) parties: BTreeMap<PartyCode, Party>,
+    pub(crate) accounts: BTreeMap<AccountId, Account>,
+    pub(crate) nonces: BTreeMap<PublicKey, u64>,
+    /// Hash of every leaf's encoding, by key bytes: the state root is computed from it.
+    pub(crate) leaf_hashes: BTreeMap<Vec<u8>, Hash>,
+}
+
+/// A leaf write: key bytes and the new encoding (`None` deletes the leaf).
+pub type LeafWrite = (Vec<u8>, Option<Vec<u8>>);
+
+fn encode<T: Serialize>(key: &[u8], value: &T) -> Result<Vec<u8>, StateError> {
+    postcard::to_allocvec(value).map_err(|source| StateError::Encode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StateError> {
+    postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn leaf_hash(value: &[u8]) -> Hash {
+    Sha256::digest(value).into()
+}
+
+impl State {
+    pub(crate) fn empty(meta: Meta) -> Self {
+        State {
+            meta,
+            parties: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            nonces: BTreeMap::new(),
+            leaf_hashes: BTreeMap::new(),
+        }
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    pub fn chain_id(&self) -> &str {
+        &self.meta.chain_id
+    }
+    pub fn height(&self) -> u64 {
+        self.meta.height
+    }
+    pub fn party(&self, code: &PartyCode) -> Option<&Party> {
+        self.parties.get(code)
+    }
+    pub fn parties(&self) -> impl Iterator<Item = &Party> {
+        self.parties.values()
+    }
+    pub fn account(&self, id: &AccountId) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+    /// Accounts of one Party's registry.
+    pub fn registry_accounts<'a>(
+        &'a self,
+        party: &'a PartyCode,
+    ) -> impl Iterator<Item = &'a Account> + 'a {
+        self.accounts.values().filter(move |a| &a.id.party == party)
+    }
+    /// The last nonce the signer used in a committed block (0 if none).
+    pub fn nonce(&self, signer: &PublicKey) -> u64 {
+        self.nonces.get(signer).copied().unwrap_or(0)
+    }
+
+    /// The key that controls an account's transfers.
+    pub fn account_controller(&self, account: &Account) -> Option<PublicKey> {
+        match &account.holder {
+            Holder::Key(k) => Some(*k),
+            Holder::PartyAuthority => self.parties.get(&account.id.party).map(|p| p.authority),
+        }
+    }
+
+    /// Units held in a Party's registry per (type, applicable period).
+    pub fn registry_holdings(&self, party: &PartyCode) -> BTreeMap<(UnitType, Period), Amount> {
+        let mut out = BTreeMap::new();
+        for acc in self.registry_accounts(party) {
+            for (k, v) in acc.holdings() {
+                *out.entry(k).or_insert(0) += v;
+            }
+        }
+        out
+    }
+
+    /// Encodes the current value of a leaf (`None` if it no longer exists).
+    fn encode_leaf(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        let k = key.to_bytes();
+        Ok(match key {
+            StateKey::Meta => Some(encode(&k, &self.meta)?),
+            StateKey::Party(p) => self.parties.get(p).map(|v| encode(&k, v)).transpose()?,
+            StateKey::Account(a) => self.accounts.get(a).map(|v| encode(&k, v)).transpose()?,
+            StateKey::Nonce(pk) => self.nonces.get(pk).map(|v| encode(&k, v)).transpose()?,
+        })
+    }
+
+    /// Re-encodes the touched leaves, updates their hashes, and returns the writes.
+    pub(crate) fn flush_leaves(
+        &mut self,
+        touched: BTreeSet<StateKey>,
+    ) -> Result<Vec<LeafWrite>, StateError> {
+        let mut writes = Vec::with_capacity(touched.len());
+        for key in touched {
+            let bytes = self.encode_leaf(&key)?;
+            let k = key.to_bytes();
+            match &bytes {
+                Some(v) => {
+                    self.leaf_hashes.insert(k.clone(), leaf_hash(v));
+                }
+                None => {
+                    self.leaf_hashes.remove(&k);
+                }
+            }
+            writes.push((k, bytes));
+        }
+        Ok(writes)
+    }
+
+    /// SHA-256 over every leaf (key length, key, hash of value) in key order.
+    pub fn state_root(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update(b"kyoto-ledger/state/v1");
+        for (k, v) in &self.leaf_hashes {
+            h.update((k.len() as u32).to_be_bytes());
+            h.update(k);
+            h.update(v);
+        }
+        h.finalize().into()
+    }
+
+    /// Rebuilds the state from its stored leaves (as written by [`State::flush_leaves`]).
+    pub fn from_leaves<I>(leaves: I) -> Result<Self, StateError>
+    where
+        I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    {
+        let mut meta = None;
+        let mut parties = BTreeMap::new();
+        let mut accounts = BTreeMap::new();
+        let mut nonces = BTreeMap::new();
+        let mut leaf_hashes = BTreeMap::new();
+        for (k, v) in leaves {
+            let name = String::from_utf8_lossy(&k).into_owned();
+            let corrupt = |reason: &str| StateError::Corrupt {
+                key: name.clone(),
+                reason: reason.to_owned(),
+            };
+            if k == b"m" {
+                meta = Some(decode::<Meta>(&k, &v)?);
+            } else if let Some(code) = k.strip_prefix(b"p/") {
+                let party: Party = decode(&k, &v)?;
+                if party.code.as_str().as_bytes() != code {
+                    return Err(corrupt("Party code does not match its key"));
+                }
+                parties.insert(party.code.clone(), party);
+            } else if let Some(id) = k.strip_prefix(b"a/") {
+                let account: Account = decode(&k, &v)?;
+                if account.id.to_string().as_bytes() != id {
+                    return Err(corrupt("account id does not match its key"));
+                }
+                accounts.insert(account.id.clone(), account);
+            } else if let Some(pk) = k.strip_prefix(b"n/") {
+                let pk: PublicKey = pk
+                    .try_into()
+                    .map_err(|_| corrupt("nonce key is not 32 bytes"))?;
+                nonces.insert(pk, decode::<u64>(&k, &v)?);
+            } else {
+                return Err(corrupt("unknown leaf kind"));
+            }
+            leaf_hashes.insert(k, leaf_hash(&v));
+        }
+        let meta = meta.ok_or(StateError::MissingMeta)?;
+        Ok(State {
+            meta,
+            parties,
+            accounts,
+            nonces,
+            leaf_hashes,
+        })
+    }
+
+    /// Every leaf with its encoding, in key order (used to verify a reload and in tests).
+    pub fn leaves(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let mut keys: Vec<StateKey> = vec![StateKey::Meta];
+        keys.extend(self.parties.keys().cloned().map(StateKey::Party));
+        keys.extend(self.accounts.keys().cloned().map(StateKey::Account));
+        keys.extend(self.nonces.keys().copied().map(StateKey::Nonce));
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(v) = self.encode_leaf(&key)? {
+                out.push((key.to_bytes(), v));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// The party holding account id of a Party.
+pub fn party_holding(party: &PartyCode) -> AccountId {
+    AccountId {
+        party: party.clone(),
+        kind: AccountKind::PartyHolding,
+        number: 1,
+    }
+}

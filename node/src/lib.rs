@@ -1,0 +1,16 @@
+//! Kyoto Ledger node library: the pure ledger (`ledger`) and the thin adapters around
+//! it: signing (`crypto`), the transaction boundary (`tx`), storage (`store`), the
+//! chain (`chain`), the mempool and block producer (`mempool`, `node`) and the gRPC
+//! API (`rpc`).
+
+pub mod chain;
+pub mod crypto;
+pub mod daemon;
+pub mod dev;
+pub mod ledger;
+pub mod mempool;
+pub mod node;
+pub mod rpc;
+pub mod store;
+pub mod tx;
+pub mod wire;

@@ -1,0 +1,265 @@
+//! The running node: chain, mempool and the block producer of a single validator.
+//!
+//! Submissions are verified at the boundary and admitted to the mempool; the
+//! producer cuts a block as soon as transactions wait (after a short batching window,
+//! or at once when a block's worth is waiting), commits it through [`Chain`], and
+//! announces the new height. With BFT consensus the producer is replaced by the
+//! engine's decisions; the commit path stays the same.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kyoto_proto::v1 as pb;
+use tokio::sync::{Notify, watch};
+
+use crate::chain::{Chain, ChainError, PendingTx};
+use crate::ledger::{Hash, PublicKey};
+use crate::mempool::{AdmitError, Mempool};
+use crate::store::{Store, StoreError, TxLocation, Write};
+use crate::tx::{self, TxError};
+
+/// Tunables of the node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// How long the producer waits for more transactions before cutting a block that
+    /// is not full.
+    pub block_window: Duration,
+    /// Most transactions waiting in the mempool.
+    pub mempool_max_txs: usize,
+    /// How far ahead of its committed nonce a signer may queue transactions.
+    pub max_nonce_ahead: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            max_block_txs: 2_000,
+            block_window: Duration::from_millis(5),
+            mempool_max_txs: 20_000,
+            max_nonce_ahead: 64,
+        }
+    }
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("{0}")]
+    Tx(#[from] TxError),
+    #[error("{0}")]
+    Admit(#[from] AdmitError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SubmitError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Tx(e) => e.code(),
+            SubmitError::Admit(e) => e.code(),
+            SubmitError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+/// Where a transaction stands.
+#[derive(Debug)]
+pub enum TxStatus {
+    Unknown,
+    Pending,
+    Committed {
+        receipt: pb::Receipt,
+        block_hash: Vec<u8>,
+    },
+}
+
+impl Store for Box<dyn Store> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        (**self).scan_prefix(prefix)
+    }
+    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        (**self).write(batch)
+    }
+}
+
+pub struct Node {
+    chain: RwLock<Chain<Box<dyn Store>>>,
+    mempool: Mutex<Mempool>,
+    chain_id: String,
+    new_tx: Notify,
+    head: watch::Sender<u64>,
+    config: NodeConfig,
+}
+
+fn poisoned() -> SubmitError {
+    SubmitError::Internal("a lock was poisoned by a panic".into())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Node {
+    pub fn new(chain: Chain<Box<dyn Store>>, config: NodeConfig) -> Arc<Self> {
+        let (head, _) = watch::channel(chain.height());
+        let chain_id = chain.state().chain_id().to_owned();
+        Arc::new(Node {
+            chain: RwLock::new(chain),
+            mempool: Mutex::new(Mempool::new(config.mempool_max_txs, config.max_nonce_ahead)),
+            chain_id,
+            new_tx: Notify::new(),
+            head,
+            config,
+        })
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// Read access to the chain (hold it briefly: the producer waits for it).
+    pub fn chain(&self) -> Result<RwLockReadGuard<'_, Chain<Box<dyn Store>>>, SubmitError> {
+        self.chain.read().map_err(|_| poisoned())
+    }
+
+    fn mempool(&self) -> Result<MutexGuard<'_, Mempool>, SubmitError> {
+        self.mempool.lock().map_err(|_| poisoned())
+    }
+
+    /// Subscribe to the committed height.
+    pub fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    pub fn mempool_len(&self) -> usize {
+        self.mempool().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Verifies and admits the bytes of a signed transaction; returns its hash.
+    pub fn submit(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
+        let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
+        let hash = tx.hash;
+        {
+            let chain = self.chain()?;
+            self.mempool()?
+                .admit(PendingTx { raw, tx }, chain.state())?;
+        }
+        self.new_tx.notify_one();
+        Ok(hash)
+    }
+
+    pub fn next_nonce(&self, signer: &PublicKey) -> Result<(u64, u64), SubmitError> {
+        let chain = self.chain()?;
+        let committed = chain.state().nonce(signer);
+        Ok((committed, self.mempool()?.next_nonce(chain.state(), signer)))
+    }
+
+    pub fn tx_status(&self, hash: &Hash) -> Result<TxStatus, SubmitError> {
+        if self.mempool()?.contains(hash) {
+            return Ok(TxStatus::Pending);
+        }
+        let chain = self.chain()?;
+        let internal = |e: StoreError| SubmitError::Internal(e.to_string());
+        let Some(TxLocation { height, index }) =
+            chain.store().tx_location(hash).map_err(internal)?
+        else {
+            return Ok(TxStatus::Unknown);
+        };
+        let block = chain
+            .store()
+            .block(height)
+            .map_err(internal)?
+            .ok_or_else(|| SubmitError::Internal(format!("indexed block {height} is missing")))?;
+        let receipt = usize::try_from(index)
+            .ok()
+            .and_then(|i| block.receipts.get(i).cloned())
+            .ok_or_else(|| {
+                SubmitError::Internal(format!("block {height} has no receipt {index}"))
+            })?;
+        Ok(TxStatus::Committed {
+            receipt,
+            block_hash: block.block_hash,
+        })
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, SubmitError> {
+        self.chain()?
+            .store()
+            .block(height)
+            .map_err(|e| SubmitError::Internal(e.to_string()))
+    }
+
+    /// Selects waiting transactions and commits them as the next block. Returns the
+    /// committed block, or `None` when nothing waits.
+    pub fn produce_block(&self) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
+        let mut mempool = self.mempool.lock().map_err(|_| ChainError::Poisoned)?;
+        let txs = mempool.select(chain.state(), self.config.max_block_txs);
+        if txs.is_empty() {
+            return Ok(None);
+        }
+        let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
+        let block = chain.commit_next(txs, now_ms())?;
+        mempool.remove_committed(&hashes, chain.state());
+        let height = chain.height();
+        drop(mempool);
+        drop(chain);
+        self.head.send_replace(height);
+        Ok(Some(block))
+    }
+
+    /// The single-validator block producer. Runs until `shutdown` fires or a commit
+    /// fails (then the node must stop: memory may be ahead of the disk).
+    pub async fn run_producer(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ChainError> {
+        loop {
+            tokio::select! {
+                _ = self.new_tx.notified() => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+            loop {
+                let waiting = self.mempool_len();
+                if waiting == 0 {
+                    break;
+                }
+                if waiting < self.config.max_block_txs && !self.config.block_window.is_zero() {
+                    tokio::time::sleep(self.config.block_window).await;
+                }
+                let node = Arc::clone(&self);
+                let produced = tokio::task::spawn_blocking(move || node.produce_block())
+                    .await
+                    .map_err(|e| {
+                        ChainError::Store(StoreError::Backend(format!(
+                            "block producer task failed: {e}"
+                        )))
+                    })??;
+                match produced {
+                    Some(block) => {
+                        let header = block.block.as_ref().and_then(|b| b.header.as_ref());
+                        tracing::info!(
+                            height = header.map(|h| h.height),
+                            txs = block.transaction_hashes.len(),
+                            state_root = %hex::encode(&block.state_root),
+                            "committed block"
+                        );
+                    }
+                    // Only transactions with nonce gaps wait: sleep until a new one comes.
+                    None => break,
+                }
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}

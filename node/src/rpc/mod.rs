@@ -1,0 +1,293 @@
+//! gRPC service `kyoto.v1.Ledger`: a thin mapping from requests to the node and the
+//! ledger's read views, with server reflection and the standard health service.
+//!
+//! Refusals carry a `google.rpc.ErrorInfo` whose `reason` is the stable refusal code
+//! (domain `kyoto.v1`); the status message is `CODE: human message`.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use kyoto_proto::v1::{
+    self as pb,
+    ledger_server::{Ledger, LedgerServer},
+};
+use tokio_stream::Stream;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::ledger::{AccountId, PartyCode, PublicKey};
+use crate::mempool::AdmitError;
+use crate::node::{Node, SubmitError, TxStatus};
+use crate::tx::TxError;
+use crate::wire;
+
+/// Largest gRPC message the server decodes (a transaction is far smaller).
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Builds a refusal status with its machine-readable code.
+pub fn refusal_status(code: Code, reason: &str, message: &str) -> Status {
+    Status::with_error_details(
+        code,
+        format!("{reason}: {message}"),
+        ErrorDetails::with_error_info(
+            reason,
+            "kyoto.v1",
+            std::collections::HashMap::<String, String>::new(),
+        ),
+    )
+}
+
+fn submit_status(e: &SubmitError) -> Status {
+    let code = match e {
+        SubmitError::Tx(
+            TxError::TooLarge(_)
+            | TxError::Malformed(_)
+            | TxError::BadSignature(_)
+            | TxError::WrongChain { .. },
+        ) => Code::InvalidArgument,
+        SubmitError::Admit(AdmitError::AlreadyPending) => Code::AlreadyExists,
+        SubmitError::Admit(AdmitError::Full(_)) => Code::ResourceExhausted,
+        SubmitError::Admit(_) => Code::FailedPrecondition,
+        SubmitError::Internal(_) => Code::Internal,
+    };
+    refusal_status(code, e.code(), &e.to_string())
+}
+
+fn internal(e: SubmitError) -> Status {
+    tracing::error!(error = %e, "internal error serving a request");
+    Status::internal(e.to_string())
+}
+
+fn bad_argument(reason: &str, message: String) -> Status {
+    refusal_status(Code::InvalidArgument, reason, &message)
+}
+
+fn hash_arg(bytes: &[u8], what: &str) -> Result<[u8; 32], Status> {
+    bytes.try_into().map_err(|_| {
+        bad_argument(
+            "MALFORMED",
+            format!("{what} must be 32 bytes, got {}", bytes.len()),
+        )
+    })
+}
+
+pub struct LedgerService {
+    node: Arc<Node>,
+}
+
+impl LedgerService {
+    pub fn new(node: Arc<Node>) -> Self {
+        LedgerService { node }
+    }
+}
+
+type BlockStream = Pin<Box<dyn Stream<Item = Result<pb::GetBlockResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ledger for LedgerService {
+    async fn submit_transaction(
+        &self,
+        request: Request<pb::SubmitTransactionRequest>,
+    ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
+        let raw = request.into_inner().transaction;
+        match self.node.submit(raw) {
+            Ok(hash) => {
+                tracing::debug!(tx = %hex::encode(hash), "admitted transaction");
+                Ok(Response::new(pb::SubmitTransactionResponse {
+                    tx_hash: hash.to_vec(),
+                }))
+            }
+            Err(e) => {
+                tracing::info!(code = e.code(), error = %e, "refused transaction");
+                Err(submit_status(&e))
+            }
+        }
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<pb::GetTransactionRequest>,
+    ) -> Result<Response<pb::GetTransactionResponse>, Status> {
+        let hash = hash_arg(&request.into_inner().tx_hash, "tx_hash")?;
+        let status = self.node.tx_status(&hash).map_err(internal)?;
+        let mut resp = pb::GetTransactionResponse {
+            tx_hash: hash.to_vec(),
+            ..Default::default()
+        };
+        match status {
+            TxStatus::Unknown => resp.status = pb::TransactionStatus::Unknown as i32,
+            TxStatus::Pending => resp.status = pb::TransactionStatus::Pending as i32,
+            TxStatus::Committed {
+                receipt,
+                block_hash,
+            } => {
+                resp.status = pb::TransactionStatus::Committed as i32;
+                resp.receipt = Some(receipt);
+                resp.block_hash = block_hash;
+            }
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn get_nonce(
+        &self,
+        request: Request<pb::GetNonceRequest>,
+    ) -> Result<Response<pb::GetNonceResponse>, Status> {
+        let pk: PublicKey = hash_arg(&request.into_inner().public_key, "public_key")?;
+        let (committed_nonce, next_nonce) = self.node.next_nonce(&pk).map_err(internal)?;
+        Ok(Response::new(pb::GetNonceResponse {
+            committed_nonce,
+            next_nonce,
+        }))
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::GetAccountResponse>, Status> {
+        let id = request.into_inner().account_id;
+        let id = AccountId::parse(&id).map_err(|m| bad_argument("MALFORMED", m))?;
+        let chain = self.node.chain().map_err(internal)?;
+        let account = chain.state().account(&id).ok_or_else(|| {
+            refusal_status(
+                Code::NotFound,
+                "UNKNOWN_ACCOUNT",
+                &format!("no account {id}"),
+            )
+        })?;
+        Ok(Response::new(wire::account(chain.state(), account)))
+    }
+
+    async fn get_party(
+        &self,
+        request: Request<pb::GetPartyRequest>,
+    ) -> Result<Response<pb::GetPartyResponse>, Status> {
+        let code = request.into_inner().code;
+        let code = PartyCode::parse(&code).map_err(|m| bad_argument("MALFORMED", m))?;
+        let chain = self.node.chain().map_err(internal)?;
+        let party = chain.state().party(&code).ok_or_else(|| {
+            refusal_status(
+                Code::NotFound,
+                "UNKNOWN_PARTY",
+                &format!("no Party with code {code}"),
+            )
+        })?;
+        Ok(Response::new(wire::party(chain.state(), party)))
+    }
+
+    async fn get_block(
+        &self,
+        request: Request<pb::GetBlockRequest>,
+    ) -> Result<Response<pb::GetBlockResponse>, Status> {
+        let height = request.into_inner().height;
+        self.node
+            .block(height)
+            .map_err(internal)?
+            .map(Response::new)
+            .ok_or_else(|| {
+                refusal_status(
+                    Code::NotFound,
+                    "UNKNOWN_BLOCK",
+                    &format!("no committed block at height {height}"),
+                )
+            })
+    }
+
+    type StreamBlocksStream = BlockStream;
+
+    async fn stream_blocks(
+        &self,
+        request: Request<pb::StreamBlocksRequest>,
+    ) -> Result<Response<BlockStream>, Status> {
+        let from = request.into_inner().from_height;
+        let node = Arc::clone(&self.node);
+        let mut head = node.subscribe_head();
+        let mut next = if from == 0 { *head.borrow() + 1 } else { from };
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            loop {
+                let current = *head.borrow_and_update();
+                while next <= current {
+                    let item = match node.block(next) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => Err(Status::internal(format!(
+                            "committed block {next} is missing"
+                        ))),
+                        Err(e) => Err(internal(e)),
+                    };
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    changed = head.changed() => if changed.is_err() { return },
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_status(
+        &self,
+        _request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let mempool_size = u32::try_from(self.node.mempool_len()).unwrap_or(u32::MAX);
+        let chain = self.node.chain().map_err(internal)?;
+        let meta = chain.state().meta();
+        Ok(Response::new(pb::GetStatusResponse {
+            chain_id: meta.chain_id.clone(),
+            genesis_hash: chain.genesis_hash().to_vec(),
+            height: meta.height,
+            latest_block_hash: meta.last_block_hash.to_vec(),
+            latest_block_time_ms: meta.time_ms,
+            state_root: chain.state_root().to_vec(),
+            mempool_size,
+            role: "validator".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }))
+    }
+}
+
+/// Serves the API (with reflection and health) on `listener` until `shutdown` resolves.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<LedgerServer<LedgerService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kyoto_proto::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let reflection = match reflection {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "gRPC reflection is unavailable");
+            None
+        }
+    };
+    let ledger = LedgerServer::new(LedgerService::new(node))
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(64 * 1024 * 1024);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(256)
+        .add_service(health_service)
+        .add_optional_service(reflection)
+        .add_service(ledger)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// Binds the gRPC address.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}

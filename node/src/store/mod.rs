@@ -1,0 +1,238 @@
+//! Storage: a narrow key-value [`Store`] trait with a sled implementation and an
+//! in-memory twin, and [`ChainStore`], the typed layout of the chain on top of it.
+//!
+//! Every committed block is one atomic batch (block, receipts, transaction index,
+//! changed state leaves, head), made durable before the block is reported committed.
+
+mod memory;
+mod sled_store;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use kyoto_proto::v1 as pb;
+use prost::Message;
+
+use crate::ledger::{Hash, LeafWrite, State, StateError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(
+        "this data directory holds chain `{stored}` (genesis {stored_hash}); the genesis given is `{given}` ({given_hash})"
+    )]
+    GenesisMismatch {
+        stored: String,
+        stored_hash: String,
+        given: String,
+        given_hash: String,
+    },
+}
+
+/// A write: key and new value (`None` deletes).
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// An ordered key-value store with atomic, durable batches.
+pub trait Store: Send + Sync + 'static {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// All entries whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Applies every write or none, and makes them durable before returning.
+    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError>;
+}
+
+const STATE: &[u8] = b"s/";
+const BLOCK: &[u8] = b"b/";
+const TX: &[u8] = b"t/";
+const HEAD: &[u8] = b"meta/head";
+const GENESIS: &[u8] = b"meta/genesis";
+
+fn block_key(height: u64) -> Vec<u8> {
+    [BLOCK, &height.to_be_bytes()].concat()
+}
+
+fn tx_key(hash: &Hash) -> Vec<u8> {
+    [TX, hash.as_slice()].concat()
+}
+
+/// Where a committed transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// The chain's layout over a [`Store`].
+pub struct ChainStore<S: Store> {
+    inner: S,
+}
+
+impl<S: Store> ChainStore<S> {
+    pub fn new(inner: S) -> Self {
+        ChainStore { inner }
+    }
+
+    /// The genesis JSON this store was initialised with, if any.
+    pub fn genesis_json(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(GENESIS)
+    }
+
+    /// Writes the genesis and its state in one batch.
+    pub fn init_genesis(&self, genesis_json: &[u8], state: &State) -> Result<(), StoreError> {
+        let mut batch: Vec<Write> = state
+            .leaves()?
+            .into_iter()
+            .map(|(k, v)| ([STATE, k.as_slice()].concat(), Some(v)))
+            .collect();
+        batch.push((GENESIS.to_vec(), Some(genesis_json.to_vec())));
+        batch.push((HEAD.to_vec(), Some(0u64.to_be_bytes().to_vec())));
+        self.inner.write(batch)
+    }
+
+    /// The height of the last committed block (0 = genesis only).
+    pub fn head(&self) -> Result<u64, StoreError> {
+        match self.inner.get(HEAD)? {
+            None => Ok(0),
+            Some(v) => {
+                Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(
+                    |_| StoreError::Corrupt("head is not 8 bytes".into()),
+                )?))
+            }
+        }
+    }
+
+    /// Loads the ledger state as of the last committed block.
+    pub fn load_state(&self) -> Result<State, StoreError> {
+        let leaves = self
+            .inner
+            .scan_prefix(STATE)?
+            .into_iter()
+            .map(|(k, v)| (k[STATE.len()..].to_vec(), v));
+        let state = State::from_leaves(leaves)?;
+        let head = self.head()?;
+        if state.height() != head {
+            return Err(StoreError::Corrupt(format!(
+                "state is at height {} but the head is {head}",
+                state.height()
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Commits a block: the block with its receipts, the transaction index, the
+    /// changed state leaves and the new head, atomically and durably.
+    pub fn commit_block(
+        &self,
+        block: &pb::GetBlockResponse,
+        writes: Vec<LeafWrite>,
+    ) -> Result<(), StoreError> {
+        let height = block
+            .block
+            .as_ref()
+            .and_then(|b| b.header.as_ref())
+            .map(|h| h.height)
+            .unwrap_or(0);
+        let mut batch: Vec<Write> =
+            Vec::with_capacity(writes.len() + block.transaction_hashes.len() + 2);
+        for (k, v) in writes {
+            batch.push(([STATE, k.as_slice()].concat(), v));
+        }
+        for (index, hash) in block.transaction_hashes.iter().enumerate() {
+            let hash: Hash = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("transaction hash is not 32 bytes".into()))?;
+            let mut loc = height.to_be_bytes().to_vec();
+            loc.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
+            batch.push((tx_key(&hash), Some(loc)));
+        }
+        batch.push((block_key(height), Some(block.encode_to_vec())));
+        batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
+        self.inner.write(batch)
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, StoreError> {
+        self.inner
+            .get(&block_key(height))?
+            .map(|v| {
+                pb::GetBlockResponse::decode(v.as_slice())
+                    .map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))
+            })
+            .transpose()
+    }
+
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        let Some(v) = self.inner.get(&tx_key(hash))? else {
+            return Ok(None);
+        };
+        let (h, i) = v
+            .split_at_checked(8)
+            .ok_or_else(|| StoreError::Corrupt("transaction index entry too short".into()))?;
+        let height = u64::from_be_bytes(
+            h.try_into()
+                .map_err(|_| StoreError::Corrupt("bad tx index".into()))?,
+        );
+        let index = u32::from_be_bytes(
+            i.try_into()
+                .map_err(|_| StoreError::Corrupt("bad tx index".into()))?,
+        );
+        Ok(Some(TxLocation { height, index }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One suite for both implementations.
+    use super::*;
+
+    fn suite(store: &dyn Store) {
+        assert_eq!(store.get(b"a").unwrap(), None);
+        store
+            .write(vec![
+                (b"a/1".to_vec(), Some(b"x".to_vec())),
+                (b"a/2".to_vec(), Some(b"y".to_vec())),
+                (b"b".to_vec(), Some(b"z".to_vec())),
+            ])
+            .unwrap();
+        assert_eq!(store.get(b"a/1").unwrap(), Some(b"x".to_vec()));
+        assert_eq!(
+            store.scan_prefix(b"a/").unwrap(),
+            vec![
+                (b"a/1".to_vec(), b"x".to_vec()),
+                (b"a/2".to_vec(), b"y".to_vec())
+            ]
+        );
+        store
+            .write(vec![
+                (b"a/1".to_vec(), None),
+                (b"a/2".to_vec(), Some(b"w".to_vec())),
+            ])
+            .unwrap();
+        assert_eq!(
+            store.scan_prefix(b"a/").unwrap(),
+            vec![(b"a/2".to_vec(), b"w".to_vec())]
+        );
+    }
+
+    #[test]
+    fn memory_store_meets_the_store_contract() {
+        suite(&MemoryStore::default());
+    }
+
+    #[test]
+    fn sled_store_meets_the_store_contract_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            suite(&s);
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get(b"a/2").unwrap(), Some(b"w".to_vec()));
+        assert_eq!(s.get(b"b").unwrap(), Some(b"z".to_vec()));
+    }
+}

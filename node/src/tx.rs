@@ -1,0 +1,234 @@
+//! The boundary for client transactions: decode with size limits, check the
+//! signature over the received bytes, check the chain id, and hand the ledger a
+//! verified [`Tx`]. Nothing a client sends can reach the ledger unchecked.
+
+use kyoto_proto::v1 as pb;
+use prost::Message;
+
+use crate::crypto::{self, SignatureError};
+use crate::ledger::{AccountId, PartyCode, Tx, TxKind, UnitFilter, UnitType};
+
+/// Largest encoded `SignedTransaction` accepted.
+pub const MAX_TX_BYTES: usize = 16 * 1024;
+
+/// Why a transaction's bytes are refused before they reach the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("the transaction is {0} bytes; at most {MAX_TX_BYTES} are accepted")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("bad signature: {0}")]
+    BadSignature(SignatureError),
+    #[error("the transaction is for chain `{got}`, this is chain `{expected}`")]
+    WrongChain { expected: String, got: String },
+}
+
+impl TxError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::TooLarge(_) => "TX_TOO_LARGE",
+            TxError::Malformed(_) => "MALFORMED",
+            TxError::BadSignature(_) => "BAD_SIGNATURE",
+            TxError::WrongChain { .. } => "WRONG_CHAIN",
+        }
+    }
+}
+
+fn malformed(msg: impl Into<String>) -> TxError {
+    TxError::Malformed(msg.into())
+}
+
+/// Decodes and verifies the bytes of a `SignedTransaction`.
+pub fn decode_and_verify(bytes: &[u8], chain_id: &str) -> Result<Tx, TxError> {
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(TxError::TooLarge(bytes.len()));
+    }
+    let signed = pb::SignedTransaction::decode(bytes)
+        .map_err(|e| malformed(format!("not a SignedTransaction: {e}")))?;
+    // One transaction has one encoding, so it has one hash.
+    if signed.encoded_len() != bytes.len() || signed.encode_to_vec() != bytes {
+        return Err(malformed(
+            "the SignedTransaction is not in canonical protobuf encoding",
+        ));
+    }
+    let signer = crypto::verify_tx(&signed.public_key, &signed.body, &signed.signature)
+        .map_err(TxError::BadSignature)?;
+    let body = pb::TransactionBody::decode(signed.body.as_slice())
+        .map_err(|e| malformed(format!("the body is not a TransactionBody: {e}")))?;
+    if body.chain_id != chain_id {
+        return Err(TxError::WrongChain {
+            expected: chain_id.to_owned(),
+            got: body.chain_id,
+        });
+    }
+    if body.nonce == 0 {
+        return Err(malformed("nonces start at 1"));
+    }
+    let kind = body
+        .kind
+        .ok_or_else(|| malformed("the transaction has no kind"))?;
+    Ok(Tx {
+        hash: crypto::sha256(bytes),
+        signer,
+        nonce: body.nonce,
+        kind: convert_kind(kind)?,
+    })
+}
+
+fn party(s: &str) -> Result<PartyCode, TxError> {
+    PartyCode::parse(s).map_err(malformed)
+}
+
+fn account(s: &str) -> Result<AccountId, TxError> {
+    AccountId::parse(s).map_err(malformed)
+}
+
+fn unit_type(v: i32) -> Result<UnitType, TxError> {
+    UnitType::from_i32(v)
+        .ok_or_else(|| malformed(format!("unit type {v} is not a known unit type")))
+}
+
+fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
+    use pb::transaction_body::Kind;
+    Ok(match kind {
+        Kind::IssueUnits(i) => TxKind::IssueUnits {
+            party: party(&i.party)?,
+            unit_type: unit_type(i.unit_type)?,
+            period: i.period,
+            amount: i.amount,
+            to: if i.to_account.is_empty() {
+                None
+            } else {
+                Some(account(&i.to_account)?)
+            },
+        },
+        Kind::TransferUnits(t) => {
+            let units = t
+                .units
+                .ok_or_else(|| malformed("a transfer must name the units to move"))?;
+            TxKind::TransferUnits {
+                from: account(&t.from_account)?,
+                to: account(&t.to_account)?,
+                amount: t.amount,
+                units: UnitFilter {
+                    unit_type: unit_type(units.unit_type)?,
+                    period: units.period,
+                    origin: if units.origin.is_empty() {
+                        None
+                    } else {
+                        Some(party(&units.origin)?)
+                    },
+                },
+            }
+        }
+        Kind::OpenAccount(o) => {
+            if !crypto::is_valid_public_key(&o.holder_key) {
+                return Err(malformed(
+                    "the holder key is not a valid 32-byte Ed25519 public key",
+                ));
+            }
+            let mut holder_key = [0u8; 32];
+            holder_key.copy_from_slice(&o.holder_key);
+            TxKind::OpenAccount {
+                party: party(&o.party)?,
+                holder_name: o.holder_name,
+                holder_key,
+            }
+        }
+    })
+}
+
+/// Encodes and signs a transaction body: the bytes to submit.
+pub fn sign_transaction(key: &ed25519_dalek::SigningKey, body: &pb::TransactionBody) -> Vec<u8> {
+    let body = body.encode_to_vec();
+    let signature = crypto::sign_tx(key, &body);
+    pb::SignedTransaction {
+        body,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        signature: signature.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn body(chain: &str, nonce: u64) -> pb::TransactionBody {
+        pb::TransactionBody {
+            chain_id: chain.into(),
+            nonce,
+            kind: Some(pb::transaction_body::Kind::TransferUnits(
+                pb::TransferUnits {
+                    from_account: "JPN-100-1".into(),
+                    to_account: "CAN-100-1".into(),
+                    amount: 5,
+                    units: Some(pb::UnitFilter {
+                        unit_type: 1,
+                        period: 1,
+                        origin: String::new(),
+                    }),
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn a_signed_transaction_decodes_to_the_ledger_tx() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let bytes = sign_transaction(&key, &body("c", 1));
+        let tx = decode_and_verify(&bytes, "c").unwrap();
+        assert_eq!(tx.nonce, 1);
+        assert_eq!(tx.signer, key.verifying_key().to_bytes());
+        assert_eq!(tx.hash, crypto::sha256(&bytes));
+        assert!(matches!(tx.kind, TxKind::TransferUnits { amount: 5, .. }));
+    }
+
+    #[test]
+    fn bad_bytes_are_refused_with_their_code() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        assert_eq!(
+            decode_and_verify(&sign_transaction(&key, &body("other", 1)), "c")
+                .unwrap_err()
+                .code(),
+            "WRONG_CHAIN"
+        );
+        assert_eq!(
+            decode_and_verify(&sign_transaction(&key, &body("c", 0)), "c")
+                .unwrap_err()
+                .code(),
+            "MALFORMED"
+        );
+        assert_eq!(
+            decode_and_verify(&[0xff, 0xff, 0xff], "c")
+                .unwrap_err()
+                .code(),
+            "MALFORMED"
+        );
+        assert_eq!(
+            decode_and_verify(&vec![0; MAX_TX_BYTES + 1], "c")
+                .unwrap_err()
+                .code(),
+            "TX_TOO_LARGE"
+        );
+        let mut signed =
+            pb::SignedTransaction::decode(sign_transaction(&key, &body("c", 1)).as_slice())
+                .unwrap();
+        signed.body.push(0);
+        assert_eq!(
+            decode_and_verify(&signed.encode_to_vec(), "c")
+                .unwrap_err()
+                .code(),
+            "BAD_SIGNATURE"
+        );
+        // A second, non-canonical encoding of the same transaction is refused.
+        let mut bytes = sign_transaction(&key, &body("c", 1));
+        bytes.extend_from_slice(&[0x78, 0x00]); // unknown field 15, which prost skips
+        assert_eq!(
+            decode_and_verify(&bytes, "c").unwrap_err().code(),
+            "MALFORMED"
+        );
+    }
+}
