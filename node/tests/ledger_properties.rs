@@ -11,16 +11,22 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 use kyoto_node::ledger::{
-    AccountId, Applied, AppliedKind, BlockContext, Genesis, GenesisIssuance, GenesisParty, GenesisValidator, PartyCode,
-    PublicKey, State, Tx, TxKind, UnitFilter, UnitType,
+    AccountId, Applied, AppliedKind, BlockContext, Genesis, GenesisIssuance, GenesisParty,
+    GenesisValidator, PartyCode, PublicKey, State, Tx, TxKind, UnitFilter, UnitType,
 };
 use proptest::prelude::*;
 
-const PARTIES: [(&str, bool, u64); 3] = [("AAA", true, 1_000), ("BBB", true, 600), ("CCC", false, 300)];
+const PARTIES: [(&str, bool, u64); 3] = [
+    ("AAA", true, 1_000),
+    ("BBB", true, 600),
+    ("CCC", false, 300),
+];
 const HOLDERS: usize = 3;
 
 fn key(seed: u8) -> PublicKey {
-    SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes()
+    SigningKey::from_bytes(&[seed; 32])
+        .verifying_key()
+        .to_bytes()
 }
 fn authority(i: usize) -> PublicKey {
     key(10 + i as u8)
@@ -45,7 +51,11 @@ fn genesis(pre_issued: u64) -> Genesis {
                 annex_b_percent: Some(100),
                 base_year_emissions: Some(aa / 5),
                 economy_in_transition: false,
-                status: if *in_force { "in_force".into() } else { "signatory".into() },
+                status: if *in_force {
+                    "in_force".into()
+                } else {
+                    "signatory".into()
+                },
                 in_force_since: in_force.then(|| "2005-02-16".into()),
                 authority_key: hex::encode(authority(i)),
                 assigned_amounts: BTreeMap::from([(1, *aa)]),
@@ -54,19 +64,42 @@ fn genesis(pre_issued: u64) -> Genesis {
         issuances: PARTIES
             .iter()
             .filter(|_| pre_issued > 0)
-            .map(|(code, _, _)| GenesisIssuance { party: (*code).into(), period: 1, amount: pre_issued })
+            .map(|(code, _, _)| GenesisIssuance {
+                party: (*code).into(),
+                period: 1,
+                amount: pre_issued,
+            })
             .collect(),
-        validators: vec![GenesisValidator { name: "v".into(), party: "AAA".into(), public_key: hex::encode(key(1)) }],
+        validators: vec![GenesisValidator {
+            name: "v".into(),
+            party: "AAA".into(),
+            public_key: hex::encode(key(1)),
+        }],
     }
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Issue { party: usize, amount: u64, wrong_signer: bool },
-    Transfer { from: usize, to: usize, amount: u64, origin: Option<usize>, wrong_signer: bool },
-    Open { party: usize, holder: usize },
+    Issue {
+        party: usize,
+        amount: u64,
+        wrong_signer: bool,
+    },
+    Transfer {
+        from: usize,
+        to: usize,
+        amount: u64,
+        origin: Option<usize>,
+        wrong_signer: bool,
+    },
+    Open {
+        party: usize,
+        holder: usize,
+    },
     /// Resubmit an earlier transaction (same signer and nonce).
-    Replay { index: usize },
+    Replay {
+        index: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -119,7 +152,12 @@ impl Model {
     }
 
     /// Applies one transaction; returns the expected refusal code or the serials moved.
-    fn apply(&mut self, signer: PublicKey, nonce: u64, kind: &TxKind) -> Result<Vec<(String, u64)>, &'static str> {
+    fn apply(
+        &mut self,
+        signer: PublicKey,
+        nonce: u64,
+        kind: &TxKind,
+    ) -> Result<Vec<(String, u64)>, &'static str> {
         let last = self.nonces.get(&signer).copied().unwrap_or(0);
         if nonce <= last {
             return Err("NONCE_REUSED");
@@ -131,7 +169,10 @@ impl Model {
         match kind {
             TxKind::IssueUnits { party, amount, .. } => {
                 let p = party.to_string();
-                let i = PARTIES.iter().position(|(c, _, _)| *c == p).ok_or("UNKNOWN_PARTY")?;
+                let i = PARTIES
+                    .iter()
+                    .position(|(c, _, _)| *c == p)
+                    .ok_or("UNKNOWN_PARTY")?;
                 if authority(i) != signer {
                     return Err("NOT_AUTHORISED");
                 }
@@ -151,7 +192,12 @@ impl Model {
                 self.issued.insert(p, issued + amount);
                 Ok(moved)
             }
-            TxKind::TransferUnits { from, to, amount, units } => {
+            TxKind::TransferUnits {
+                from,
+                to,
+                amount,
+                units,
+            } => {
                 let (from, to) = (from.to_string(), to.to_string());
                 let controller = *self.accounts.get(&from).ok_or("UNKNOWN_ACCOUNT")?;
                 if !self.accounts.contains_key(&to) {
@@ -190,9 +236,14 @@ impl Model {
                 }
                 Ok(moved)
             }
-            TxKind::OpenAccount { party, holder_key, .. } => {
+            TxKind::OpenAccount {
+                party, holder_key, ..
+            } => {
                 let p = party.to_string();
-                let i = PARTIES.iter().position(|(c, _, _)| *c == p).ok_or("UNKNOWN_PARTY")?;
+                let i = PARTIES
+                    .iter()
+                    .position(|(c, _, _)| *c == p)
+                    .ok_or("UNKNOWN_PARTY")?;
                 if authority(i) != signer {
                     return Err("NOT_AUTHORISED");
                 }
@@ -206,12 +257,26 @@ impl Model {
 }
 
 /// Turns an op into a signed-at-the-boundary transaction, given the model's accounts.
-fn make_tx(op: &Op, model: &Model, history: &[Tx], counter: &mut u64, next_nonce: &mut BTreeMap<PublicKey, u64>) -> Option<Tx> {
+fn make_tx(
+    op: &Op,
+    model: &Model,
+    history: &[Tx],
+    counter: &mut u64,
+    next_nonce: &mut BTreeMap<PublicKey, u64>,
+) -> Option<Tx> {
     let accounts: Vec<String> = model.accounts.keys().cloned().collect();
     let (signer, kind) = match op {
         Op::Replay { index } => return history.get(index % history.len().max(1)).cloned(),
-        Op::Issue { party, amount, wrong_signer } => {
-            let signer = if *wrong_signer { authority((party + 1) % 3) } else { authority(*party) };
+        Op::Issue {
+            party,
+            amount,
+            wrong_signer,
+        } => {
+            let signer = if *wrong_signer {
+                authority((party + 1) % 3)
+            } else {
+                authority(*party)
+            };
             let kind = TxKind::IssueUnits {
                 party: PartyCode::parse(PARTIES[*party].0).ok()?,
                 unit_type: UnitType::Aau,
@@ -221,7 +286,13 @@ fn make_tx(op: &Op, model: &Model, history: &[Tx], counter: &mut u64, next_nonce
             };
             (signer, kind)
         }
-        Op::Transfer { from, to, amount, origin, wrong_signer } => {
+        Op::Transfer {
+            from,
+            to,
+            amount,
+            origin,
+            wrong_signer,
+        } => {
             let from = accounts[from % accounts.len()].clone();
             let to = accounts[to % accounts.len()].clone();
             let controller = model.accounts[&from];
@@ -253,7 +324,12 @@ fn make_tx(op: &Op, model: &Model, history: &[Tx], counter: &mut u64, next_nonce
     *counter += 1;
     let mut hash = [0u8; 32];
     hash[..8].copy_from_slice(&counter.to_be_bytes());
-    Some(Tx { hash, signer, nonce: n, kind })
+    Some(Tx {
+        hash,
+        signer,
+        nonce: n,
+        kind,
+    })
 }
 
 fn check_invariants(state: &State, model: &Model) {
@@ -272,24 +348,42 @@ fn check_invariants(state: &State, model: &Model) {
         // Blocks are sorted and adjacent equal blocks merged.
         for w in acc.blocks.windows(2) {
             assert!((w[0].origin.clone(), w[0].start) < (w[1].origin.clone(), w[1].start));
-            assert!(!(w[0].same_attributes(&w[1]) && w[0].end + 1 == w[1].start), "unmerged blocks in {}", acc.id);
+            assert!(
+                !(w[0].same_attributes(&w[1]) && w[0].end + 1 == w[1].start),
+                "unmerged blocks in {}",
+                acc.id
+            );
         }
     }
     assert_eq!(seen, model.owner, "holdings differ from the model");
     // Conservation per origin: held = issued.
     for (code, _, _) in PARTIES {
         let held = seen.keys().filter(|(o, _)| o == code).count() as u64;
-        assert_eq!(held, model.issued[code], "units of origin {code} were created or destroyed");
+        assert_eq!(
+            held, model.issued[code],
+            "units of origin {code} were created or destroyed"
+        );
     }
     // Art. 3.10/3.11/3.12: registry holdings = issued + acquired - transferred.
     for (code, _, aa) in PARTIES {
         let p = state.party(&PartyCode::parse(code).unwrap()).unwrap();
         let pos = p.position(UnitType::Aau, 1);
         assert!(pos.issued <= aa, "AAU issuance above the assigned amount");
-        let held = state.registry_holdings(&p.code).get(&(UnitType::Aau, 1)).copied().unwrap_or(0);
-        assert_eq!(held + pos.transferred, pos.issued + pos.acquired, "Art. 3.10/3.11 accounting broken for {code}");
+        let held = state
+            .registry_holdings(&p.code)
+            .get(&(UnitType::Aau, 1))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            held + pos.transferred,
+            pos.issued + pos.acquired,
+            "Art. 3.10/3.11 accounting broken for {code}"
+        );
         assert_eq!(pos.acquired, model.acquired.get(code).copied().unwrap_or(0));
-        assert_eq!(pos.transferred, model.transferred.get(code).copied().unwrap_or(0));
+        assert_eq!(
+            pos.transferred,
+            model.transferred.get(code).copied().unwrap_or(0)
+        );
     }
     for (pk, n) in &model.nonces {
         assert_eq!(state.nonce(pk), *n);
@@ -297,7 +391,11 @@ fn check_invariants(state: &State, model: &Model) {
 }
 
 fn serials_of(applied: &Applied) -> Vec<(String, u64)> {
-    applied.serials.iter().flat_map(|b| (b.start..=b.end).map(move |s| (b.origin.to_string(), s))).collect()
+    applied
+        .serials
+        .iter()
+        .flat_map(|b| (b.start..=b.end).map(move |s| (b.origin.to_string(), s)))
+        .collect()
 }
 
 proptest! {
@@ -381,13 +479,35 @@ fn a_refused_transaction_changes_nothing_but_consumes_its_nonce() {
             from: AccountId::parse("AAA-100-1").unwrap(),
             to: AccountId::parse("BBB-100-1").unwrap(),
             amount: 101,
-            units: UnitFilter { unit_type: UnitType::Aau, period: 1, origin: None },
+            units: UnitFilter {
+                unit_type: UnitType::Aau,
+                period: 1,
+                origin: None,
+            },
         },
     };
-    let before: Vec<_> = state.accounts().map(|a| (a.id.to_string(), a.blocks.clone())).collect();
-    let out = state.apply_block(BlockContext { height: 1, timestamp_ms: 1, hash: [1; 32] }, std::slice::from_ref(&tx)).unwrap();
-    assert_eq!(out.receipts[0].outcome.as_ref().unwrap_err().code(), "INSUFFICIENT_UNITS");
-    let after: Vec<_> = state.accounts().map(|a| (a.id.to_string(), a.blocks.clone())).collect();
+    let before: Vec<_> = state
+        .accounts()
+        .map(|a| (a.id.to_string(), a.blocks.clone()))
+        .collect();
+    let out = state
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: 1,
+                hash: [1; 32],
+            },
+            std::slice::from_ref(&tx),
+        )
+        .unwrap();
+    assert_eq!(
+        out.receipts[0].outcome.as_ref().unwrap_err().code(),
+        "INSUFFICIENT_UNITS"
+    );
+    let after: Vec<_> = state
+        .accounts()
+        .map(|a| (a.id.to_string(), a.blocks.clone()))
+        .collect();
     assert_eq!(before, after);
     assert_eq!(state.nonce(&authority(0)), 1);
     // The same signed transaction can never succeed later, even when it would now fit.
@@ -395,17 +515,69 @@ fn a_refused_transaction_changes_nothing_but_consumes_its_nonce() {
     if let TxKind::TransferUnits { amount, .. } = &mut smaller.kind {
         *amount = 10;
     }
-    let out = state.apply_block(BlockContext { height: 2, timestamp_ms: 2, hash: [2; 32] }, &[tx, smaller]).unwrap();
-    assert_eq!(out.receipts[0].outcome.as_ref().unwrap_err().code(), "NONCE_REUSED");
-    assert_eq!(out.receipts[1].outcome.as_ref().unwrap_err().code(), "NONCE_REUSED");
+    let out = state
+        .apply_block(
+            BlockContext {
+                height: 2,
+                timestamp_ms: 2,
+                hash: [2; 32],
+            },
+            &[tx, smaller],
+        )
+        .unwrap();
+    assert_eq!(
+        out.receipts[0].outcome.as_ref().unwrap_err().code(),
+        "NONCE_REUSED"
+    );
+    assert_eq!(
+        out.receipts[1].outcome.as_ref().unwrap_err().code(),
+        "NONCE_REUSED"
+    );
 }
 
 #[test]
 fn blocks_must_follow_in_height_and_time() {
     let mut state = genesis(0).build_state().unwrap();
-    assert!(state.apply_block(BlockContext { height: 2, timestamp_ms: 5, hash: [0; 32] }, &[]).is_err());
-    assert!(state.apply_block(BlockContext { height: 1, timestamp_ms: 0, hash: [0; 32] }, &[]).is_err());
+    assert!(
+        state
+            .apply_block(
+                BlockContext {
+                    height: 2,
+                    timestamp_ms: 5,
+                    hash: [0; 32]
+                },
+                &[]
+            )
+            .is_err()
+    );
+    assert!(
+        state
+            .apply_block(
+                BlockContext {
+                    height: 1,
+                    timestamp_ms: 0,
+                    hash: [0; 32]
+                },
+                &[]
+            )
+            .is_err()
+    );
     let root = state.state_root();
-    assert!(state.apply_block(BlockContext { height: 1, timestamp_ms: 1, hash: [0; 32] }, &[]).is_ok());
-    assert_ne!(state.state_root(), root, "the chain position is part of the state");
+    assert!(
+        state
+            .apply_block(
+                BlockContext {
+                    height: 1,
+                    timestamp_ms: 1,
+                    hash: [0; 32]
+                },
+                &[]
+            )
+            .is_ok()
+    );
+    assert_ne!(
+        state.state_root(),
+        root,
+        "the chain position is part of the state"
+    );
 }

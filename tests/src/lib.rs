@@ -1,1 +1,146 @@
+//! Test harness: runs the real `kyotod` and `kyoto` binaries (built by
+//! `cargo build --workspace --bins`) as processes on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Path of a workspace binary next to the test executable's directory.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first with `cargo build --workspace --bins`",
+        path.display()
+    );
+    path
+}
+
+/// A `kyotod` process.
+pub struct NodeProcess {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts `kyotod --dev` on a free loopback port and waits until it serves.
+    pub fn start_dev(data_dir: &Path) -> Self {
+        Self::start(data_dir, &["--dev"])
+    }
+
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(bin("kyotod"))
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--grpc-addr", "127.0.0.1:0", "--log-format", "json"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn kyotod");
+        let stdout = child.stdout.take().expect("kyotod stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("kyotod: gRPC listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("kyotod did not start serving within 60 s");
+            });
+        NodeProcess {
+            child: Some(child),
+            url,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// SIGKILL: no chance to flush or shut down cleanly.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill kyotod");
+            c.wait().expect("reap kyotod");
+        }
+    }
+
+    /// Runs the `kyoto` CLI against this node, from the data directory's parent (as a
+    /// user who started `kyotod --dev` there would).
+    pub fn kyoto(&self, args: &[&str]) -> CliResult {
+        kyoto(
+            &self.url,
+            self.data_dir.parent().unwrap_or(Path::new(".")),
+            args,
+        )
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The outcome of a CLI run.
+#[derive(Debug)]
+pub struct CliResult {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliResult {
+    fn from(o: Output) -> Self {
+        CliResult {
+            success: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert!(
+            self.success,
+            "kyoto failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Parses stdout as JSON (after asserting success).
+    pub fn json(self) -> serde_json::Value {
+        let out = self.ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+}
+
+/// Runs `kyoto --node URL ARGS…` in `cwd` (so that relative key paths work as in the README).
+pub fn kyoto(url: &str, cwd: &Path, args: &[&str]) -> CliResult {
+    let out = Command::new(bin("kyoto"))
+        .current_dir(cwd)
+        .arg("--node")
+        .arg(url)
+        .args(args)
+        .env_remove("KYOTO_NODE")
+        .output()
+        .expect("run kyoto");
+    CliResult::from(out)
+}

@@ -1,0 +1,368 @@
+//! Bad input through gRPC: each refused with its stable code, nothing written. Also
+//! a transaction refused inside a block (it consumes its nonce, so the same bytes can
+//! never succeed later), and the health and reflection services.
+
+use ed25519_dalek::SigningKey;
+use kyoto_node::crypto::read_key_file;
+use kyoto_node::tx::{MAX_TX_BYTES, sign_transaction};
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
+use kyoto_tests::NodeProcess;
+use prost::Message;
+use tonic::{Code, transport::Channel};
+use tonic_types::StatusExt;
+
+fn transfer(chain: &str, nonce: u64, from: &str, to: &str, amount: u64) -> pb::TransactionBody {
+    pb::TransactionBody {
+        chain_id: chain.into(),
+        nonce,
+        kind: Some(Kind::TransferUnits(pb::TransferUnits {
+            from_account: from.into(),
+            to_account: to.into(),
+            amount,
+            units: Some(pb::UnitFilter {
+                unit_type: pb::UnitType::Aau as i32,
+                period: 1,
+                origin: String::new(),
+            }),
+        })),
+    }
+}
+
+async fn submit(
+    client: &mut LedgerClient<Channel>,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, (Code, String)> {
+    match client
+        .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
+        .await
+    {
+        Ok(r) => Ok(r.into_inner().tx_hash),
+        Err(status) => {
+            let reason = status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.clone())
+                .unwrap_or_default();
+            Err((status.code(), reason))
+        }
+    }
+}
+
+async fn wait_committed(
+    client: &mut LedgerClient<Channel>,
+    hash: &[u8],
+) -> pb::GetTransactionResponse {
+    for _ in 0..600 {
+        let r = client
+            .get_transaction(pb::GetTransactionRequest {
+                tx_hash: hash.to_vec(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if r.status == pb::TransactionStatus::Committed as i32 {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("transaction not committed within 30 s");
+}
+
+async fn status(client: &mut LedgerClient<Channel>) -> pb::GetStatusResponse {
+    client
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+    let chain = status(&mut client).await.chain_id;
+    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
+    let can = read_key_file(&node.data_dir.join("dev-keys/CAN.key")).unwrap();
+
+    // One good transaction, so that nonce 1 is used.
+    let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 7));
+    let hash = submit(&mut client, first.clone()).await.unwrap();
+    wait_committed(&mut client, &hash).await;
+    let before = status(&mut client).await;
+
+    // Malformed protobuf.
+    assert_eq!(
+        submit(&mut client, vec![0xff, 0xff, 0xff]).await,
+        Err((Code::InvalidArgument, "MALFORMED".into()))
+    );
+    // A body that is not a TransactionBody.
+    let signed = pb::SignedTransaction {
+        body: vec![0x0a, 0xff],
+        public_key: jpn.verifying_key().to_bytes().to_vec(),
+        signature: kyoto_node::crypto::sign_tx(&jpn, &[0x0a, 0xff]).to_vec(),
+    };
+    assert_eq!(
+        submit(&mut client, signed.encode_to_vec()).await,
+        Err((Code::InvalidArgument, "MALFORMED".into()))
+    );
+    // Wrong signature: signed by Canada, presented as Japan's.
+    let mut forged = pb::SignedTransaction::decode(
+        sign_transaction(&can, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1)).as_slice(),
+    )
+    .unwrap();
+    forged.public_key = jpn.verifying_key().to_bytes().to_vec();
+    assert_eq!(
+        submit(&mut client, forged.encode_to_vec()).await,
+        Err((Code::InvalidArgument, "BAD_SIGNATURE".into()))
+    );
+    // Wrong chain id.
+    let other_chain = sign_transaction(
+        &jpn,
+        &transfer("another-chain", 2, "JPN-100-1", "CAN-100-1", 1),
+    );
+    assert_eq!(
+        submit(&mut client, other_chain).await,
+        Err((Code::InvalidArgument, "WRONG_CHAIN".into()))
+    );
+    // Reused nonce: the committed transaction again, and new content under nonce 1.
+    assert_eq!(
+        submit(&mut client, first).await,
+        Err((Code::FailedPrecondition, "NONCE_REUSED".into()))
+    );
+    let reuse = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3));
+    assert_eq!(
+        submit(&mut client, reuse).await,
+        Err((Code::FailedPrecondition, "NONCE_REUSED".into()))
+    );
+    // Oversize transaction (within the gRPC limit) and oversize gRPC message.
+    let big = pb::TransactionBody {
+        chain_id: chain.clone(),
+        nonce: 2,
+        kind: Some(Kind::OpenAccount(pb::OpenAccount {
+            party: "JPN".into(),
+            holder_name: "x".repeat(MAX_TX_BYTES),
+            holder_key: can.verifying_key().to_bytes().to_vec(),
+        })),
+    };
+    assert_eq!(
+        submit(&mut client, sign_transaction(&jpn, &big)).await,
+        Err((Code::InvalidArgument, "TX_TOO_LARGE".into()))
+    );
+    let huge = submit(&mut client, vec![0; 1024 * 1024]).await.unwrap_err();
+    assert!(
+        matches!(
+            huge.0,
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{huge:?}"
+    );
+    // Unknown account, and a transfer of more than is held.
+    let unknown = sign_transaction(&jpn, &transfer(&chain, 2, "JPN-100-1", "CAN-120-99", 1));
+    assert_eq!(
+        submit(&mut client, unknown).await,
+        Err((Code::FailedPrecondition, "UNKNOWN_ACCOUNT".into()))
+    );
+    let over = sign_transaction(
+        &jpn,
+        &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", u64::MAX),
+    );
+    assert_eq!(
+        submit(&mut client, over).await,
+        Err((Code::FailedPrecondition, "INSUFFICIENT_UNITS".into()))
+    );
+    // Someone else's account.
+    let theft = sign_transaction(&can, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 1));
+    assert_eq!(
+        submit(&mut client, theft).await,
+        Err((Code::FailedPrecondition, "NOT_AUTHORISED".into()))
+    );
+    // A nonce far ahead.
+    let ahead = sign_transaction(&jpn, &transfer(&chain, 1_000, "JPN-100-1", "CAN-100-1", 1));
+    assert_eq!(
+        submit(&mut client, ahead).await,
+        Err((Code::FailedPrecondition, "NONCE_TOO_HIGH".into()))
+    );
+
+    // Nothing was written.
+    let after = status(&mut client).await;
+    assert_eq!(
+        (after.height, &after.state_root, after.mempool_size),
+        (before.height, &before.state_root, 0)
+    );
+
+    // Queries with bad arguments.
+    let e = client
+        .get_account(pb::GetAccountRequest {
+            account_id: "JPN-120-77".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = client
+        .get_account(pb::GetAccountRequest {
+            account_id: "not an id".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let e = client
+        .get_transaction(pb::GetTransactionRequest {
+            tx_hash: vec![1, 2, 3],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let e = client
+        .get_party(pb::GetPartyRequest { code: "XYZ".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = client
+        .get_block(pb::GetBlockRequest { height: 1_000_000 })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+    let chain = status(&mut client).await.chain_id;
+    let isl: SigningKey = read_key_file(&node.data_dir.join("dev-keys/ISL.key")).unwrap();
+    let account = client
+        .get_account(pb::GetAccountRequest {
+            account_id: "ISL-100-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Nonce 2 first: it waits in the mempool without a dry run (its predecessor is
+    // not there yet). Nonce 1 then empties the account, so nonce 2 is refused in a block.
+    let second = sign_transaction(&isl, &transfer(&chain, 2, "ISL-100-1", "NOR-100-1", 1));
+    let second_hash = submit(&mut client, second.clone()).await.unwrap();
+    let first = sign_transaction(
+        &isl,
+        &transfer(&chain, 1, "ISL-100-1", "NOR-100-1", account.total),
+    );
+    let first_hash = submit(&mut client, first).await.unwrap();
+    let r1 = wait_committed(&mut client, &first_hash).await;
+    assert!(matches!(
+        r1.receipt.unwrap().outcome,
+        Some(pb::receipt::Outcome::Applied(_))
+    ));
+    let r2 = wait_committed(&mut client, &second_hash).await;
+    match r2.receipt.unwrap().outcome {
+        Some(pb::receipt::Outcome::Refused(r)) => assert_eq!(r.code, "INSUFFICIENT_UNITS"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let nonce = client
+        .get_nonce(pb::GetNonceRequest {
+            public_key: isl.verifying_key().to_bytes().to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((nonce.committed_nonce, nonce.next_nonce), (2, 3));
+    // Units come back to Iceland; the refused bytes still can never succeed.
+    let nor = read_key_file(&node.data_dir.join("dev-keys/NOR.key")).unwrap();
+    let refill = submit(
+        &mut client,
+        sign_transaction(&nor, &transfer(&chain, 1, "NOR-100-1", "ISL-100-1", 5)),
+    )
+    .await
+    .unwrap();
+    wait_committed(&mut client, &refill).await;
+    assert_eq!(
+        submit(&mut client, second).await,
+        Err((Code::FailedPrecondition, "NONCE_REUSED".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_services_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let channel = Channel::from_shared(node.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let resp = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "kyoto.v1.Ledger".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        resp.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("no service list")
+    };
+    assert!(
+        list.service.iter().any(|s| s.name == "kyoto.v1.Ledger"),
+        "{:?}",
+        list.service
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_blocks_sends_history_then_new_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+    let chain = status(&mut client).await.chain_id;
+    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
+    let h1 = submit(
+        &mut client,
+        sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 1)),
+    )
+    .await
+    .unwrap();
+    wait_committed(&mut client, &h1).await;
+    let mut stream = client
+        .stream_blocks(pb::StreamBlocksRequest { from_height: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let b1 = stream.message().await.unwrap().unwrap();
+    assert_eq!(b1.block.unwrap().header.unwrap().height, 1);
+    let h2 = submit(
+        &mut client,
+        sign_transaction(&jpn, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1)),
+    )
+    .await
+    .unwrap();
+    let b2 = tokio::time::timeout(std::time::Duration::from_secs(30), stream.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let header = b2.block.unwrap().header.unwrap();
+    assert_eq!(header.height, 2);
+    assert_eq!(header.parent_state_root, b1.state_root);
+    assert_eq!(b2.transaction_hashes, vec![h2]);
+}
