@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use crate::chain::{Chain, ChainError, PendingTx};
 use crate::ledger::{Hash, PublicKey};
 use crate::mempool::{AdmitError, Mempool};
-use crate::store::{Store, StoreError, TxLocation, Write};
+use crate::store::{Entry, Store, StoreError, TxLocation, Write};
 use crate::tx::{self, TxError};
 
 /// Tunables of the node.
@@ -79,7 +79,7 @@ impl Store for Box<dyn Store> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)
     }
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         (**self).scan_prefix(prefix)
     }
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {

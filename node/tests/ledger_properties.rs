@@ -7,6 +7,8 @@
 //! serial blocks, refusals change nothing, nonces are consumed exactly when the
 //! transaction is in a block, and replaying the log gives the same state root.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;

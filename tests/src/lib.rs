@@ -1,8 +1,6 @@
 //! Test harness: runs the real `kyotod` and `kyoto` binaries (built by
 //! `cargo build --workspace --bins`) as processes on loopback.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -293,7 +293,7 @@ impl State {
             if remaining == 0 {
                 break;
             }
-            let n = remaining.min(b.len());
+            let n = remaining.min(b.count());
             take.push(b.slice(b.start, b.start + (n - 1)));
             remaining -= n;
         }
@@ -302,7 +302,7 @@ impl State {
                 .blocks
                 .iter()
                 .filter(|b| units.matches(b))
-                .map(SerialBlock::len)
+                .map(SerialBlock::count)
                 .sum();
             return Err(Refusal::InsufficientUnits {
                 account: from.clone(),
@@ -382,7 +382,7 @@ impl State {
     fn execute(&mut self, plan: Plan, touched: &mut BTreeSet<StateKey>) -> Applied {
         match plan {
             Plan::Issue { party, to, block } => {
-                let amount = block.len();
+                let amount = block.count();
                 if let Some(p) = self.parties.get_mut(&party) {
                     p.next_serial = block.end + 1;
                     let pos = p

@@ -108,14 +108,14 @@ pub struct Account {
 
 impl Account {
     pub fn total(&self) -> Amount {
-        self.blocks.iter().map(SerialBlock::len).sum()
+        self.blocks.iter().map(SerialBlock::count).sum()
     }
 
     /// Units held per (type, applicable period).
     pub fn holdings(&self) -> BTreeMap<(UnitType, Period), Amount> {
         let mut out = BTreeMap::new();
         for b in &self.blocks {
-            *out.entry((b.unit_type, b.applicable_period)).or_insert(0) += b.len();
+            *out.entry((b.unit_type, b.applicable_period)).or_insert(0) += b.count();
         }
         out
     }
@@ -197,6 +197,9 @@ pub struct State {
     /// Hash of every leaf's encoding, by key bytes: the state root is computed from it.
     pub(crate) leaf_hashes: BTreeMap<Vec<u8>, Hash>,
 }
+
+/// A stored leaf: key bytes and encoding.
+pub type Leaf = (Vec<u8>, Vec<u8>);
 
 /// A leaf write: key bytes and the new encoding (`None` deletes the leaf).
 pub type LeafWrite = (Vec<u8>, Option<Vec<u8>>);
@@ -330,7 +333,7 @@ impl State {
     /// Rebuilds the state from its stored leaves (as written by [`State::flush_leaves`]).
     pub fn from_leaves<I>(leaves: I) -> Result<Self, StateError>
     where
-        I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        I: IntoIterator<Item = Leaf>,
     {
         let mut meta = None;
         let mut parties = BTreeMap::new();
@@ -378,7 +381,7 @@ impl State {
     }
 
     /// Every leaf with its encoding, in key order (used to verify a reload and in tests).
-    pub fn leaves(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    pub fn leaves(&self) -> Result<Vec<Leaf>, StateError> {
         let mut keys: Vec<StateKey> = vec![StateKey::Meta];
         keys.extend(self.parties.keys().cloned().map(StateKey::Party));
         keys.extend(self.accounts.keys().cloned().map(StateKey::Account));

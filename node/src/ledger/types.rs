@@ -203,7 +203,7 @@ pub struct SerialBlock {
 
 impl SerialBlock {
     /// Number of units in the block (`end >= start` always holds).
-    pub fn len(&self) -> Amount {
+    pub fn count(&self) -> Amount {
         self.end - self.start + 1
     }
 

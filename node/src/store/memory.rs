@@ -3,15 +3,17 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Store, StoreError, Write};
+use super::{Entry, Store, StoreError, Write};
+
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[derive(Default)]
 pub struct MemoryStore {
-    map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    map: Mutex<Map>,
 }
 
 impl MemoryStore {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>>, StoreError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Map>, StoreError> {
         self.map
             .lock()
             .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
@@ -23,7 +25,7 @@ impl Store for MemoryStore {
         Ok(self.lock()?.get(key).cloned())
     }
 
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         Ok(self
             .lock()?
             .range(prefix.to_vec()..)

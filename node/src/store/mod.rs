@@ -34,6 +34,9 @@ pub enum StoreError {
     },
 }
 
+/// A stored entry: key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// A write: key and new value (`None` deletes).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
@@ -41,7 +44,7 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All entries whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// Applies every write or none, and makes them durable before returning.
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError>;
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Store, StoreError, Write};
+use super::{Entry, Store, StoreError, Write};
 
 pub struct SledStore {
     db: sled::Db,
@@ -34,7 +34,7 @@ impl Store for SledStore {
         Ok(self.db.get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
 
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.db
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
