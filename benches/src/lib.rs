@@ -1,1 +1,69 @@
+//! Shared fixtures of the benchmarks: a dev genesis with fixed keys and pre-signed
+//! transfers between Party holding accounts.
 
+use ed25519_dalek::SigningKey;
+use kyoto_node::dev::dev_genesis_with_keys;
+use kyoto_node::ledger::Genesis;
+use kyoto_proto::v1::{self as pb, transaction_body::Kind};
+
+/// The dev genesis with deterministic keys, and each Party's key by code (Parties
+/// with units only).
+pub fn fixture() -> (Genesis, Vec<(String, SigningKey)>) {
+    let mut seed = 0u8;
+    let (genesis, keys) = dev_genesis_with_keys(&mut |_| {
+        seed = seed.wrapping_add(1);
+        SigningKey::from_bytes(&[seed; 32])
+    });
+    let funded: Vec<String> = genesis.issuances.iter().map(|i| i.party.clone()).collect();
+    let keys = keys
+        .into_iter()
+        .filter(|(code, _)| funded.contains(code))
+        .collect();
+    (genesis, keys)
+}
+
+/// A transfer of `amount` AAUs of period 1 between two Party holding accounts.
+pub fn transfer_body(
+    chain_id: &str,
+    nonce: u64,
+    from: &str,
+    to: &str,
+    amount: u64,
+) -> pb::TransactionBody {
+    pb::TransactionBody {
+        chain_id: chain_id.to_owned(),
+        nonce,
+        kind: Some(Kind::TransferUnits(pb::TransferUnits {
+            from_account: format!("{from}-100-1"),
+            to_account: format!("{to}-100-1"),
+            amount,
+            units: Some(pb::UnitFilter {
+                unit_type: pb::UnitType::Aau as i32,
+                period: 1,
+                origin: String::new(),
+            }),
+        })),
+    }
+}
+
+/// `count` signed external transfers, round-robin over the signers, each signer's
+/// nonces sequential from `first_nonce[i]`.
+pub fn signed_transfers(
+    chain_id: &str,
+    keys: &[(String, SigningKey)],
+    count: usize,
+    first_nonce: &mut [u64],
+) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let s = i % keys.len();
+            let to = &keys[(s + 1) % keys.len()].0;
+            let nonce = first_nonce[s];
+            first_nonce[s] += 1;
+            kyoto_node::tx::sign_transaction(
+                &keys[s].1,
+                &transfer_body(chain_id, nonce, &keys[s].0, to, 1 + (i as u64 % 7)),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! `kyoto-load`: a small closed-loop load generator for a running `kyotod --dev`.
+//!
+//! Pre-signs external transfers between the Party holding accounts with the dev keys
+//! in `<data-dir>/dev-keys`, submits them over gRPC from one task per signer, and
+//! reports committed transfers per second (first submission to last commit).
+//!
+//! ```sh
+//! cargo run --release -p kyoto-bench --bin kyoto-load -- --data-dir .kyoto-dev --txs 20000
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use kyoto_bench::transfer_body;
+use kyoto_node::crypto::read_key_file;
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
+use tonic_types::StatusExt;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// The node's gRPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    node: String,
+    /// The dev node's data directory (for its dev keys).
+    #[arg(long, default_value = "./.kyoto-dev")]
+    data_dir: PathBuf,
+    /// Transfers to submit in all.
+    #[arg(long, default_value_t = 20_000)]
+    txs: usize,
+}
+
+/// Parties of the dev genesis that hold units and sign transfers.
+const SIGNERS: [&str; 24] = [
+    "AUS", "AUT", "BEL", "BGR", "CAN", "CZE", "DNK", "FIN", "FRA", "DEU", "GRC", "HUN", "ISL",
+    "IRL", "ITA", "JPN", "NLD", "NZL", "NOR", "POL", "ESP", "SWE", "CHE", "GBR",
+];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut client = LedgerClient::connect(args.node.clone())
+        .await
+        .with_context(|| format!("cannot reach {}", args.node))?;
+    let status = client
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner();
+    let per_signer = args.txs.div_ceil(SIGNERS.len());
+    let mut work = Vec::new();
+    for (i, code) in SIGNERS.iter().enumerate() {
+        let key = read_key_file(&args.data_dir.join("dev-keys").join(format!("{code}.key")))?;
+        let pk = key.verifying_key().to_bytes().to_vec();
+        let first = client
+            .get_nonce(pb::GetNonceRequest {
+                public_key: pk.clone(),
+            })
+            .await?
+            .into_inner()
+            .next_nonce;
+        let to = SIGNERS[(i + 1) % SIGNERS.len()];
+        let txs: Vec<Vec<u8>> = (0..per_signer as u64)
+            .map(|n| {
+                kyoto_node::tx::sign_transaction(
+                    &key,
+                    &transfer_body(&status.chain_id, first + n, code, to, 1),
+                )
+            })
+            .collect();
+        work.push((pk, first + per_signer as u64 - 1, txs));
+    }
+    println!(
+        "submitting {} transfers from {} signers to {}",
+        per_signer * SIGNERS.len(),
+        SIGNERS.len(),
+        args.node
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (_, _, txs) in &work {
+        let mut client = client.clone();
+        let txs = txs.clone();
+        tasks.push(tokio::spawn(async move {
+            for tx in txs {
+                loop {
+                    match client
+                        .submit_transaction(pb::SubmitTransactionRequest {
+                            transaction: tx.clone(),
+                        })
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(s) => {
+                            let code = s
+                                .get_error_details()
+                                .error_info()
+                                .map(|i| i.reason.clone())
+                                .unwrap_or_default();
+                            if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                            } else {
+                                bail!("submission refused: {}", s.message());
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let submitted = start.elapsed();
+    for (pk, last, _) in &work {
+        loop {
+            let n = client
+                .get_nonce(pb::GetNonceRequest {
+                    public_key: pk.clone(),
+                })
+                .await?
+                .into_inner();
+            if n.committed_nonce >= *last {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let elapsed = start.elapsed();
+    let total = per_signer * SIGNERS.len();
+    let end = client
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner();
+    println!(
+        "all submitted after {:.2} s; all committed after {:.2} s",
+        submitted.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "{total} transfers in {} blocks: {:.0} committed transfers/s",
+        end.height - status.height,
+        total as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
