@@ -231,4 +231,49 @@ mod tests {
             "MALFORMED"
         );
     }
+
+    mod fuzz {
+        //! Property-based fuzzing of the decoder: whatever bytes arrive, it never
+        //! panics, and any change to a valid signed transaction is refused.
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                if let Err(e) = decode_and_verify(&bytes, "c") {
+                    prop_assert!(!e.code().is_empty());
+                }
+            }
+
+            #[test]
+            fn any_change_to_a_signed_transaction_is_refused(
+                nonce in 1..u64::MAX,
+                amount in any::<u64>(),
+                flips in prop::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 1..4),
+                cut in prop::option::of(any::<prop::sample::Index>()),
+            ) {
+                let key = SigningKey::from_bytes(&[5; 32]);
+                let mut b = body("c", nonce);
+                if let Some(pb::transaction_body::Kind::TransferUnits(t)) = &mut b.kind {
+                    t.amount = amount;
+                }
+                let original = sign_transaction(&key, &b);
+                prop_assert!(decode_and_verify(&original, "c").is_ok());
+                let mut bytes = original.clone();
+                for (i, x) in flips {
+                    let i = i.index(bytes.len());
+                    bytes[i] ^= x;
+                }
+                if let Some(c) = cut {
+                    bytes.truncate(c.index(bytes.len()));
+                }
+                if bytes != original {
+                    prop_assert!(decode_and_verify(&bytes, "c").is_err());
+                }
+            }
+        }
+    }
 }

@@ -142,3 +142,30 @@ pub fn kyoto(url: &str, cwd: &Path, args: &[&str]) -> CliResult {
         .expect("run kyoto");
     CliResult::from(out)
 }
+
+/// Runs `kyotod` with `args`, expecting it to exit by itself within `timeout`
+/// (a start-up error); returns its exit success and stderr.
+pub fn kyotod_exit(args: &[&str], timeout: Duration) -> (bool, String) {
+    let mut child = Command::new(bin("kyotod"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kyotod");
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait kyotod") {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut s, &mut err);
+            }
+            return (status.success(), err);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kyotod {args:?} did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -291,3 +291,60 @@ impl Genesis {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_genesis_in_deploy_builds() {
+        let json = include_bytes!("../../../deploy/genesis.example.json");
+        let genesis = Genesis::from_json(json).unwrap();
+        let state = genesis.build_state().unwrap();
+        assert_eq!(state.chain_id(), "kyoto-example-1");
+        assert_eq!(state.parties().count(), 6);
+        let de = state.party(&PartyCode::parse("DEU").unwrap()).unwrap();
+        assert_eq!(de.member_of, Some(PartyCode::parse("EU").unwrap()));
+    }
+
+    #[test]
+    fn invalid_genesis_documents_are_refused_with_a_reason() {
+        let json = include_bytes!("../../../deploy/genesis.example.json");
+        let good = Genesis::from_json(json).unwrap();
+        type Mutation = Box<dyn Fn(&mut Genesis)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "duplicate code",
+                Box::new(|g| g.parties[1].code = "JPN".into()),
+            ),
+            (
+                "bad key",
+                Box::new(|g| g.parties[0].authority_key = "abcd".into()),
+            ),
+            ("over-issuance", Box::new(|g| g.issuances[0].amount += 1)),
+            (
+                "unknown member",
+                Box::new(|g| g.parties[4].members.push("XXX".into())),
+            ),
+            (
+                "bad date",
+                Box::new(|g| g.parties[0].in_force_since = Some("2005-02-30".into())),
+            ),
+            ("no validators", Box::new(|g| g.validators.clear())),
+            (
+                "unknown validator Party",
+                Box::new(|g| g.validators[0].party = "ZZZ".into()),
+            ),
+        ];
+        for (what, mutate) in cases {
+            let mut g = good.clone();
+            mutate(&mut g);
+            assert!(
+                matches!(g.build_state(), Err(GenesisError::Invalid(_))),
+                "{what} accepted"
+            );
+        }
+        assert!(Genesis::from_json(b"{\"chain_id\": 1}").is_err());
+        assert!(Genesis::from_json(b"not json").is_err());
+    }
+}

@@ -405,3 +405,22 @@ pub fn party_holding(party: &PartyCode) -> AccountId {
         number: 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Stored leaves come from disk: corrupt ones are an error, never a panic.
+        #[test]
+        fn corrupt_leaves_are_an_error_not_a_panic(
+            key in prop_oneof![Just(b"m".to_vec()), Just(b"p/JPN".to_vec()), Just(b"a/JPN-100-1".to_vec()), Just(vec![b'n', b'/', 1, 2]), prop::collection::vec(any::<u8>(), 0..8)],
+            value in prop::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let _ = State::from_leaves([(key, value)]);
+        }
+    }
+}

@@ -13,19 +13,42 @@ fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// sled reports a held file lock as an `Other` IO error with this text.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
 impl SledStore {
+    /// Opens (or creates) the database. If another handle is still closing it (sled
+    /// releases its file lock from a background thread), waits up to two seconds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| {
-                StoreError::Backend(format!(
-                    "cannot open sled database at {}: {e}",
-                    path.display()
-                ))
-            })?;
-        Ok(SledStore { db })
+            // Every block is flushed explicitly before it is acknowledged.
+            .flush_every_ms(None);
+        let mut attempts = 0;
+        loop {
+            match config.open() {
+                Ok(db) => return Ok(SledStore { db }),
+                Err(sled::Error::Io(e)) if is_lock_error(&e) && attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => {
+                    let hint = match &e {
+                        sled::Error::Io(io) if is_lock_error(io) => {
+                            " (is another kyotod running on this data directory?)"
+                        }
+                        _ => "",
+                    };
+                    return Err(StoreError::Backend(format!(
+                        "cannot open sled database at {}: {e}{hint}",
+                        path.display()
+                    )));
+                }
+            }
+        }
     }
 }
 

@@ -1,0 +1,116 @@
+//! Starting `kyotod`: a network genesis file with its validator key, and clear
+//! start-up errors for bad configurations.
+
+use std::time::Duration;
+
+use kyoto_tests::{NodeProcess, kyotod_exit};
+
+#[test]
+fn a_node_runs_from_a_genesis_file_with_its_validator_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev_dir = dir.path().join("dev");
+    let mut dev = NodeProcess::start_dev(&dev_dir);
+    let dev_status = dev.kyoto(&["--output", "json", "status"]).json();
+    dev.kill9();
+
+    let genesis = dev_dir.join("genesis.json");
+    let key = dev_dir.join("validator.key");
+    let net_dir = dir.path().join("net");
+    let node = NodeProcess::start(
+        &net_dir,
+        &[
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--validator-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let status = node.kyoto(&["--output", "json", "status"]).json();
+    assert_eq!(status["genesisHash"], dev_status["genesisHash"]);
+    assert_eq!(status["chainId"], "kyoto-dev");
+    // The same genesis gives the same state root on a second node.
+    let jpn = node.kyoto(&["--output", "json", "party", "JPN"]).json();
+    assert_eq!(jpn["code"], "JPN");
+
+    // The wrong key for the genesis validator is refused.
+    let other_dir = dir.path().join("other");
+    let wrong_key = dev_dir.join("dev-keys/JPN.key");
+    let (ok, err) = kyotod_exit(
+        &[
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--validator-key",
+            wrong_key.to_str().unwrap(),
+            "--data-dir",
+            other_dir.to_str().unwrap(),
+            "--grpc-addr",
+            "127.0.0.1:0",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("is not the key of the genesis validator"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_configurations_fail_at_start_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let d = d.to_str().unwrap();
+    let (ok, err) = kyotod_exit(
+        &["--data-dir", d, "--grpc-addr", "127.0.0.1:0"],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("give --dev"), "{err}");
+
+    let missing = dir.path().join("missing.json");
+    let (ok, err) = kyotod_exit(
+        &[
+            "--genesis",
+            missing.to_str().unwrap(),
+            "--validator-key",
+            "x.key",
+            "--data-dir",
+            d,
+            "--grpc-addr",
+            "127.0.0.1:0",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("cannot read genesis"), "{err}");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"chain_id\": \"x\"}").unwrap();
+    let (ok, err) = kyotod_exit(
+        &[
+            "--genesis",
+            bad.to_str().unwrap(),
+            "--validator-key",
+            "x.key",
+            "--data-dir",
+            d,
+            "--grpc-addr",
+            "127.0.0.1:0",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("genesis is invalid"), "{err}");
+
+    let (ok, err) = kyotod_exit(
+        &["--dev", "--data-dir", d, "--grpc-addr", "not-an-address"],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("--grpc-addr"), "{err}");
+
+    // A port already in use.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (ok, err) = kyotod_exit(
+        &["--dev", "--data-dir", d, "--grpc-addr", &addr],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("cannot listen"), "{err}");
+}
