@@ -41,6 +41,7 @@ pub fn transfer_body(
                 unit_type: pb::UnitType::Aau as i32,
                 period: 1,
                 origin: String::new(),
+                project: String::new(),
             }),
         })),
     }

@@ -1,21 +1,22 @@
 //! `kyoto`: the Kyoto Ledger command-line client. Keys, signed transactions
-//! (issuance, accounts, transfers) and queries, over the node's gRPC API.
+//! (issuance, accounts, transfers, the Kyoto mechanisms, compliance) and queries, over
+//! the node's gRPC API.
 
+mod client;
 mod output;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use ed25519_dalek::SigningKey;
 use kyoto_node::crypto;
-use kyoto_node::ledger::{AccountId, PartyCode, UnitType};
-use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
-use tonic::transport::Channel;
-use tonic_types::StatusExt;
+use kyoto_node::ledger::Activity;
+use kyoto_proto::v1::{self as pb, transaction_body::Kind};
 
+use client::{
+    Refused, check_account, check_party, connect, from_status, parse_unit, read_key, send,
+};
 use output::Output;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -31,7 +32,7 @@ pub enum Format {
 #[command(
     name = "kyoto",
     version,
-    about = "Kyoto Ledger client: keys, transfers, queries"
+    about = "Kyoto Ledger client: keys, transfers, Kyoto mechanisms, queries"
 )]
 struct Cli {
     /// The node's gRPC URL.
@@ -49,19 +50,53 @@ struct Cli {
     command: Command,
 }
 
+/// Which units a command moves: type, applicable period, optional origin and project.
+#[derive(Debug, ClapArgs)]
+struct UnitArgs {
+    /// Unit type: AAU, RMU, ERU-AAU, ERU-RMU, CER, tCER, lCER.
+    #[arg(long, default_value = "AAU")]
+    unit: String,
+    /// Applicable commitment period.
+    #[arg(long, default_value_t = 1)]
+    period: u32,
+    /// Only units originating in this Party (or CDM).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Only units of this project (ERUs, CERs).
+    #[arg(long)]
+    project: Option<String>,
+}
+
+impl UnitArgs {
+    fn filter(&self) -> anyhow::Result<pb::UnitFilter> {
+        Ok(pb::UnitFilter {
+            unit_type: parse_unit(&self.unit)? as i32,
+            period: self.period,
+            origin: self
+                .origin
+                .as_deref()
+                .map(check_party)
+                .transpose()?
+                .unwrap_or_default(),
+            project: self.project.clone().unwrap_or_default(),
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or inspect Ed25519 keys (PKCS#8 PEM files).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Issue units (a Party's registry authority; AAUs up to the assigned amount, Art. 3.7).
+    /// Issue units (a Party's registry authority): AAUs up to the assigned amount
+    /// (Art. 3.7), RMUs up to the reported net removals of an activity (Art. 3.3/3.4).
     Issue {
         #[command(flatten)]
         tx: TxOpts,
         /// Issuing Party, e.g. JPN.
         #[arg(long)]
         party: String,
-        /// Unit type: AAU, RMU, ERU-AAU, ERU-RMU, CER, tCER, lCER.
+        /// AAU or RMU.
         #[arg(long, default_value = "AAU")]
         unit: String,
         /// Commitment period.
@@ -72,6 +107,9 @@ enum Command {
         /// Account to issue into (default: the Party holding account <PARTY>-100-1).
         #[arg(long)]
         to: Option<String>,
+        /// LULUCF activity of RMUs: AR, D, FM, CM, GM, RV, WDR.
+        #[arg(long)]
+        activity: Option<String>,
     },
     /// Open an entity holding account in a Party's registry (Art. 6.3, 17).
     OpenAccount {
@@ -102,28 +140,203 @@ enum Command {
         from: String,
         #[arg(long)]
         to: String,
-        /// Unit type: AAU, RMU, ERU-AAU, ERU-RMU, CER, tCER, lCER.
-        #[arg(long, default_value = "AAU")]
-        unit: String,
-        /// Applicable commitment period.
-        #[arg(long, default_value_t = 1)]
-        period: u32,
-        /// Only units originating in this Party.
-        #[arg(long)]
-        origin: Option<String>,
+        #[command(flatten)]
+        units: UnitArgs,
         #[arg(long)]
         amount: u64,
     },
+    /// Record a reviewed annual inventory (Art. 7, 8): emissions and net removals.
+    ReportInventory {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        party: String,
+        #[arg(long)]
+        year: u32,
+        /// Aggregate emissions, t CO2e.
+        #[arg(long)]
+        emissions: u64,
+        /// Net removals of an activity, e.g. `--removal FM=120000` (repeatable).
+        #[arg(long = "removal", value_name = "ACTIVITY=AMOUNT")]
+        removals: Vec<String>,
+    },
+    /// Approve a JI project as its host or its acquiring Party (Art. 6.1(a)).
+    ApproveJi {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        acquirer: String,
+    },
+    /// Convert the host's AAUs or RMUs into ERUs of an approved JI project (Art. 6).
+    ConvertToEru {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        from: String,
+        /// AAU or RMU.
+        #[arg(long, default_value = "AAU")]
+        unit: String,
+        #[arg(long, default_value_t = 1)]
+        period: u32,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Register a CDM project (the CDM executive board; host: a non-Annex I Party).
+    RegisterCdmProject {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        host: String,
+        /// A participant's account, which may receive forwarded CERs (repeatable).
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+    },
+    /// Issue CERs, tCERs or lCERs for a CDM project into CDM-500-1, less the 2 % share of
+    /// proceeds into the Adaptation Fund account CDM-510-1 (Art. 12.8).
+    IssueCers {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        project: String,
+        /// CER, tCER or lCER.
+        #[arg(long, default_value = "CER")]
+        unit: String,
+        #[arg(long, default_value_t = 1)]
+        period: u32,
+        #[arg(long)]
+        amount: u64,
+        /// Expiry date of tCERs/lCERs (YYYY-MM-DD, 00:00 UTC).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Forward CERs from the CDM pending account to a project participant (the board).
+    ForwardCers {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        to: String,
+        /// CER, tCER or lCER.
+        #[arg(long, default_value = "CER")]
+        unit: String,
+        #[arg(long, default_value_t = 1)]
+        period: u32,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Cancel units into a cancellation account of the registry; they leave circulation.
+    Cancel {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        from: String,
+        #[arg(long, value_enum, default_value_t = CancelKind::Voluntary)]
+        kind: CancelKind,
+        #[command(flatten)]
+        units: UnitArgs,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Retire units for their period into <PARTY>-300-<period> (Art. 3.1).
+    Retire {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        units: UnitArgs,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Carry units of a period over into the next, after its true-up (Art. 3.13).
+    CarryOver {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        units: UnitArgs,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Replace retired tCERs/lCERs (a serial range) with other units.
+    Replace {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        party: String,
+        /// Origin of the expiring serials (CDM).
+        #[arg(long, default_value = "CDM")]
+        expiring_origin: String,
+        #[arg(long)]
+        expiring_start: u64,
+        #[arg(long)]
+        expiring_end: u64,
+        /// Account the replacement units come from.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        units: UnitArgs,
+    },
+    /// Change the expiry date of tCERs/lCERs (the CDM executive board).
+    ChangeExpiry {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long, default_value = "CDM")]
+        origin: String,
+        #[arg(long)]
+        start: u64,
+        #[arg(long)]
+        end: u64,
+        /// New expiry date (YYYY-MM-DD, 00:00 UTC).
+        #[arg(long)]
+        expires: String,
+    },
     /// Show an account: holdings by type and period, serial blocks.
     Account { id: String },
+    /// Show an account's audit trail: every transaction that changed its holdings.
+    History {
+        id: String,
+        /// Most entries to show (newest first).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Show a Party: treaty data and its Art. 3.10/3.11 accounting.
     Party { code: String },
+    /// Show a Party's compliance position for a period (Art. 3.1).
+    Compliance {
+        code: String,
+        #[arg(long, default_value_t = 1)]
+        period: u32,
+    },
+    /// Show a JI or CDM project.
+    Project { id: String },
     /// Show a transaction's status and receipt.
     Tx { hash: String },
     /// Show a committed block.
     Block { height: u64 },
     /// Show the node's status.
     Status,
+    /// Dev chains only.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CancelKind {
+    Voluntary,
+    NetSource,
+    NonCompliance,
+    ExcessIssuance,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,8 +350,18 @@ enum KeysCommand {
     Show { file: PathBuf },
 }
 
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Commit a block whose timestamp (ledger time) is at least the given date.
+    AdvanceTime {
+        /// YYYY-MM-DD (00:00 UTC) or RFC 3339.
+        #[arg(long)]
+        to: String,
+    },
+}
+
 #[derive(Debug, ClapArgs)]
-struct TxOpts {
+pub struct TxOpts {
     /// The signer's key file (PKCS#8 PEM).
     #[arg(long)]
     key: PathBuf,
@@ -153,145 +376,301 @@ struct TxOpts {
     wait_secs: u64,
 }
 
-/// A refusal reported by the node or the ledger: exit status 1 with its code.
-#[derive(Debug)]
-struct Refused {
-    code: String,
-    message: String,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused: {}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// Converts a gRPC error into a refusal when it carries a refusal code.
-fn from_status(status: tonic::Status) -> anyhow::Error {
-    if let Some(info) = status.get_error_details().error_info() {
-        let prefix = format!("{}: ", info.reason);
-        let message = status
-            .message()
-            .strip_prefix(&prefix)
-            .unwrap_or(status.message())
-            .to_owned();
-        return Refused {
-            code: info.reason.clone(),
-            message,
-        }
-        .into();
-    }
-    anyhow::anyhow!(
-        "the node answered {:?}: {}",
-        status.code(),
-        status.message()
-    )
-}
-
-fn parse_unit(s: &str) -> anyhow::Result<UnitType> {
-    UnitType::parse(s).with_context(|| {
-        format!("`{s}` is not a unit type (AAU, RMU, ERU-AAU, ERU-RMU, CER, tCER, lCER)")
-    })
-}
-
-fn check_party(s: &str) -> anyhow::Result<String> {
-    PartyCode::parse(s).map_err(anyhow::Error::msg)?;
-    Ok(s.to_owned())
-}
-
-fn check_account(s: &str) -> anyhow::Result<String> {
-    AccountId::parse(s).map_err(anyhow::Error::msg)?;
-    Ok(s.to_owned())
-}
-
-async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
-    let endpoint = Channel::from_shared(url.to_owned())
-        .with_context(|| format!("`{url}` is not a valid node URL"))?
-        .connect_timeout(Duration::from_secs(5));
-    let channel = endpoint
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the node at {url} (is kyotod running?)"))?;
-    Ok(LedgerClient::new(channel))
-}
-
-fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
-    Ok(crypto::read_key_file(path)?)
-}
-
-async fn send(
-    client: &mut LedgerClient<Channel>,
-    opts: &TxOpts,
-    kind: Kind,
-    out: &Output,
-) -> anyhow::Result<()> {
-    let key = read_key(&opts.key)?;
-    let status = client
-        .get_status(pb::GetStatusRequest {})
-        .await
-        .map_err(from_status)?
-        .into_inner();
-    let nonce = match opts.nonce {
-        Some(n) => n,
-        None => {
-            let req = pb::GetNonceRequest {
-                public_key: key.verifying_key().to_bytes().to_vec(),
-            };
-            client
-                .get_nonce(req)
-                .await
-                .map_err(from_status)?
-                .into_inner()
-                .next_nonce
-        }
+/// Parses `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 timestamp into ms since the epoch.
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let seconds = if let Ok(d) = time::Date::parse(s, date_format) {
+        d.midnight().assume_utc().unix_timestamp()
+    } else {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?
+            .unix_timestamp()
     };
-    let body = pb::TransactionBody {
-        chain_id: status.chain_id,
-        nonce,
-        kind: Some(kind),
-    };
-    let bytes = kyoto_node::tx::sign_transaction(&key, &body);
-    let resp = client
-        .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
-        .await
-        .map_err(from_status)?
-        .into_inner();
-    if opts.no_wait {
-        return out.submitted(&resp);
-    }
-    let deadline = Instant::now() + Duration::from_secs(opts.wait_secs);
-    loop {
-        let req = pb::GetTransactionRequest {
-            tx_hash: resp.tx_hash.clone(),
-        };
-        let tx = client
-            .get_transaction(req)
-            .await
-            .map_err(from_status)?
-            .into_inner();
-        if tx.status == pb::TransactionStatus::Committed as i32 {
-            out.transaction(&tx)?;
-            if let Some(pb::receipt::Outcome::Refused(r)) = tx.receipt.and_then(|r| r.outcome) {
-                return Err(Refused {
-                    code: r.code,
-                    message: r.message,
+    Ok(seconds * 1000)
+}
+
+fn parse_activity(s: &str) -> anyhow::Result<Activity> {
+    Activity::parse(s)
+        .with_context(|| format!("`{s}` is not a LULUCF activity (AR, D, FM, CM, GM, RV, WDR)"))
+}
+
+fn transaction(command: Command) -> anyhow::Result<(TxOpts, Kind)> {
+    Ok(match command {
+        Command::Issue {
+            tx,
+            party,
+            unit,
+            period,
+            amount,
+            to,
+            activity,
+        } => {
+            let kind = Kind::IssueUnits(pb::IssueUnits {
+                party: check_party(&party)?,
+                unit_type: parse_unit(&unit)? as i32,
+                period,
+                amount,
+                to_account: to
+                    .as_deref()
+                    .map(check_account)
+                    .transpose()?
+                    .unwrap_or_default(),
+                activity: activity
+                    .as_deref()
+                    .map(parse_activity)
+                    .transpose()?
+                    .map_or(0, |a| a as i32),
+            });
+            (tx, kind)
+        }
+        Command::OpenAccount {
+            tx,
+            party,
+            holder_name,
+            holder_key,
+            holder_public_key,
+        } => {
+            let key = match (holder_key, holder_public_key) {
+                (Some(path), _) => read_key(&path)?.verifying_key().to_bytes().to_vec(),
+                (None, Some(h)) => {
+                    hex::decode(&h).with_context(|| format!("`{h}` is not a hex public key"))?
                 }
-                .into());
+                (None, None) => bail!("give --holder-key FILE or --holder-public-key HEX"),
+            };
+            (
+                tx,
+                Kind::OpenAccount(pb::OpenAccount {
+                    party: check_party(&party)?,
+                    holder_name,
+                    holder_key: key,
+                }),
+            )
+        }
+        Command::Transfer {
+            tx,
+            from,
+            to,
+            units,
+            amount,
+        } => {
+            let kind = Kind::TransferUnits(pb::TransferUnits {
+                from_account: check_account(&from)?,
+                to_account: check_account(&to)?,
+                amount,
+                units: Some(units.filter()?),
+            });
+            (tx, kind)
+        }
+        Command::ReportInventory {
+            tx,
+            party,
+            year,
+            emissions,
+            removals,
+        } => {
+            let mut list = Vec::new();
+            for r in &removals {
+                let (a, n) = r
+                    .split_once('=')
+                    .with_context(|| format!("`{r}` is not ACTIVITY=AMOUNT"))?;
+                let amount = n
+                    .parse()
+                    .with_context(|| format!("`{n}` is not an amount"))?;
+                list.push(pb::ActivityAmount {
+                    activity: parse_activity(a)? as i32,
+                    amount,
+                });
             }
-            return Ok(());
+            (
+                tx,
+                Kind::ReportInventory(pb::ReportInventory {
+                    party: check_party(&party)?,
+                    year,
+                    emissions,
+                    removals: list,
+                }),
+            )
         }
-        if Instant::now() >= deadline {
-            bail!(
-                "transaction {} was accepted but not committed within {} s; check later with `kyoto tx {}`",
-                hex::encode(&resp.tx_hash),
-                opts.wait_secs,
-                hex::encode(&resp.tx_hash)
-            );
+        Command::ApproveJi {
+            tx,
+            project,
+            host,
+            acquirer,
+        } => {
+            let kind = Kind::ApproveJiProject(pb::ApproveJiProject {
+                project,
+                host: check_party(&host)?,
+                acquirer: check_party(&acquirer)?,
+            });
+            (tx, kind)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Command::ConvertToEru {
+            tx,
+            project,
+            from,
+            unit,
+            period,
+            amount,
+        } => {
+            let units = pb::UnitFilter {
+                unit_type: parse_unit(&unit)? as i32,
+                period,
+                ..Default::default()
+            };
+            let kind = Kind::ConvertToEru(pb::ConvertToEru {
+                project,
+                from_account: check_account(&from)?,
+                amount,
+                units: Some(units),
+            });
+            (tx, kind)
+        }
+        Command::RegisterCdmProject {
+            tx,
+            project,
+            host,
+            participants,
+        } => {
+            let participants = participants
+                .iter()
+                .map(|p| check_account(p))
+                .collect::<anyhow::Result<_>>()?;
+            (
+                tx,
+                Kind::RegisterCdmProject(pb::RegisterCdmProject {
+                    project,
+                    host: check_party(&host)?,
+                    participants,
+                }),
+            )
+        }
+        Command::IssueCers {
+            tx,
+            project,
+            unit,
+            period,
+            amount,
+            expires,
+        } => {
+            let expiry_ms = expires.as_deref().map(parse_time).transpose()?.unwrap_or(0);
+            let kind = Kind::IssueCers(pb::IssueCers {
+                project,
+                unit_type: parse_unit(&unit)? as i32,
+                period,
+                amount,
+                expiry_ms,
+            });
+            (tx, kind)
+        }
+        Command::ForwardCers {
+            tx,
+            project,
+            to,
+            unit,
+            period,
+            amount,
+        } => {
+            let units = pb::UnitFilter {
+                unit_type: parse_unit(&unit)? as i32,
+                period,
+                project,
+                ..Default::default()
+            };
+            let kind = Kind::TransferUnits(pb::TransferUnits {
+                from_account: "CDM-500-1".into(),
+                to_account: check_account(&to)?,
+                amount,
+                units: Some(units),
+            });
+            (tx, kind)
+        }
+        Command::Cancel {
+            tx,
+            from,
+            kind,
+            units,
+            amount,
+        } => {
+            let kind = match kind {
+                CancelKind::Voluntary => pb::CancellationKind::Voluntary,
+                CancelKind::NetSource => pb::CancellationKind::NetSource,
+                CancelKind::NonCompliance => pb::CancellationKind::NonCompliance,
+                CancelKind::ExcessIssuance => pb::CancellationKind::ExcessIssuance,
+            };
+            let kind = Kind::CancelUnits(pb::CancelUnits {
+                from_account: check_account(&from)?,
+                kind: kind as i32,
+                amount,
+                units: Some(units.filter()?),
+            });
+            (tx, kind)
+        }
+        Command::Retire {
+            tx,
+            from,
+            units,
+            amount,
+        } => (
+            tx,
+            Kind::RetireUnits(pb::RetireUnits {
+                from_account: check_account(&from)?,
+                amount,
+                units: Some(units.filter()?),
+            }),
+        ),
+        Command::CarryOver {
+            tx,
+            from,
+            units,
+            amount,
+        } => (
+            tx,
+            Kind::CarryOver(pb::CarryOver {
+                from_account: check_account(&from)?,
+                amount,
+                units: Some(units.filter()?),
+            }),
+        ),
+        Command::Replace {
+            tx,
+            party,
+            expiring_origin,
+            expiring_start,
+            expiring_end,
+            from,
+            units,
+        } => {
+            let kind = Kind::ReplaceUnits(pb::ReplaceUnits {
+                party: check_party(&party)?,
+                expiring: Some(pb::SerialRange {
+                    origin: check_party(&expiring_origin)?,
+                    start: expiring_start,
+                    end: expiring_end,
+                }),
+                from_account: check_account(&from)?,
+                units: Some(units.filter()?),
+            });
+            (tx, kind)
+        }
+        Command::ChangeExpiry {
+            tx,
+            origin,
+            start,
+            end,
+            expires,
+        } => {
+            let kind = Kind::ChangeExpiry(pb::ChangeExpiry {
+                range: Some(pb::SerialRange {
+                    origin: check_party(&origin)?,
+                    start,
+                    end,
+                }),
+                expiry_ms: parse_time(&expires)?,
+            });
+            (tx, kind)
+        }
+        _ => bail!("not a transaction command"),
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -308,74 +687,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let mut client = connect(&cli.node).await?;
     match cli.command {
-        Command::Keys(_) => Ok(()),
-        Command::Issue {
-            tx,
-            party,
-            unit,
-            period,
-            amount,
-            to,
-        } => {
-            let kind = Kind::IssueUnits(pb::IssueUnits {
-                party: check_party(&party)?,
-                unit_type: parse_unit(&unit)? as i32,
-                period,
-                amount,
-                to_account: to
-                    .as_deref()
-                    .map(check_account)
-                    .transpose()?
-                    .unwrap_or_default(),
-            });
-            send(&mut client, &tx, kind, &out).await
-        }
-        Command::OpenAccount {
-            tx,
-            party,
-            holder_name,
-            holder_key,
-            holder_public_key,
-        } => {
-            let key = match (holder_key, holder_public_key) {
-                (Some(path), _) => read_key(&path)?.verifying_key().to_bytes().to_vec(),
-                (None, Some(h)) => {
-                    hex::decode(&h).with_context(|| format!("`{h}` is not a hex public key"))?
-                }
-                (None, None) => bail!("give --holder-key FILE or --holder-public-key HEX"),
-            };
-            let kind = Kind::OpenAccount(pb::OpenAccount {
-                party: check_party(&party)?,
-                holder_name,
-                holder_key: key,
-            });
-            send(&mut client, &tx, kind, &out).await
-        }
-        Command::Transfer {
-            tx,
-            from,
-            to,
-            unit,
-            period,
-            origin,
-            amount,
-        } => {
-            let kind = Kind::TransferUnits(pb::TransferUnits {
-                from_account: check_account(&from)?,
-                to_account: check_account(&to)?,
-                amount,
-                units: Some(pb::UnitFilter {
-                    unit_type: parse_unit(&unit)? as i32,
-                    period,
-                    origin: origin
-                        .as_deref()
-                        .map(check_party)
-                        .transpose()?
-                        .unwrap_or_default(),
-                }),
-            });
-            send(&mut client, &tx, kind, &out).await
-        }
         Command::Account { id } => {
             let resp = client
                 .get_account(pb::GetAccountRequest { account_id: id })
@@ -383,12 +694,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(from_status)?;
             out.account(&resp.into_inner())
         }
+        Command::History { id, limit } => {
+            let req = pb::GetAccountHistoryRequest {
+                account_id: id,
+                limit,
+            };
+            let resp = client.get_account_history(req).await.map_err(from_status)?;
+            out.history(&resp.into_inner())
+        }
         Command::Party { code } => {
             let resp = client
                 .get_party(pb::GetPartyRequest { code })
                 .await
                 .map_err(from_status)?;
             out.party(&resp.into_inner())
+        }
+        Command::Compliance { code, period } => {
+            let resp = client
+                .get_compliance(pb::GetComplianceRequest {
+                    party: code,
+                    period,
+                })
+                .await
+                .map_err(from_status)?;
+            out.compliance(&resp.into_inner())
+        }
+        Command::Project { id } => {
+            let resp = client
+                .get_project(pb::GetProjectRequest { project: id })
+                .await
+                .map_err(from_status)?;
+            out.project(&resp.into_inner())
         }
         Command::Tx { hash } => {
             let tx_hash = hex::decode(&hash)
@@ -412,6 +748,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(from_status)?;
             out.status(&resp.into_inner())
+        }
+        Command::Dev(DevCommand::AdvanceTime { to }) => {
+            let to_ms = parse_time(&to)?;
+            let resp = client
+                .dev_advance_time(pb::DevAdvanceTimeRequest { to_ms })
+                .await
+                .map_err(from_status)?;
+            out.status(&resp.into_inner())
+        }
+        command => {
+            let (opts, kind) = transaction(command)?;
+            send(&mut client, &opts, kind, &out).await
         }
     }
 }

@@ -239,4 +239,90 @@ impl Output {
         println!("version:     {}", s.version);
         Ok(())
     }
+
+    pub fn history(&self, h: &pb::GetAccountHistoryResponse) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(h);
+        }
+        println!(
+            "audit trail of {} ({} entries, newest first)",
+            h.account_id,
+            h.entries.len()
+        );
+        for e in &h.entries {
+            let Some(r) = &e.receipt else { continue };
+            let what = match &r.outcome {
+                Some(pb::receipt::Outcome::Applied(a)) => {
+                    format!(
+                        "{} {} {} -> {}: {}",
+                        a.kind,
+                        a.amount,
+                        a.from_account,
+                        a.to_account,
+                        serials(&a.serials)
+                    )
+                }
+                Some(pb::receipt::Outcome::Refused(f)) => format!("refused {}", f.code),
+                None => String::new(),
+            };
+            println!(
+                "  block {:>6} tx {} {what}",
+                e.height,
+                hex::encode(&r.tx_hash)
+            );
+        }
+        Ok(())
+    }
+
+    pub fn compliance(&self, c: &pb::GetComplianceResponse) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(c);
+        }
+        println!(
+            "{} period {}: {}",
+            c.party,
+            c.period,
+            if c.complies {
+                "complies (Art. 3.1)"
+            } else {
+                "does not (yet) comply (Art. 3.1)"
+            }
+        );
+        println!("assigned amount:   {}", c.assigned_amount);
+        let years: Vec<String> = c.years_reported.iter().map(ToString::to_string).collect();
+        println!(
+            "emissions:         {} (years reported: {} of {})",
+            c.emissions,
+            years.join(" "),
+            c.years_in_period.len()
+        );
+        println!("retired:           {}", c.retired);
+        println!("surplus:           {}", c.surplus);
+        println!(
+            "reserve (CPR):     {} (held toward it: {})",
+            c.reserve, c.held_for_reserve
+        );
+        Ok(())
+    }
+
+    pub fn project(&self, p: &pb::GetProjectResponse) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(p);
+        }
+        println!(
+            "{} project {} hosted by {}",
+            p.kind.to_uppercase(),
+            p.project,
+            p.host
+        );
+        if p.kind == "ji" {
+            println!(
+                "acquirer: {}  approved by host: {}  by acquirer: {}",
+                p.acquirer, p.host_approved, p.acquirer_approved
+            );
+        } else {
+            println!("participants: {}", p.participants.join(" "));
+        }
+        Ok(())
+    }
 }

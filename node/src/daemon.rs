@@ -200,6 +200,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         max_block_txs: args.max_block_txs as usize,
         block_window: Duration::from_millis(args.block_window_ms),
         mempool_max_txs: args.mempool_max_txs as usize,
+        dev_clock: args.dev,
         ..NodeConfig::default()
     };
     let node = Node::new(chain, config);

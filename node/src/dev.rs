@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 
+use crate::ledger::genesis::{CDM_REGISTRY, GenesisParams};
 use crate::ledger::{Genesis, GenesisIssuance, GenesisParty, GenesisValidator};
 
 /// The data file, compiled in.
@@ -105,7 +106,8 @@ pub fn assigned_amount(percent: u32, base_year: u64) -> u64 {
 }
 
 /// Builds the dev genesis, asking `keygen` for each Party's registry authority key
-/// (by Party code) and for the validator's key (`"validator"`). Returns the genesis
+/// (by Party code), the CDM executive board's (`"CDM"`) and the validator's
+/// (`"validator"`). Returns the genesis
 /// and the keys by name.
 pub fn dev_genesis_with_keys(
     keygen: &mut dyn FnMut(&str) -> SigningKey,
@@ -151,10 +153,16 @@ pub fn dev_genesis_with_keys(
             in_force_since: r.in_force_since.clone(),
             authority_key,
             assigned_amounts,
+            eligibility: None,
         });
     }
+    let board = keygen(CDM_REGISTRY);
+    let cdm_board_key = hex::encode(board.verifying_key().to_bytes());
+    keys.push((CDM_REGISTRY.to_owned(), board));
     let validator = keygen("validator");
     let genesis = Genesis {
+        cdm_board_key,
+        params: GenesisParams::default(),
         chain_id: DEV_CHAIN_ID.to_owned(),
         genesis_time_ms: DEV_GENESIS_TIME_MS,
         parties,
@@ -201,7 +209,11 @@ mod tests {
     #[test]
     fn dev_genesis_issues_each_annex_b_partys_assigned_amount() {
         let (genesis, keys) = dev_genesis_with_keys(&mut |_| SigningKey::from_bytes(&[9; 32]));
-        assert_eq!(keys.len(), genesis.parties.len() + 1);
+        assert_eq!(
+            keys.len(),
+            genesis.parties.len() + 2,
+            "every Party, the CDM board and the validator"
+        );
         let state = genesis.build_state().unwrap();
         let jpn = PartyCode::parse("JPN").unwrap();
         let aa = assigned_amount(94, 1_269_015_303);

@@ -7,7 +7,7 @@
 //! engine's decisions; the commit path stays the same.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kyoto_proto::v1 as pb;
 use tokio::sync::{Notify, watch};
@@ -30,6 +30,9 @@ pub struct NodeConfig {
     pub mempool_max_txs: usize,
     /// How far ahead of its committed nonce a signer may queue transactions.
     pub max_nonce_ahead: u64,
+    /// Dev chains: ledger time starts at the genesis time and runs with the wall clock
+    /// from there, and `advance_time` may move it forward (never back).
+    pub dev_clock: bool,
 }
 
 impl Default for NodeConfig {
@@ -39,6 +42,7 @@ impl Default for NodeConfig {
             block_window: Duration::from_millis(5),
             mempool_max_txs: 20_000,
             max_nonce_ahead: 64,
+            dev_clock: false,
         }
     }
 }
@@ -52,6 +56,10 @@ pub enum SubmitError {
     Admit(#[from] AdmitError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("only a dev chain (kyotod --dev) can move ledger time")]
+    NotDevChain,
+    #[error("ledger time can only move forward: it is already {now_ms} ms")]
+    TimeBackwards { now_ms: i64 },
 }
 
 impl SubmitError {
@@ -60,6 +68,8 @@ impl SubmitError {
             SubmitError::Tx(e) => e.code(),
             SubmitError::Admit(e) => e.code(),
             SubmitError::Internal(_) => "INTERNAL",
+            SubmitError::NotDevChain => "NOT_DEV_CHAIN",
+            SubmitError::TimeBackwards { .. } => "TIME_BACKWARDS",
         }
     }
 }
@@ -70,7 +80,7 @@ pub enum TxStatus {
     Unknown,
     Pending,
     Committed {
-        receipt: pb::Receipt,
+        receipt: Box<pb::Receipt>,
         block_hash: Vec<u8>,
     },
 }
@@ -94,6 +104,13 @@ pub struct Node {
     new_tx: Notify,
     head: watch::Sender<u64>,
     config: NodeConfig,
+    clock: Mutex<DevClock>,
+}
+
+/// The dev chain's clock: the last commit's wall instant and a requested jump.
+struct DevClock {
+    last_commit: Instant,
+    advance_to_ms: Option<i64>,
 }
 
 fn poisoned() -> SubmitError {
@@ -118,6 +135,10 @@ impl Node {
             new_tx: Notify::new(),
             head,
             config,
+            clock: Mutex::new(DevClock {
+                last_commit: Instant::now(),
+                advance_to_ms: None,
+            }),
         })
     }
 
@@ -185,9 +206,59 @@ impl Node {
                 SubmitError::Internal(format!("block {height} has no receipt {index}"))
             })?;
         Ok(TxStatus::Committed {
-            receipt,
+            receipt: Box::new(receipt),
             block_hash: block.block_hash,
         })
+    }
+
+    /// The latest `limit` transactions that changed an account's holdings, newest first.
+    pub fn account_history(
+        &self,
+        account: &str,
+        limit: usize,
+    ) -> Result<Vec<pb::HistoryEntry>, SubmitError> {
+        let chain = self.chain()?;
+        let internal = |e: StoreError| SubmitError::Internal(e.to_string());
+        let locations = chain
+            .store()
+            .account_history(account, limit)
+            .map_err(internal)?;
+        let mut entries = Vec::with_capacity(locations.len());
+        let mut cached: Option<pb::GetBlockResponse> = None;
+        for TxLocation { height, index } in locations {
+            let block = match cached.take() {
+                Some(b)
+                    if b.block
+                        .as_ref()
+                        .and_then(|b| b.header.as_ref())
+                        .is_some_and(|h| h.height == height) =>
+                {
+                    b
+                }
+                _ => chain
+                    .store()
+                    .block(height)
+                    .map_err(internal)?
+                    .ok_or_else(|| {
+                        SubmitError::Internal(format!("indexed block {height} is missing"))
+                    })?,
+            };
+            let timestamp_ms = block
+                .block
+                .as_ref()
+                .and_then(|b| b.header.as_ref())
+                .map_or(0, |h| h.timestamp_ms);
+            let receipt = usize::try_from(index)
+                .ok()
+                .and_then(|i| block.receipts.get(i).cloned());
+            entries.push(pb::HistoryEntry {
+                height,
+                timestamp_ms,
+                receipt,
+            });
+            cached = Some(block);
+        }
+        Ok(entries)
     }
 
     pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, SubmitError> {
@@ -200,20 +271,57 @@ impl Node {
     /// Selects waiting transactions and commits them as the next block. Returns the
     /// committed block, or `None` when nothing waits.
     pub fn produce_block(&self) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+        self.produce(false)
+    }
+
+    /// The proposer's timestamp for the next block.
+    fn next_timestamp(&self, parent_ms: i64) -> Result<i64, ChainError> {
+        if !self.config.dev_clock {
+            return Ok(now_ms());
+        }
+        let mut clock = self.clock.lock().map_err(|_| ChainError::Poisoned)?;
+        let elapsed = i64::try_from(clock.last_commit.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let mut ts = parent_ms.saturating_add(elapsed.max(1));
+        if let Some(to) = clock.advance_to_ms.take() {
+            ts = ts.max(to);
+        }
+        clock.last_commit = Instant::now();
+        Ok(ts)
+    }
+
+    fn produce(&self, force: bool) -> Result<Option<pb::GetBlockResponse>, ChainError> {
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         let mut mempool = self.mempool.lock().map_err(|_| ChainError::Poisoned)?;
         let txs = mempool.select(chain.state(), self.config.max_block_txs);
-        if txs.is_empty() {
+        if txs.is_empty() && !force {
             return Ok(None);
         }
         let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
-        let block = chain.commit_next(txs, now_ms())?;
+        let timestamp = self.next_timestamp(chain.state().time_ms())?;
+        let block = chain.commit_next(txs, timestamp)?;
         mempool.remove_committed(&hashes, chain.state());
         let height = chain.height();
         drop(mempool);
         drop(chain);
         self.head.send_replace(height);
         Ok(Some(block))
+    }
+
+    /// Dev chains: commits a block (with whatever waits) whose timestamp is at least
+    /// `to_ms`, so that treaty dates can be replayed.
+    pub fn advance_time(&self, to_ms: i64) -> Result<pb::GetBlockResponse, SubmitError> {
+        if !self.config.dev_clock {
+            return Err(SubmitError::NotDevChain);
+        }
+        let now_ms = self.chain()?.state().time_ms();
+        if to_ms <= now_ms {
+            return Err(SubmitError::TimeBackwards { now_ms });
+        }
+        self.clock.lock().map_err(|_| poisoned())?.advance_to_ms = Some(to_ms);
+        let block = self
+            .produce(true)
+            .map_err(|e| SubmitError::Internal(e.to_string()))?;
+        block.ok_or_else(|| SubmitError::Internal("no block was produced".into()))
     }
 
     /// The single-validator block producer. Runs until `shutdown` fires or a commit

@@ -6,7 +6,11 @@ use kyoto_proto::v1 as pb;
 use prost::Message;
 
 use crate::crypto::{self, SignatureError};
-use crate::ledger::{AccountId, PartyCode, Tx, TxKind, UnitFilter, UnitType};
+use std::collections::BTreeMap;
+
+use crate::ledger::{
+    AccountId, AccountKind, Activity, PartyCode, SerialRange, Tx, TxKind, UnitFilter, UnitType,
+};
 
 /// Largest encoded `SignedTransaction` accepted.
 pub const MAX_TX_BYTES: usize = 16 * 1024;
@@ -89,6 +93,46 @@ fn unit_type(v: i32) -> Result<UnitType, TxError> {
         .ok_or_else(|| malformed(format!("unit type {v} is not a known unit type")))
 }
 
+fn filter(units: Option<pb::UnitFilter>, what: &str) -> Result<UnitFilter, TxError> {
+    let u =
+        units.ok_or_else(|| malformed(format!("{what} must name the units (type and period)")))?;
+    Ok(UnitFilter {
+        unit_type: unit_type(u.unit_type)?,
+        period: u.period,
+        origin: opt(&u.origin, party)?,
+        project: if u.project.is_empty() {
+            None
+        } else {
+            Some(u.project)
+        },
+    })
+}
+
+fn opt<T>(s: &str, parse: impl Fn(&str) -> Result<T, TxError>) -> Result<Option<T>, TxError> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        parse(s).map(Some)
+    }
+}
+
+fn activity(v: i32) -> Result<Activity, TxError> {
+    Activity::from_i32(v)
+        .ok_or_else(|| malformed(format!("activity {v} is not a known LULUCF activity")))
+}
+
+fn range(r: Option<pb::SerialRange>) -> Result<SerialRange, TxError> {
+    let r = r.ok_or_else(|| malformed("a serial range is required"))?;
+    Ok(SerialRange {
+        origin: party(&r.origin)?,
+        start: r.start,
+        end: r.end,
+    })
+}
+
+/// Most removal entries in one inventory report.
+const MAX_REMOVAL_ENTRIES: usize = 16;
+
 fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
     use pb::transaction_body::Kind;
     Ok(match kind {
@@ -97,31 +141,19 @@ fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
             unit_type: unit_type(i.unit_type)?,
             period: i.period,
             amount: i.amount,
-            to: if i.to_account.is_empty() {
+            to: opt(&i.to_account, account)?,
+            activity: if i.activity == 0 {
                 None
             } else {
-                Some(account(&i.to_account)?)
+                Some(activity(i.activity)?)
             },
         },
-        Kind::TransferUnits(t) => {
-            let units = t
-                .units
-                .ok_or_else(|| malformed("a transfer must name the units to move"))?;
-            TxKind::TransferUnits {
-                from: account(&t.from_account)?,
-                to: account(&t.to_account)?,
-                amount: t.amount,
-                units: UnitFilter {
-                    unit_type: unit_type(units.unit_type)?,
-                    period: units.period,
-                    origin: if units.origin.is_empty() {
-                        None
-                    } else {
-                        Some(party(&units.origin)?)
-                    },
-                },
-            }
-        }
+        Kind::TransferUnits(t) => TxKind::TransferUnits {
+            from: account(&t.from_account)?,
+            to: account(&t.to_account)?,
+            amount: t.amount,
+            units: filter(t.units, "a transfer")?,
+        },
         Kind::OpenAccount(o) => {
             if !crypto::is_valid_public_key(&o.holder_key) {
                 return Err(malformed(
@@ -136,6 +168,99 @@ fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
                 holder_key,
             }
         }
+        Kind::ReportInventory(r) => {
+            if r.removals.len() > MAX_REMOVAL_ENTRIES {
+                return Err(malformed("too many removal entries"));
+            }
+            let mut removals = BTreeMap::new();
+            for a in r.removals {
+                if removals.insert(activity(a.activity)?, a.amount).is_some() {
+                    return Err(malformed("an activity is listed twice"));
+                }
+            }
+            TxKind::ReportInventory {
+                party: party(&r.party)?,
+                year: r.year,
+                emissions: r.emissions,
+                removals,
+            }
+        }
+        Kind::ApproveJiProject(a) => TxKind::ApproveJiProject {
+            project: a.project,
+            host: party(&a.host)?,
+            acquirer: party(&a.acquirer)?,
+        },
+        Kind::ConvertToEru(c) => TxKind::ConvertToEru {
+            project: c.project,
+            from: account(&c.from_account)?,
+            amount: c.amount,
+            units: filter(c.units, "a conversion")?,
+        },
+        Kind::RegisterCdmProject(r) => {
+            if r.participants.len() > crate::ledger::apply::MAX_PARTICIPANTS {
+                return Err(malformed("too many participants"));
+            }
+            TxKind::RegisterCdmProject {
+                project: r.project,
+                host: party(&r.host)?,
+                participants: r
+                    .participants
+                    .iter()
+                    .map(|a| account(a))
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        Kind::IssueCers(i) => TxKind::IssueCers {
+            project: i.project,
+            unit_type: unit_type(i.unit_type)?,
+            period: i.period,
+            amount: i.amount,
+            expiry_ms: if i.expiry_ms == 0 {
+                None
+            } else {
+                Some(i.expiry_ms)
+            },
+        },
+        Kind::CancelUnits(c) => {
+            let kind = match pb::CancellationKind::try_from(c.kind) {
+                Ok(pb::CancellationKind::Voluntary) => AccountKind::VoluntaryCancellation,
+                Ok(pb::CancellationKind::NetSource) => AccountKind::NetSourceCancellation,
+                Ok(pb::CancellationKind::NonCompliance) => AccountKind::NonComplianceCancellation,
+                Ok(pb::CancellationKind::ExcessIssuance) => AccountKind::ExcessIssuanceCancellation,
+                _ => {
+                    return Err(malformed(format!(
+                        "cancellation kind {} is not known",
+                        c.kind
+                    )));
+                }
+            };
+            TxKind::CancelUnits {
+                from: account(&c.from_account)?,
+                kind,
+                amount: c.amount,
+                units: filter(c.units, "a cancellation")?,
+            }
+        }
+        Kind::RetireUnits(r) => TxKind::RetireUnits {
+            from: account(&r.from_account)?,
+            amount: r.amount,
+            units: filter(r.units, "a retirement")?,
+        },
+        Kind::CarryOver(c) => TxKind::CarryOver {
+            from: account(&c.from_account)?,
+            amount: c.amount,
+            units: filter(c.units, "a carry-over")?,
+        },
+        Kind::ReplaceUnits(r) => TxKind::ReplaceUnits {
+            party: party(&r.party)?,
+            expiring: range(r.expiring)?,
+            from: account(&r.from_account)?,
+            units: filter(r.units, "a replacement")?,
+        },
+        Kind::ChangeExpiry(c) => TxKind::ChangeExpiry {
+            range: range(c.range)?,
+            expiry_ms: c.expiry_ms,
+        },
     })
 }
 
@@ -169,6 +294,7 @@ mod tests {
                         unit_type: 1,
                         period: 1,
                         origin: String::new(),
+                        project: String::new(),
                     }),
                 },
             )),

@@ -3,7 +3,8 @@
 use kyoto_proto::v1 as pb;
 
 use crate::ledger::{
-    Account, Applied, Party, PartyKind, Receipt, SerialBlock, State, TreatyStatus, UnitType,
+    Account, Applied, Compliance, Party, PartyKind, Project, Receipt, SerialBlock, State,
+    TreatyStatus, UnitType,
 };
 
 pub fn serial_block(b: &SerialBlock) -> pb::SerialBlock {
@@ -14,6 +15,10 @@ pub fn serial_block(b: &SerialBlock) -> pb::SerialBlock {
         unit_type: b.unit_type as i32,
         original_period: b.original_period,
         applicable_period: b.applicable_period,
+        project: b.project.clone().unwrap_or_default(),
+        activity: b.activity.map_or(0, |a| a as i32),
+        expiry_ms: b.expiry_ms.unwrap_or(0),
+        replaced: b.replaced,
     }
 }
 
@@ -24,6 +29,7 @@ fn applied(a: &Applied) -> pb::Applied {
         serials: a.serials.iter().map(serial_block).collect(),
         from_account: a.from.as_ref().map(ToString::to_string).unwrap_or_default(),
         to_account: a.to.as_ref().map(ToString::to_string).unwrap_or_default(),
+        accounts: a.accounts.iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -84,6 +90,10 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
                 acquired: pos.acquired,
                 transferred: pos.transferred,
                 held: held.get(&(t, period)).copied().unwrap_or(0),
+                converted_in: pos.converted_in,
+                converted_out: pos.converted_out,
+                carried_in: pos.carried_in,
+                carried_out: pos.carried_out,
             }
         })
         .collect();
@@ -91,17 +101,20 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         .assigned_amounts
         .iter()
         .map(|(&period, &assigned)| {
-            let (acquired, transferred) = p
+            let (acquired, transferred, carried_in) = p
                 .positions
                 .iter()
                 .filter(|((_, per), _)| *per == period)
-                .fold((0u64, 0u64), |(a, t), (_, pos)| {
+                .fold((0u64, 0u64, 0u64), |(a, t, c), (_, pos)| {
                     (
                         a.saturating_add(pos.acquired),
                         t.saturating_add(pos.transferred),
+                        c.saturating_add(pos.carried_in),
                     )
                 });
-            let adjusted = i128::from(assigned) + i128::from(acquired) - i128::from(transferred);
+            // Art. 3.10/3.12 add, Art. 3.11 subtracts, Art. 3.13 adds what was carried over.
+            let adjusted = i128::from(assigned) + i128::from(acquired) + i128::from(carried_in)
+                - i128::from(transferred);
             pb::PeriodAccount {
                 period,
                 assigned_amount: assigned,
@@ -109,6 +122,8 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
                 acquired,
                 transferred,
                 adjusted_assigned_amount: i64::try_from(adjusted).unwrap_or(i64::MAX),
+                reserve: state.reserve(p, period).unwrap_or(0),
+                held_for_reserve: state.held_for_reserve(&p.code, period),
             }
         })
         .collect();
@@ -143,5 +158,75 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        eligible_art6: p.eligibility.art6,
+        eligible_art12: p.eligibility.art12,
+        eligible_art17: p.eligibility.art17,
+        inventories: p
+            .inventories
+            .iter()
+            .map(|(year, inv)| pb::InventoryYear {
+                year: *year,
+                emissions: inv.emissions,
+                removals: inv
+                    .removals
+                    .iter()
+                    .map(|(a, amount)| pb::ActivityAmount {
+                        activity: *a as i32,
+                        amount: *amount,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn compliance(c: &Compliance) -> pb::GetComplianceResponse {
+    pb::GetComplianceResponse {
+        party: c.party.to_string(),
+        period: c.period,
+        assigned_amount: c.assigned_amount,
+        emissions: c.emissions,
+        years_reported: c.years_reported.clone(),
+        years_in_period: c.years_in_period.clone(),
+        retired: c.retired,
+        surplus: i64::try_from(c.surplus).unwrap_or(if c.surplus < 0 {
+            i64::MIN
+        } else {
+            i64::MAX
+        }),
+        complies: c.complies,
+        reserve: c.reserve.unwrap_or(0),
+        held_for_reserve: c.held_for_reserve,
+    }
+}
+
+pub fn project(p: &Project) -> pb::GetProjectResponse {
+    match p {
+        Project::Ji {
+            id,
+            host,
+            acquirer,
+            host_approved,
+            acquirer_approved,
+        } => pb::GetProjectResponse {
+            project: id.clone(),
+            kind: "ji".into(),
+            host: host.to_string(),
+            acquirer: acquirer.to_string(),
+            host_approved: *host_approved,
+            acquirer_approved: *acquirer_approved,
+            participants: Vec::new(),
+        },
+        Project::Cdm {
+            id,
+            host,
+            participants,
+        } => pb::GetProjectResponse {
+            project: id.clone(),
+            kind: "cdm".into(),
+            host: host.to_string(),
+            participants: participants.iter().map(ToString::to_string).collect(),
+            ..Default::default()
+        },
     }
 }

@@ -23,6 +23,7 @@ fn transfer(chain: &str, nonce: u64, from: &str, to: &str, amount: u64) -> pb::T
                 unit_type: pb::UnitType::Aau as i32,
                 period: 1,
                 origin: String::new(),
+                project: String::new(),
             }),
         })),
     }
@@ -232,6 +233,7 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
     let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
     let chain = status(&mut client).await.chain_id;
     let isl: SigningKey = read_key_file(&node.data_dir.join("dev-keys/ISL.key")).unwrap();
+    let trader = SigningKey::from_bytes(&[42; 32]);
     let account = client
         .get_account(pb::GetAccountRequest {
             account_id: "ISL-100-1".into(),
@@ -239,23 +241,37 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
         .await
         .unwrap()
         .into_inner();
+    let open = pb::TransactionBody {
+        chain_id: chain.clone(),
+        nonce: 1,
+        kind: Some(Kind::OpenAccount(pb::OpenAccount {
+            party: "ISL".into(),
+            holder_name: "Reykjavik Carbon ehf".into(),
+            holder_key: trader.verifying_key().to_bytes().to_vec(),
+        })),
+    };
+    let opened = submit(&mut client, sign_transaction(&isl, &open))
+        .await
+        .unwrap();
+    wait_committed(&mut client, &opened).await;
 
-    // Nonce 2 first: it waits in the mempool without a dry run (its predecessor is
-    // not there yet). Nonce 1 then empties the account, so nonce 2 is refused in a block.
-    let second = sign_transaction(&isl, &transfer(&chain, 2, "ISL-100-1", "NOR-100-1", 1));
-    let second_hash = submit(&mut client, second.clone()).await.unwrap();
-    let first = sign_transaction(
+    // Nonce 3 first: it waits in the mempool without a dry run (its predecessor is
+    // not there yet). Nonce 2 then moves everything to the entity account (an internal
+    // transfer, so no reserve applies), and nonce 3 is refused inside a block.
+    let third = sign_transaction(&isl, &transfer(&chain, 3, "ISL-100-1", "ISL-120-1", 1));
+    let third_hash = submit(&mut client, third.clone()).await.unwrap();
+    let second = sign_transaction(
         &isl,
-        &transfer(&chain, 1, "ISL-100-1", "NOR-100-1", account.total),
+        &transfer(&chain, 2, "ISL-100-1", "ISL-120-1", account.total),
     );
-    let first_hash = submit(&mut client, first).await.unwrap();
-    let r1 = wait_committed(&mut client, &first_hash).await;
+    let second_hash = submit(&mut client, second).await.unwrap();
+    let r2 = wait_committed(&mut client, &second_hash).await;
     assert!(matches!(
-        r1.receipt.unwrap().outcome,
+        r2.receipt.unwrap().outcome,
         Some(pb::receipt::Outcome::Applied(_))
     ));
-    let r2 = wait_committed(&mut client, &second_hash).await;
-    match r2.receipt.unwrap().outcome {
+    let r3 = wait_committed(&mut client, &third_hash).await;
+    match r3.receipt.unwrap().outcome {
         Some(pb::receipt::Outcome::Refused(r)) => assert_eq!(r.code, "INSUFFICIENT_UNITS"),
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -266,18 +282,13 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((nonce.committed_nonce, nonce.next_nonce), (2, 3));
-    // Units come back to Iceland; the refused bytes still can never succeed.
-    let nor = read_key_file(&node.data_dir.join("dev-keys/NOR.key")).unwrap();
-    let refill = submit(
-        &mut client,
-        sign_transaction(&nor, &transfer(&chain, 1, "NOR-100-1", "ISL-100-1", 5)),
-    )
-    .await
-    .unwrap();
+    assert_eq!((nonce.committed_nonce, nonce.next_nonce), (3, 4));
+    // Units come back to Iceland's holding account; the refused bytes still can never succeed.
+    let refill = sign_transaction(&trader, &transfer(&chain, 1, "ISL-120-1", "ISL-100-1", 5));
+    let refill = submit(&mut client, refill).await.unwrap();
     wait_committed(&mut client, &refill).await;
     assert_eq!(
-        submit(&mut client, second).await,
+        submit(&mut client, third).await,
         Err((Code::FailedPrecondition, "NONCE_REUSED".into()))
     );
 }

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::state::{
-    Account, Holder, Meta, Party, PartyKind, State, StateError, StateKey, TreatyStatus,
-    party_holding,
+    Account, Eligibility, Holder, Meta, Params, Party, PartyKind, PeriodDef, State, StateError,
+    StateKey, TreatyStatus, party_holding,
 };
-use super::types::{Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType};
+use super::types::{
+    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,59 @@ pub struct Genesis {
     #[serde(default)]
     pub issuances: Vec<GenesisIssuance>,
     pub validators: Vec<GenesisValidator>,
+    /// Hex Ed25519 public key of the CDM executive board (Art. 12).
+    pub cdm_board_key: String,
+    /// Ledger parameters; treaty values when omitted.
+    #[serde(default)]
+    pub params: GenesisParams,
+}
+
+/// Ledger parameters in a genesis file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenesisParams {
+    pub periods: Vec<GenesisPeriod>,
+    pub cpr_percent_of_assigned: u32,
+    pub cpr_inventory_multiple: u32,
+    pub share_of_proceeds_percent: u32,
+    pub carry_over_cer_permille: u32,
+    pub carry_over_eru_permille: u32,
+}
+
+/// A commitment period's dates (YYYY-MM-DD, inclusive).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisPeriod {
+    pub number: Period,
+    pub first_day: String,
+    pub last_day: String,
+    /// Last day of the additional period for fulfilling commitments.
+    pub true_up_last_day: String,
+}
+
+impl Default for GenesisParams {
+    /// The treaty's values: 2008-2012 (true-up ended 18 November 2015) and 2013-2020
+    /// (true-up ended 15 November 2023); CPR 90 % / 5 x inventory (decision 11/CMP.1);
+    /// share of proceeds 2 % (Art. 12.8); carry-over 2.5 % (decision 13/CMP.1).
+    fn default() -> Self {
+        let period = |number, first: &str, last: &str, true_up: &str| GenesisPeriod {
+            number,
+            first_day: first.to_owned(),
+            last_day: last.to_owned(),
+            true_up_last_day: true_up.to_owned(),
+        };
+        GenesisParams {
+            periods: vec![
+                period(1, "2008-01-01", "2012-12-31", "2015-11-18"),
+                period(2, "2013-01-01", "2020-12-31", "2023-11-15"),
+            ],
+            cpr_percent_of_assigned: 90,
+            cpr_inventory_multiple: 5,
+            share_of_proceeds_percent: 2,
+            carry_over_cer_permille: 25,
+            carry_over_eru_permille: 25,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +108,18 @@ pub struct GenesisParty {
     /// Assigned amount per commitment period (Art. 3.7).
     #[serde(default)]
     pub assigned_amounts: BTreeMap<Period, Amount>,
+    /// Mechanisms the Party may use; by default all three for an Annex B Party in force,
+    /// the CDM (Art. 12) for any other Party in force, none for a signatory.
+    #[serde(default)]
+    pub eligibility: Option<GenesisEligibility>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisEligibility {
+    pub art6: bool,
+    pub art12: bool,
+    pub art17: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +148,9 @@ pub enum GenesisError {
     State(#[from] StateError),
 }
 
+/// The code of the CDM registry, which is not a Party.
+pub const CDM_REGISTRY: &str = "CDM";
+
 fn invalid(msg: impl Into<String>) -> GenesisError {
     GenesisError::Invalid(msg.into())
 }
@@ -93,11 +163,77 @@ pub fn parse_key(hex_key: &str) -> Result<PublicKey, String> {
         .map_err(|_| format!("`{hex_key}` is not a 32-byte key"))
 }
 
-fn parse_date(s: &str) -> Result<(), GenesisError> {
+fn parse_date(s: &str) -> Result<time::Date, GenesisError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s, format)
-        .map(|_| ())
         .map_err(|e| invalid(format!("`{s}` is not a YYYY-MM-DD date: {e}")))
+}
+
+/// 00:00 UTC of a date, in ms since the Unix epoch.
+fn midnight_ms(d: time::Date) -> i64 {
+    d.midnight().assume_utc().unix_timestamp() * 1000
+}
+
+impl GenesisParams {
+    fn build(&self, cdm_board: PublicKey) -> Result<Params, GenesisError> {
+        let mut periods: Vec<PeriodDef> = Vec::new();
+        for (i, p) in self.periods.iter().enumerate() {
+            let (first, last, true_up) = (
+                parse_date(&p.first_day)?,
+                parse_date(&p.last_day)?,
+                parse_date(&p.true_up_last_day)?,
+            );
+            let next_day = |d: time::Date| {
+                d.next_day()
+                    .ok_or_else(|| invalid("a period date is out of range"))
+            };
+            let def = PeriodDef {
+                number: p.number,
+                start_ms: midnight_ms(first),
+                end_ms: midnight_ms(next_day(last)?),
+                true_up_ms: midnight_ms(next_day(true_up)?),
+                first_year: u32::try_from(first.year())
+                    .map_err(|_| invalid("a period starts before year 0"))?,
+                last_year: u32::try_from(last.year())
+                    .map_err(|_| invalid("a period ends before year 0"))?,
+            };
+            let expected_number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            if def.number != expected_number {
+                return Err(invalid("periods must be numbered 1, 2, ... in order"));
+            }
+            if def.end_ms <= def.start_ms || def.true_up_ms < def.end_ms {
+                return Err(invalid(format!(
+                    "period {}: its days or true-up are out of order",
+                    def.number
+                )));
+            }
+            if periods
+                .last()
+                .is_some_and(|prev| prev.end_ms > def.start_ms)
+            {
+                return Err(invalid(format!(
+                    "period {} overlaps the period before it",
+                    def.number
+                )));
+            }
+            periods.push(def);
+        }
+        if self.cpr_percent_of_assigned > 100 || self.share_of_proceeds_percent > 100 {
+            return Err(invalid("percentages must be at most 100"));
+        }
+        if self.carry_over_cer_permille > 1000 || self.carry_over_eru_permille > 1000 {
+            return Err(invalid("per mille limits must be at most 1000"));
+        }
+        Ok(Params {
+            periods,
+            cpr_percent_of_assigned: self.cpr_percent_of_assigned,
+            cpr_inventory_multiple: self.cpr_inventory_multiple,
+            share_of_proceeds_percent: self.share_of_proceeds_percent,
+            carry_over_cer_permille: self.carry_over_cer_permille,
+            carry_over_eru_permille: self.carry_over_eru_permille,
+            cdm_board,
+        })
+    }
 }
 
 impl Genesis {
@@ -131,12 +267,43 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err(invalid("at least one validator is required"));
         }
-        let mut state = State::empty(Meta {
-            chain_id: self.chain_id.clone(),
-            height: 0,
-            time_ms: self.genesis_time_ms,
-            last_block_hash: [0; 32],
-        });
+        let cdm_board =
+            parse_key(&self.cdm_board_key).map_err(|e| invalid(format!("cdm_board_key: {e}")))?;
+        let params = self.params.build(cdm_board)?;
+        let mut state = State::empty(
+            Meta {
+                chain_id: self.chain_id.clone(),
+                height: 0,
+                time_ms: self.genesis_time_ms,
+                last_block_hash: [0; 32],
+            },
+            params,
+        );
+        if self.parties.iter().any(|p| p.code == CDM_REGISTRY) {
+            return Err(invalid(format!(
+                "`{CDM_REGISTRY}` names the CDM registry and cannot be a Party code"
+            )));
+        }
+        let cdm = PartyCode::parse(CDM_REGISTRY).map_err(invalid)?;
+        for (kind, name) in [
+            (AccountKind::CdmPending, "CDM pending account"),
+            (AccountKind::AdaptationFund, "Adaptation Fund"),
+        ] {
+            let id = AccountId {
+                party: cdm.clone(),
+                kind,
+                number: 1,
+            };
+            state.accounts.insert(
+                id.clone(),
+                Account {
+                    id,
+                    holder: Holder::CdmBoard,
+                    holder_name: name.to_owned(),
+                    blocks: Vec::new(),
+                },
+            );
+        }
         let codes: BTreeSet<String> = self.parties.iter().map(|p| p.code.clone()).collect();
         if codes.len() != self.parties.len() {
             return Err(invalid("a Party code appears twice"));
@@ -212,6 +379,24 @@ impl Genesis {
                 positions: BTreeMap::new(),
                 next_serial: 1,
                 next_entity_account: 1,
+                eligibility: match gp.eligibility {
+                    Some(e) => Eligibility {
+                        art6: e.art6,
+                        art12: e.art12,
+                        art17: e.art17,
+                    },
+                    None => {
+                        let in_force = gp.status == "in_force";
+                        let annex_b = gp.annex_b_percent.is_some();
+                        Eligibility {
+                            art6: in_force && annex_b,
+                            art12: in_force,
+                            art17: in_force && annex_b,
+                        }
+                    }
+                },
+                inventories: BTreeMap::new(),
+                rmu_issued: BTreeMap::new(),
             };
             let holding = party_holding(&code);
             state.accounts.insert(
@@ -272,19 +457,12 @@ impl Genesis {
             let start = party.next_serial;
             let end = start + (iss.amount - 1);
             party.next_serial = end + 1;
-            let block = SerialBlock {
-                origin: code.clone(),
-                start,
-                end,
-                unit_type: UnitType::Aau,
-                original_period: iss.period,
-                applicable_period: iss.period,
-            };
+            let block = SerialBlock::new(code.clone(), start, end, UnitType::Aau, iss.period);
             if let Some(acc) = state.accounts.get_mut(&party_holding(&code)) {
                 acc.insert(block);
             }
         }
-        let mut touched = BTreeSet::from([StateKey::Meta]);
+        let mut touched = BTreeSet::from([StateKey::Meta, StateKey::Params, StateKey::Cdm]);
         touched.extend(state.parties.keys().cloned().map(StateKey::Party));
         touched.extend(state.accounts.keys().cloned().map(StateKey::Account));
         state.flush_leaves(touched)?;

@@ -13,14 +13,15 @@ pub mod state;
 pub mod tx;
 pub mod types;
 
-pub use apply::{BlockContext, BlockError, BlockOutcome};
+pub use apply::{BlockContext, BlockError, BlockOutcome, Compliance};
 pub use genesis::{Genesis, GenesisError, GenesisIssuance, GenesisParty, GenesisValidator};
 pub use refusal::Refusal;
 pub use state::{
-    Account, Holder, LeafWrite, Party, PartyKind, Position, State, StateError, TreatyStatus,
-    party_holding,
+    Account, CdmRegistry, Eligibility, Holder, Inventory, Leaf, LeafWrite, Params, Party,
+    PartyKind, PeriodDef, Position, Project, State, StateError, TreatyStatus, party_holding,
 };
-pub use tx::{Applied, AppliedKind, Receipt, Tx, TxKind, UnitFilter};
+pub use tx::{Applied, AppliedKind, Receipt, SerialRange, Tx, TxKind, UnitFilter};
 pub use types::{
-    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType,
+    AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
+    UnitType,
 };

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::types::{AccountId, Amount, PartyCode, Period, UnitType};
+use super::types::{AccountId, Activity, Amount, PartyCode, Period, UnitType};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -69,6 +69,88 @@ pub enum Refusal {
     SerialSpaceExhausted {
         origin: PartyCode,
     },
+    UnknownPeriod {
+        period: Period,
+    },
+    /// After the period's true-up, issuance and retirement for it are closed.
+    PeriodClosed {
+        period: Period,
+    },
+    /// Carry-over opens only after the period's true-up (Art. 3.13).
+    PeriodNotEnded {
+        period: Period,
+    },
+    /// Art. 3.3/3.4: RMUs are issued only for reported net removals.
+    RmuExceedsRemovals {
+        party: PartyCode,
+        period: Period,
+        activity: Activity,
+        available: Amount,
+        requested: Amount,
+    },
+    /// The Party may not use the mechanism (Art. 6, 12, 17).
+    NotEligible {
+        party: PartyCode,
+        rule: String,
+    },
+    /// Decision 11/CMP.1: a transfer would leave the Party below its reserve.
+    CprBreach {
+        party: PartyCode,
+        period: Period,
+        reserve: Amount,
+        would_hold: Amount,
+    },
+    /// Decision 13/CMP.1 limit on CERs / ERUs carried over.
+    CarryOverLimit {
+        unit_type: UnitType,
+        limit: Amount,
+        already: Amount,
+        requested: Amount,
+    },
+    /// RMUs, ERUs converted from RMUs, tCERs and lCERs are never carried over.
+    CarryOverNotAllowed {
+        unit_type: UnitType,
+    },
+    /// Carry-over needs the Party to have met its commitment for the period (Art. 3.1).
+    NotInCompliance {
+        party: PartyCode,
+        period: Period,
+    },
+    /// Retired and replacement units never move again.
+    UnitRetired {
+        account: AccountId,
+    },
+    /// Cancelled units have left circulation for good.
+    UnitCancelled {
+        account: AccountId,
+    },
+    UnitNotFound {
+        what: String,
+    },
+    AlreadyReplaced {
+        what: String,
+    },
+    UnknownProject {
+        project: String,
+    },
+    /// Art. 6.1(a): both the host and the acquiring Party must approve a JI project.
+    ProjectNotApproved {
+        project: String,
+    },
+    ProjectConflict {
+        project: String,
+        reason: String,
+    },
+    /// CERs are forwarded only to the project's participants.
+    NotProjectParticipant {
+        project: String,
+        account: AccountId,
+    },
+    /// The account cannot receive units this way.
+    WrongAccountType {
+        account: AccountId,
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -90,6 +172,24 @@ impl Refusal {
             Refusal::WrongRegistry { .. } => "WRONG_REGISTRY",
             Refusal::PartyNotInForce { .. } => "PARTY_NOT_IN_FORCE",
             Refusal::SerialSpaceExhausted { .. } => "SERIAL_SPACE_EXHAUSTED",
+            Refusal::UnknownPeriod { .. } => "UNKNOWN_PERIOD",
+            Refusal::PeriodClosed { .. } => "PERIOD_CLOSED",
+            Refusal::PeriodNotEnded { .. } => "PERIOD_NOT_ENDED",
+            Refusal::RmuExceedsRemovals { .. } => "RMU_EXCEEDS_REMOVALS",
+            Refusal::NotEligible { .. } => "NOT_ELIGIBLE",
+            Refusal::CprBreach { .. } => "CPR_BREACH",
+            Refusal::CarryOverLimit { .. } => "CARRY_OVER_LIMIT",
+            Refusal::CarryOverNotAllowed { .. } => "CARRY_OVER_NOT_ALLOWED",
+            Refusal::NotInCompliance { .. } => "NOT_IN_COMPLIANCE",
+            Refusal::UnitRetired { .. } => "UNIT_RETIRED",
+            Refusal::UnitCancelled { .. } => "UNIT_CANCELLED",
+            Refusal::UnitNotFound { .. } => "UNIT_NOT_FOUND",
+            Refusal::AlreadyReplaced { .. } => "ALREADY_REPLACED",
+            Refusal::UnknownProject { .. } => "UNKNOWN_PROJECT",
+            Refusal::ProjectNotApproved { .. } => "PROJECT_NOT_APPROVED",
+            Refusal::ProjectConflict { .. } => "PROJECT_CONFLICT",
+            Refusal::NotProjectParticipant { .. } => "NOT_PROJECT_PARTICIPANT",
+            Refusal::WrongAccountType { .. } => "WRONG_ACCOUNT_TYPE",
         }
     }
 }
@@ -159,6 +259,82 @@ impl fmt::Display for Refusal {
             Refusal::SerialSpaceExhausted { origin } => {
                 write!(f, "the serial numbers of origin {origin} are exhausted")
             }
+            Refusal::UnknownPeriod { period } => {
+                write!(f, "there is no commitment period {period}")
+            }
+            Refusal::PeriodClosed { period } => {
+                write!(
+                    f,
+                    "commitment period {period} is closed: its additional period for fulfilling commitments (true-up) has ended"
+                )
+            }
+            Refusal::PeriodNotEnded { period } => write!(
+                f,
+                "units of period {period} can be carried over only after its true-up has ended (Art. 3.13, decision 13/CMP.1)"
+            ),
+            Refusal::RmuExceedsRemovals {
+                party,
+                period,
+                activity,
+                available,
+                requested,
+            } => write!(
+                f,
+                "{party} may issue at most {available} more RMUs for {activity} in period {period} (its reported net removals, Art. 3.3/3.4); {requested} requested"
+            ),
+            Refusal::NotEligible { party, rule } => write!(f, "{party} is not eligible: {rule}"),
+            Refusal::CprBreach {
+                party,
+                period,
+                reserve,
+                would_hold,
+            } => write!(
+                f,
+                "transfer would leave {party} below its commitment period reserve of {reserve} for period {period} (it would hold {would_hold}; decision 11/CMP.1)"
+            ),
+            Refusal::CarryOverLimit {
+                unit_type,
+                limit,
+                already,
+                requested,
+            } => write!(
+                f,
+                "carrying over {requested} {unit_type} would exceed the limit of {limit} (2.5 % of the assigned amount, decision 13/CMP.1); {already} already carried over"
+            ),
+            Refusal::CarryOverNotAllowed { unit_type } => {
+                write!(
+                    f,
+                    "{unit_type} cannot be carried over to the next period (Art. 3.13, decision 13/CMP.1)"
+                )
+            }
+            Refusal::NotInCompliance { party, period } => write!(
+                f,
+                "{party} has not retired units covering its reviewed emissions for period {period} (Art. 3.1), so it has no surplus to carry over"
+            ),
+            Refusal::UnitRetired { account } => {
+                write!(f, "units in {account} are retired and never move again")
+            }
+            Refusal::UnitCancelled { account } => write!(
+                f,
+                "units in {account} are cancelled and have left circulation"
+            ),
+            Refusal::UnitNotFound { what } => write!(f, "{what}"),
+            Refusal::AlreadyReplaced { what } => write!(f, "{what} was already replaced"),
+            Refusal::UnknownProject { project } => write!(f, "no project {project}"),
+            Refusal::ProjectNotApproved { project } => write!(
+                f,
+                "JI project {project} is not approved by both its host and its acquiring Party (Art. 6.1(a))"
+            ),
+            Refusal::ProjectConflict { project, reason } => {
+                write!(f, "project {project}: {reason}")
+            }
+            Refusal::NotProjectParticipant { project, account } => {
+                write!(
+                    f,
+                    "{account} is not a participant account of CDM project {project}"
+                )
+            }
+            Refusal::WrongAccountType { account, reason } => write!(f, "{account}: {reason}"),
         }
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 use super::types::{
-    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType,
+    AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
+    UnitType,
 };
 
 /// Membership of a Party in the Protocol (Art. 24, 25, 27).
@@ -47,8 +48,52 @@ pub enum PartyKind {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub issued: Amount,
+    /// Acquired from another registry (Art. 3.10, 3.12).
     pub acquired: Amount,
+    /// Transferred to another registry (Art. 3.11).
     pub transferred: Amount,
+    /// Changed into this type by conversion to ERUs (Art. 6), serials kept.
+    pub converted_in: Amount,
+    /// Changed out of this type by conversion.
+    pub converted_out: Amount,
+    /// Carried over into this period (Art. 3.13).
+    pub carried_in: Amount,
+    /// Carried over out of this period into the next.
+    pub carried_out: Amount,
+}
+
+impl Position {
+    /// Units of the type and period the Party's registry must hold:
+    /// issued + acquired + converted in + carried in - transferred - converted out - carried out.
+    pub fn expected_holdings(&self) -> i128 {
+        i128::from(self.issued)
+            + i128::from(self.acquired)
+            + i128::from(self.converted_in)
+            + i128::from(self.carried_in)
+            - i128::from(self.transferred)
+            - i128::from(self.converted_out)
+            - i128::from(self.carried_out)
+    }
+}
+
+/// Which mechanisms a Party may use (Art. 6, 12, 17).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eligibility {
+    /// Joint implementation: acquire and transfer ERUs (Art. 6.1).
+    pub art6: bool,
+    /// Clean development mechanism: acquire CERs (Art. 12).
+    pub art12: bool,
+    /// Emissions trading of AAUs and RMUs (Art. 17).
+    pub art17: bool,
+}
+
+/// A reviewed annual inventory (Art. 7, 8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Aggregate emissions of the Annex A gases, t CO2e.
+    pub emissions: Amount,
+    /// Net removals per LULUCF activity, t CO2e.
+    pub removals: BTreeMap<Activity, Amount>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +118,11 @@ pub struct Party {
     pub next_serial: u64,
     /// Number of the next entity holding account this registry opens.
     pub next_entity_account: u64,
+    pub eligibility: Eligibility,
+    /// Reviewed inventories by year.
+    pub inventories: BTreeMap<u32, Inventory>,
+    /// RMUs issued per (activity, period).
+    pub rmu_issued: BTreeMap<(Activity, Period), Amount>,
 }
 
 impl Party {
@@ -93,6 +143,8 @@ impl Party {
 pub enum Holder {
     /// The Party's registry authority (whatever key it has at the time).
     PartyAuthority,
+    /// The CDM executive board (accounts of the CDM registry).
+    CdmBoard,
     Key(PublicKey),
 }
 
@@ -143,6 +195,73 @@ impl Account {
     }
 }
 
+/// A commitment period's dates, ms since the Unix epoch (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodDef {
+    pub number: Period,
+    /// First instant of the period (00:00 UTC of its first day).
+    pub start_ms: i64,
+    /// First instant after the period (00:00 UTC of the day after its last day).
+    pub end_ms: i64,
+    /// End of the additional period for fulfilling commitments ("true-up"): after it,
+    /// retirement for the period closes and carry-over opens.
+    pub true_up_ms: i64,
+    pub first_year: u32,
+    pub last_year: u32,
+}
+
+/// Ledger parameters, set in genesis (and later by decisions of the meeting of the Parties).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    pub periods: Vec<PeriodDef>,
+    /// Commitment period reserve: percent of the assigned amount (decision 11/CMP.1: 90).
+    pub cpr_percent_of_assigned: u32,
+    /// Commitment period reserve: multiple of the latest reviewed inventory (5 = 100 % x 5).
+    pub cpr_inventory_multiple: u32,
+    /// Share of proceeds to the Adaptation Fund, percent of CERs issued (Art. 12.8: 2).
+    pub share_of_proceeds_percent: u32,
+    /// Carry-over limit of CERs, per mille of the assigned amount (decision 13/CMP.1: 25).
+    pub carry_over_cer_permille: u32,
+    /// Carry-over limit of ERUs converted from AAUs, per mille of the assigned amount (25).
+    pub carry_over_eru_permille: u32,
+    /// The CDM executive board's key: registers CDM projects, issues and forwards CERs.
+    pub cdm_board: PublicKey,
+}
+
+impl Params {
+    pub fn period(&self, number: Period) -> Option<&PeriodDef> {
+        self.periods.iter().find(|p| p.number == number)
+    }
+}
+
+/// The CDM registry (Art. 12): not a Party, a registry of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CdmRegistry {
+    /// Next serial number of CERs, tCERs and lCERs (origin `CDM`).
+    pub next_serial: u64,
+    /// Units issued per (type, period).
+    pub issued: BTreeMap<(UnitType, Period), Amount>,
+}
+
+/// A JI (Art. 6) or CDM (Art. 12) project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Project {
+    /// Approved by the host and the acquiring Party, each by its own transaction (Art. 6.1(a)).
+    Ji {
+        id: String,
+        host: PartyCode,
+        acquirer: PartyCode,
+        host_approved: bool,
+        acquirer_approved: bool,
+    },
+    /// Registered by the CDM executive board, hosted by a non-Annex I Party (Art. 12.3(a)).
+    Cdm {
+        id: String,
+        host: PartyCode,
+        participants: Vec<AccountId>,
+    },
+}
+
 /// The chain's position, part of the state so that a restarted node knows where it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -157,15 +276,21 @@ pub struct Meta {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StateKey {
     Meta,
+    Params,
+    Cdm,
     Party(PartyCode),
     Account(AccountId),
     Nonce(PublicKey),
+    Project(String),
 }
 
 impl StateKey {
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             StateKey::Meta => b"m".to_vec(),
+            StateKey::Params => b"g".to_vec(),
+            StateKey::Cdm => b"c".to_vec(),
+            StateKey::Project(id) => [b"x/".as_slice(), id.as_bytes()].concat(),
             StateKey::Party(p) => [b"p/", p.as_str().as_bytes()].concat(),
             StateKey::Account(a) => [b"a/".as_slice(), a.to_string().as_bytes()].concat(),
             StateKey::Nonce(pk) => [b"n/".as_slice(), pk.as_slice()].concat(),
@@ -183,7 +308,7 @@ pub enum StateError {
     },
     #[error("state leaf {key} is corrupt: {reason}")]
     Corrupt { key: String, reason: String },
-    #[error("state has no chain position (meta leaf missing)")]
+    #[error("state is incomplete (chain position, parameters or CDM registry leaf missing)")]
     MissingMeta,
 }
 
@@ -191,6 +316,9 @@ pub enum StateError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub(crate) meta: Meta,
+    pub(crate) params: Params,
+    pub(crate) cdm: CdmRegistry,
+    pub(crate) projects: BTreeMap<String, Project>,
     pub(crate) parties: BTreeMap<PartyCode, Party>,
     pub(crate) accounts: BTreeMap<AccountId, Account>,
     pub(crate) nonces: BTreeMap<PublicKey, u64>,
@@ -223,9 +351,15 @@ fn leaf_hash(value: &[u8]) -> Hash {
 }
 
 impl State {
-    pub(crate) fn empty(meta: Meta) -> Self {
+    pub(crate) fn empty(meta: Meta, params: Params) -> Self {
         State {
             meta,
+            params,
+            cdm: CdmRegistry {
+                next_serial: 1,
+                issued: BTreeMap::new(),
+            },
+            projects: BTreeMap::new(),
             parties: BTreeMap::new(),
             accounts: BTreeMap::new(),
             nonces: BTreeMap::new(),
@@ -271,7 +405,25 @@ impl State {
         match &account.holder {
             Holder::Key(k) => Some(*k),
             Holder::PartyAuthority => self.parties.get(&account.id.party).map(|p| p.authority),
+            Holder::CdmBoard => Some(self.params.cdm_board),
         }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    pub fn cdm(&self) -> &CdmRegistry {
+        &self.cdm
+    }
+    pub fn project(&self, id: &str) -> Option<&Project> {
+        self.projects.get(id)
+    }
+    pub fn projects(&self) -> impl Iterator<Item = &Project> {
+        self.projects.values()
+    }
+    /// Ledger time: the timestamp of the last block.
+    pub fn time_ms(&self) -> i64 {
+        self.meta.time_ms
     }
 
     /// Units held in a Party's registry per (type, applicable period).
@@ -290,6 +442,9 @@ impl State {
         let k = key.to_bytes();
         Ok(match key {
             StateKey::Meta => Some(encode(&k, &self.meta)?),
+            StateKey::Params => Some(encode(&k, &self.params)?),
+            StateKey::Cdm => Some(encode(&k, &self.cdm)?),
+            StateKey::Project(id) => self.projects.get(id).map(|v| encode(&k, v)).transpose()?,
             StateKey::Party(p) => self.parties.get(p).map(|v| encode(&k, v)).transpose()?,
             StateKey::Account(a) => self.accounts.get(a).map(|v| encode(&k, v)).transpose()?,
             StateKey::Nonce(pk) => self.nonces.get(pk).map(|v| encode(&k, v)).transpose()?,
@@ -336,6 +491,9 @@ impl State {
         I: IntoIterator<Item = Leaf>,
     {
         let mut meta = None;
+        let mut params = None;
+        let mut cdm = None;
+        let mut projects = BTreeMap::new();
         let mut parties = BTreeMap::new();
         let mut accounts = BTreeMap::new();
         let mut nonces = BTreeMap::new();
@@ -348,6 +506,19 @@ impl State {
             };
             if k == b"m" {
                 meta = Some(decode::<Meta>(&k, &v)?);
+            } else if k == b"g" {
+                params = Some(decode::<Params>(&k, &v)?);
+            } else if k == b"c" {
+                cdm = Some(decode::<CdmRegistry>(&k, &v)?);
+            } else if let Some(id) = k.strip_prefix(b"x/") {
+                let project: Project = decode(&k, &v)?;
+                let pid = match &project {
+                    Project::Ji { id, .. } | Project::Cdm { id, .. } => id.clone(),
+                };
+                if pid.as_bytes() != id {
+                    return Err(corrupt("project id does not match its key"));
+                }
+                projects.insert(pid, project);
             } else if let Some(code) = k.strip_prefix(b"p/") {
                 let party: Party = decode(&k, &v)?;
                 if party.code.as_str().as_bytes() != code {
@@ -371,8 +542,13 @@ impl State {
             leaf_hashes.insert(k, leaf_hash(&v));
         }
         let meta = meta.ok_or(StateError::MissingMeta)?;
+        let params = params.ok_or(StateError::MissingMeta)?;
+        let cdm = cdm.ok_or(StateError::MissingMeta)?;
         Ok(State {
             meta,
+            params,
+            cdm,
+            projects,
             parties,
             accounts,
             nonces,
@@ -382,7 +558,8 @@ impl State {
 
     /// Every leaf with its encoding, in key order (used to verify a reload and in tests).
     pub fn leaves(&self) -> Result<Vec<Leaf>, StateError> {
-        let mut keys: Vec<StateKey> = vec![StateKey::Meta];
+        let mut keys: Vec<StateKey> = vec![StateKey::Meta, StateKey::Params, StateKey::Cdm];
+        keys.extend(self.projects.keys().cloned().map(StateKey::Project));
         keys.extend(self.parties.keys().cloned().map(StateKey::Party));
         keys.extend(self.accounts.keys().cloned().map(StateKey::Account));
         keys.extend(self.nonces.keys().copied().map(StateKey::Nonce));

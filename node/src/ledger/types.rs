@@ -106,36 +106,162 @@ impl fmt::Display for UnitType {
     }
 }
 
-/// Account types, numbered as in the Data Exchange Standards.
+/// Account types, numbered as in the Data Exchange Standards (the CDM registry's
+/// pending and Adaptation Fund accounts use numbers of our own, 500 and 510).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AccountKind {
     /// 100: the Party holding account, controlled by the Party's registry authority.
     PartyHolding,
     /// 120: a holding account of a legal entity the Party authorises (Art. 6.3, 17).
     EntityHolding,
+    /// 210: net source cancellation (Art. 3.3/3.4).
+    NetSourceCancellation,
+    /// 220: non-compliance cancellation.
+    NonComplianceCancellation,
+    /// 230: voluntary cancellation.
+    VoluntaryCancellation,
+    /// 250: excess issuance cancellation (CDM).
+    ExcessIssuanceCancellation,
+    /// 300: retirement, one account per commitment period (its number), Art. 3.1.
+    Retirement,
+    /// 411: tCER replacement for expiry.
+    TcerReplacement,
+    /// 421: lCER replacement for expiry.
+    LcerReplacement,
+    /// 500: the CDM registry's pending account (CERs before forwarding, Art. 12).
+    CdmPending,
+    /// 510: the CDM registry's Adaptation Fund account (share of proceeds, Art. 12.8).
+    AdaptationFund,
 }
 
 impl AccountKind {
+    const TABLE: [(AccountKind, u16, &'static str); 11] = [
+        (AccountKind::PartyHolding, 100, "party_holding"),
+        (AccountKind::EntityHolding, 120, "entity_holding"),
+        (
+            AccountKind::NetSourceCancellation,
+            210,
+            "net_source_cancellation",
+        ),
+        (
+            AccountKind::NonComplianceCancellation,
+            220,
+            "non_compliance_cancellation",
+        ),
+        (
+            AccountKind::VoluntaryCancellation,
+            230,
+            "voluntary_cancellation",
+        ),
+        (
+            AccountKind::ExcessIssuanceCancellation,
+            250,
+            "excess_issuance_cancellation",
+        ),
+        (AccountKind::Retirement, 300, "retirement"),
+        (AccountKind::TcerReplacement, 411, "tcer_replacement"),
+        (AccountKind::LcerReplacement, 421, "lcer_replacement"),
+        (AccountKind::CdmPending, 500, "cdm_pending"),
+        (AccountKind::AdaptationFund, 510, "adaptation_fund"),
+    ];
+
     pub fn code(self) -> u16 {
-        match self {
-            AccountKind::PartyHolding => 100,
-            AccountKind::EntityHolding => 120,
-        }
+        Self::TABLE
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map(|(_, c, _)| *c)
+            .unwrap_or(0)
     }
 
     pub fn from_code(code: u16) -> Option<Self> {
-        match code {
-            100 => Some(AccountKind::PartyHolding),
-            120 => Some(AccountKind::EntityHolding),
-            _ => None,
-        }
+        Self::TABLE
+            .iter()
+            .find(|(_, c, _)| *c == code)
+            .map(|(k, _, _)| *k)
     }
 
     pub fn name(self) -> &'static str {
+        Self::TABLE
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map(|(_, _, n)| *n)
+            .unwrap_or("unknown")
+    }
+
+    /// Cancellation accounts: their units have left circulation for good and do not
+    /// count toward the commitment period reserve.
+    pub fn is_cancellation(self) -> bool {
+        matches!(
+            self,
+            AccountKind::NetSourceCancellation
+                | AccountKind::NonComplianceCancellation
+                | AccountKind::VoluntaryCancellation
+                | AccountKind::ExcessIssuanceCancellation
+        )
+    }
+
+    /// Accounts units never leave: cancellation, retirement and replacement.
+    pub fn is_final(self) -> bool {
+        self.is_cancellation()
+            || matches!(
+                self,
+                AccountKind::Retirement
+                    | AccountKind::TcerReplacement
+                    | AccountKind::LcerReplacement
+            )
+    }
+}
+
+/// Land use, land-use change and forestry activities (Art. 3.3, 3.4) for RMUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Activity {
+    AfforestationReforestation = 1,
+    Deforestation = 2,
+    ForestManagement = 3,
+    CroplandManagement = 4,
+    GrazingLandManagement = 5,
+    Revegetation = 6,
+    WetlandDrainageRewetting = 7,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 7] = [
+        Activity::AfforestationReforestation,
+        Activity::Deforestation,
+        Activity::ForestManagement,
+        Activity::CroplandManagement,
+        Activity::GrazingLandManagement,
+        Activity::Revegetation,
+        Activity::WetlandDrainageRewetting,
+    ];
+
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| *a as i32 == v)
+    }
+
+    /// The short name used on the command line.
+    pub fn name(self) -> &'static str {
         match self {
-            AccountKind::PartyHolding => "party_holding",
-            AccountKind::EntityHolding => "entity_holding",
+            Activity::AfforestationReforestation => "AR",
+            Activity::Deforestation => "D",
+            Activity::ForestManagement => "FM",
+            Activity::CroplandManagement => "CM",
+            Activity::GrazingLandManagement => "GM",
+            Activity::Revegetation => "RV",
+            Activity::WetlandDrainageRewetting => "WDR",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -193,15 +319,46 @@ impl fmt::Display for AccountId {
 /// attributes. A unit's identity is (origin, serial); blocks never overlap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SerialBlock {
+    /// The originating Party, or the CDM registry (`CDM`) for CERs.
     pub origin: PartyCode,
     pub start: u64,
     pub end: u64,
     pub unit_type: UnitType,
     pub original_period: Period,
     pub applicable_period: Period,
+    /// JI or CDM project (ERU, CER, tCER, lCER).
+    pub project: Option<String>,
+    /// LULUCF activity (RMU, ERU converted from an RMU).
+    pub activity: Option<Activity>,
+    /// Expiry of a tCER or lCER, ms since the Unix epoch (UTC).
+    pub expiry_ms: Option<i64>,
+    /// A tCER/lCER whose expiry has been covered by replacement units.
+    pub replaced: bool,
 }
 
 impl SerialBlock {
+    /// A block of fresh units with no project, activity or expiry.
+    pub fn new(
+        origin: PartyCode,
+        start: u64,
+        end: u64,
+        unit_type: UnitType,
+        period: Period,
+    ) -> Self {
+        SerialBlock {
+            origin,
+            start,
+            end,
+            unit_type,
+            original_period: period,
+            applicable_period: period,
+            project: None,
+            activity: None,
+            expiry_ms: None,
+            replaced: false,
+        }
+    }
+
     /// Number of units in the block (`end >= start` always holds).
     pub fn count(&self) -> Amount {
         self.end - self.start + 1
@@ -213,6 +370,10 @@ impl SerialBlock {
             && self.unit_type == other.unit_type
             && self.original_period == other.original_period
             && self.applicable_period == other.applicable_period
+            && self.project == other.project
+            && self.activity == other.activity
+            && self.expiry_ms == other.expiry_ms
+            && self.replaced == other.replaced
     }
 
     /// A copy of this block restricted to `[start, end]`.

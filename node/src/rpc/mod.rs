@@ -25,6 +25,9 @@ use crate::wire;
 /// Largest gRPC message the server decodes (a transaction is far smaller).
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
+/// Most entries of an account history in one response.
+pub const MAX_HISTORY: usize = 1000;
+
 /// Builds a refusal status with its machine-readable code.
 pub fn refusal_status(code: Code, reason: &str, message: &str) -> Status {
     Status::with_error_details(
@@ -50,6 +53,7 @@ fn submit_status(e: &SubmitError) -> Status {
         SubmitError::Admit(AdmitError::Full(_)) => Code::ResourceExhausted,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
+        SubmitError::NotDevChain | SubmitError::TimeBackwards { .. } => Code::FailedPrecondition,
     };
     refusal_status(code, e.code(), &e.to_string())
 }
@@ -123,7 +127,7 @@ impl Ledger for LedgerService {
                 block_hash,
             } => {
                 resp.status = pb::TransactionStatus::Committed as i32;
-                resp.receipt = Some(receipt);
+                resp.receipt = Some(*receipt);
                 resp.block_hash = block_hash;
             }
         }
@@ -231,6 +235,91 @@ impl Ledger for LedgerService {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
+    }
+
+    async fn get_compliance(
+        &self,
+        request: Request<pb::GetComplianceRequest>,
+    ) -> Result<Response<pb::GetComplianceResponse>, Status> {
+        let req = request.into_inner();
+        let code = PartyCode::parse(&req.party).map_err(|m| bad_argument("MALFORMED", m))?;
+        let chain = self.node.chain().map_err(internal)?;
+        let compliance = chain
+            .state()
+            .compliance(&code, req.period)
+            .map_err(|r| refusal_status(Code::NotFound, r.code(), &r.to_string()))?;
+        Ok(Response::new(wire::compliance(&compliance)))
+    }
+
+    async fn get_account_history(
+        &self,
+        request: Request<pb::GetAccountHistoryRequest>,
+    ) -> Result<Response<pb::GetAccountHistoryResponse>, Status> {
+        let req = request.into_inner();
+        let id = AccountId::parse(&req.account_id).map_err(|m| bad_argument("MALFORMED", m))?;
+        let limit = if req.limit == 0 {
+            MAX_HISTORY
+        } else {
+            (req.limit as usize).min(MAX_HISTORY)
+        };
+        let entries = self
+            .node
+            .account_history(&id.to_string(), limit)
+            .map_err(internal)?;
+        if entries.is_empty()
+            && self
+                .node
+                .chain()
+                .map_err(internal)?
+                .state()
+                .account(&id)
+                .is_none()
+        {
+            return Err(refusal_status(
+                Code::NotFound,
+                "UNKNOWN_ACCOUNT",
+                &format!("no account {id}"),
+            ));
+        }
+        Ok(Response::new(pb::GetAccountHistoryResponse {
+            account_id: id.to_string(),
+            entries,
+        }))
+    }
+
+    async fn get_project(
+        &self,
+        request: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::GetProjectResponse>, Status> {
+        let id = request.into_inner().project;
+        let chain = self.node.chain().map_err(internal)?;
+        let project = chain.state().project(&id).ok_or_else(|| {
+            refusal_status(
+                Code::NotFound,
+                "UNKNOWN_PROJECT",
+                &format!("no project {id}"),
+            )
+        })?;
+        Ok(Response::new(wire::project(project)))
+    }
+
+    async fn dev_advance_time(
+        &self,
+        request: Request<pb::DevAdvanceTimeRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let to_ms = request.into_inner().to_ms;
+        let node = Arc::clone(&self.node);
+        let result = tokio::task::spawn_blocking(move || node.advance_time(to_ms))
+            .await
+            .map_err(|e| Status::internal(format!("advance-time task failed: {e}")))?;
+        match result {
+            Ok(_) => self.get_status(Request::new(pb::GetStatusRequest {})).await,
+            Err(e) => Err(refusal_status(
+                Code::FailedPrecondition,
+                e.code(),
+                &e.to_string(),
+            )),
+        }
     }
 
     async fn get_status(

@@ -52,11 +52,16 @@ pub trait Store: Send + Sync + 'static {
 const STATE: &[u8] = b"s/";
 const BLOCK: &[u8] = b"b/";
 const TX: &[u8] = b"t/";
+const HISTORY: &[u8] = b"h/";
 const HEAD: &[u8] = b"meta/head";
 const GENESIS: &[u8] = b"meta/genesis";
 
 fn block_key(height: u64) -> Vec<u8> {
     [BLOCK, &height.to_be_bytes()].concat()
+}
+
+fn history_prefix(account: &str) -> Vec<u8> {
+    [HISTORY, account.as_bytes(), b"/"].concat()
 }
 
 fn tx_key(hash: &Hash) -> Vec<u8> {
@@ -154,9 +159,47 @@ impl<S: Store> ChainStore<S> {
             loc.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
             batch.push((tx_key(&hash), Some(loc)));
         }
+        // Each account's audit trail: the transactions that changed its holdings.
+        for r in &block.receipts {
+            if let Some(pb::receipt::Outcome::Applied(a)) = &r.outcome {
+                for account in &a.accounts {
+                    let mut key = history_prefix(account);
+                    key.extend_from_slice(&height.to_be_bytes());
+                    key.extend_from_slice(&r.index.to_be_bytes());
+                    batch.push((key, Some(Vec::new())));
+                }
+            }
+        }
         batch.push((block_key(height), Some(block.encode_to_vec())));
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
         self.inner.write(batch)
+    }
+
+    /// The latest `limit` transactions that changed an account's holdings, newest first.
+    pub fn account_history(
+        &self,
+        account: &str,
+        limit: usize,
+    ) -> Result<Vec<TxLocation>, StoreError> {
+        let prefix = history_prefix(account);
+        let entries = self.inner.scan_prefix(&prefix)?;
+        let mut out = Vec::with_capacity(entries.len().min(limit));
+        for (k, _) in entries.iter().rev().take(limit) {
+            let rest = &k[prefix.len()..];
+            let (h, i) = rest
+                .split_at_checked(8)
+                .ok_or_else(|| StoreError::Corrupt("history entry too short".into()))?;
+            let height = u64::from_be_bytes(
+                h.try_into()
+                    .map_err(|_| StoreError::Corrupt("bad history entry".into()))?,
+            );
+            let index = u32::from_be_bytes(
+                i.try_into()
+                    .map_err(|_| StoreError::Corrupt("bad history entry".into()))?,
+            );
+            out.push(TxLocation { height, index });
+        }
+        Ok(out)
     }
 
     pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, StoreError> {

@@ -1,0 +1,157 @@
+//! Talking to the node: connect, sign and submit, wait for the receipt, and turn gRPC
+//! refusals into [`Refused`] errors that carry the stable code.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use kyoto_node::crypto;
+use kyoto_node::ledger::{AccountId, PartyCode, UnitType};
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+use crate::TxOpts;
+use crate::output::Output;
+
+/// A refusal reported by the node or the ledger: exit status 1 with its code.
+#[derive(Debug)]
+pub struct Refused {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused: {}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Converts a gRPC error into a refusal when it carries a refusal code.
+pub fn from_status(status: tonic::Status) -> anyhow::Error {
+    if let Some(info) = status.get_error_details().error_info() {
+        let prefix = format!("{}: ", info.reason);
+        let message = status
+            .message()
+            .strip_prefix(&prefix)
+            .unwrap_or(status.message())
+            .to_owned();
+        return Refused {
+            code: info.reason.clone(),
+            message,
+        }
+        .into();
+    }
+    anyhow::anyhow!(
+        "the node answered {:?}: {}",
+        status.code(),
+        status.message()
+    )
+}
+
+pub fn parse_unit(s: &str) -> anyhow::Result<UnitType> {
+    UnitType::parse(s).with_context(|| {
+        format!("`{s}` is not a unit type (AAU, RMU, ERU-AAU, ERU-RMU, CER, tCER, lCER)")
+    })
+}
+
+pub fn check_party(s: &str) -> anyhow::Result<String> {
+    PartyCode::parse(s).map_err(anyhow::Error::msg)?;
+    Ok(s.to_owned())
+}
+
+pub fn check_account(s: &str) -> anyhow::Result<String> {
+    AccountId::parse(s).map_err(anyhow::Error::msg)?;
+    Ok(s.to_owned())
+}
+
+pub async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
+    let endpoint = Channel::from_shared(url.to_owned())
+        .with_context(|| format!("`{url}` is not a valid node URL"))?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the node at {url} (is kyotod running?)"))?;
+    Ok(LedgerClient::new(channel))
+}
+
+pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
+    Ok(crypto::read_key_file(path)?)
+}
+
+pub async fn send(
+    client: &mut LedgerClient<Channel>,
+    opts: &TxOpts,
+    kind: Kind,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let key = read_key(&opts.key)?;
+    let status = client
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    let nonce = match opts.nonce {
+        Some(n) => n,
+        None => {
+            let req = pb::GetNonceRequest {
+                public_key: key.verifying_key().to_bytes().to_vec(),
+            };
+            client
+                .get_nonce(req)
+                .await
+                .map_err(from_status)?
+                .into_inner()
+                .next_nonce
+        }
+    };
+    let body = pb::TransactionBody {
+        chain_id: status.chain_id,
+        nonce,
+        kind: Some(kind),
+    };
+    let bytes = kyoto_node::tx::sign_transaction(&key, &body);
+    let resp = client
+        .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    if opts.no_wait {
+        return out.submitted(&resp);
+    }
+    let deadline = Instant::now() + Duration::from_secs(opts.wait_secs);
+    loop {
+        let req = pb::GetTransactionRequest {
+            tx_hash: resp.tx_hash.clone(),
+        };
+        let tx = client
+            .get_transaction(req)
+            .await
+            .map_err(from_status)?
+            .into_inner();
+        if tx.status == pb::TransactionStatus::Committed as i32 {
+            out.transaction(&tx)?;
+            if let Some(pb::receipt::Outcome::Refused(r)) = tx.receipt.and_then(|r| r.outcome) {
+                return Err(Refused {
+                    code: r.code,
+                    message: r.message,
+                }
+                .into());
+            }
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "transaction {} was accepted but not committed within {} s; check later with `kyoto tx {}`",
+                hex::encode(&resp.tx_hash),
+                opts.wait_secs,
+                hex::encode(&resp.tx_hash)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
