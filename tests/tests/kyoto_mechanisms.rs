@@ -1020,3 +1020,42 @@ fn dev_time_moves_only_forward() {
         "TIME_BACKWARDS",
     );
 }
+
+/// The README's command-by-command block runs as written against a fresh dev node.
+#[test]
+fn readme_mechanisms_block_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("### The Kyoto mechanisms, command by command")
+        .nth(1)
+        .expect("section in README");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("sh block");
+    let (dir, node) = start();
+    let bin_dir = kyoto_tests::bin("kyoto").parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(block)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("KYOTO_NODE", &node.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "README block failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
