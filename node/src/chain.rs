@@ -152,6 +152,16 @@ impl<S: Store> Chain<S> {
             txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
         // The ledger checks height and time before it changes anything.
         let outcome = self.state.apply_block(ctx, &ledger_txs)?;
+        // Debug builds (and so every test) check all invariants after every block.
+        #[cfg(debug_assertions)]
+        {
+            let checked = self.state.check_invariants();
+            debug_assert!(
+                checked.is_ok(),
+                "ledger invariant broken at height {}: {checked:?}",
+                ctx.height
+            );
+        }
         let response = pb::GetBlockResponse {
             block: Some(pb::Block {
                 header: Some(header.clone()),

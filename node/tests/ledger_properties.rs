@@ -1314,6 +1314,7 @@ proptest! {
                 }
             }
             check_invariants(&state, &model);
+            prop_assert_eq!(state.check_invariants(), Ok(()));
             // The writes describe exactly the change: applying them to the old leaves
             // gives the new state, with the same root.
             let mut leaves: BTreeMap<Vec<u8>, Vec<u8>> = before.leaves().unwrap().into_iter().collect();

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod genesis;
+pub mod invariants;
 pub mod refusal;
 pub mod state;
 pub mod tx;
