@@ -18,6 +18,10 @@ use crate::mempool::{AdmitError, Mempool};
 use crate::store::{Entry, Store, StoreError, TxLocation, Write};
 use crate::tx::{self, TxError};
 
+/// 9999-12-31T23:59:59.999Z: dev time never moves past it, so block timestamps can
+/// always increase.
+pub const MAX_LEDGER_TIME_MS: i64 = 253_402_300_799_999;
+
 /// Tunables of the node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -58,6 +62,8 @@ pub enum SubmitError {
     Internal(String),
     #[error("only a dev chain (kyotod --dev) can move ledger time")]
     NotDevChain,
+    #[error("{to_ms} ms is past the end of year 9999, the last instant ledger time may reach")]
+    TimeOutOfRange { to_ms: i64 },
     #[error("ledger time can only move forward: it is already {now_ms} ms")]
     TimeBackwards { now_ms: i64 },
 }
@@ -70,6 +76,7 @@ impl SubmitError {
             SubmitError::Internal(_) => "INTERNAL",
             SubmitError::NotDevChain => "NOT_DEV_CHAIN",
             SubmitError::TimeBackwards { .. } => "TIME_BACKWARDS",
+            SubmitError::TimeOutOfRange { .. } => "TIME_OUT_OF_RANGE",
         }
     }
 }
@@ -314,6 +321,9 @@ impl Node {
             return Err(SubmitError::NotDevChain);
         }
         let now_ms = self.chain()?.state().time_ms();
+        if to_ms > MAX_LEDGER_TIME_MS {
+            return Err(SubmitError::TimeOutOfRange { to_ms });
+        }
         if to_ms <= now_ms {
             return Err(SubmitError::TimeBackwards { now_ms });
         }

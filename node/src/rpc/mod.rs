@@ -53,7 +53,9 @@ fn submit_status(e: &SubmitError) -> Status {
         SubmitError::Admit(AdmitError::Full(_)) => Code::ResourceExhausted,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
-        SubmitError::NotDevChain | SubmitError::TimeBackwards { .. } => Code::FailedPrecondition,
+        SubmitError::NotDevChain
+        | SubmitError::TimeBackwards { .. }
+        | SubmitError::TimeOutOfRange { .. } => Code::FailedPrecondition,
     };
     refusal_status(code, e.code(), &e.to_string())
 }
