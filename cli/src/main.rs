@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use kyoto_node::crypto;
 use kyoto_node::ledger::Activity;
-use kyoto_proto::v1::{self as pb, transaction_body::Kind};
+use kyoto_proto::v1::{self as pb, propose::Change, transaction_body::Kind};
 
 use client::{
     Refused, check_account, check_party, connect, from_status, parse_unit, read_key, send,
@@ -329,6 +329,160 @@ enum Command {
     /// Dev chains only.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Governance: proposals, consent, votes (Art. 22), acceptances (Art. 20, 21).
+    #[command(subcommand)]
+    Gov(GovCommand),
+    /// The Depositary records a State's instrument of ratification or accession (Art. 23-25).
+    Deposit {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// The State (ISO 3166 alpha-3).
+        #[arg(long)]
+        party: String,
+        /// Its name, for a State not yet in the ledger.
+        #[arg(long)]
+        name: Option<String>,
+        /// Whether it is included in Annex I.
+        #[arg(long)]
+        annex_i: bool,
+        /// Its registry authority's key file, for a State not yet in the ledger.
+        #[arg(long)]
+        authority_key: Option<PathBuf>,
+    },
+    /// Notice of withdrawal from the Protocol (Art. 27).
+    Withdraw {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        party: String,
+        /// A date later than one year after the notice (YYYY-MM-DD).
+        #[arg(long)]
+        effective: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GovCommand {
+    /// Propose an amendment or a decision (any Party, Art. 20.1, 21.2).
+    Propose {
+        #[command(flatten)]
+        tx: TxOpts,
+        /// The proposing Party.
+        #[arg(long)]
+        proposer: String,
+        #[arg(long)]
+        title: String,
+        #[command(subcommand)]
+        change: ChangeCommand,
+    },
+    /// Consent of the Party concerned to an Annex B amendment (Art. 21.7).
+    Consent {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        proposal: u64,
+    },
+    /// Vote yes, no or abstain (Art. 22).
+    Vote {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        proposal: u64,
+        /// The voting Party (a REIO votes for its member States).
+        #[arg(long)]
+        party: String,
+        #[arg(long, value_enum)]
+        choice: VoteArg,
+    },
+    /// Deposit an instrument of acceptance of an adopted amendment (Art. 20.4).
+    Accept {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        proposal: u64,
+        #[arg(long)]
+        party: String,
+    },
+    /// Notify non-acceptance of an adopted annex amendment (Art. 21.5).
+    NonAcceptance {
+        #[command(flatten)]
+        tx: TxOpts,
+        #[arg(long)]
+        proposal: u64,
+        #[arg(long)]
+        party: String,
+    },
+    /// Show a proposal: votes with their weights, tally, adoption, entry into force.
+    Show { id: u64 },
+    /// List the proposals.
+    List,
+    /// The validator set the ledger records.
+    Validators,
+}
+
+#[derive(Debug, Subcommand)]
+enum ChangeCommand {
+    /// Amendment to the Protocol (Art. 20): its text, by file.
+    ProtocolAmendment {
+        #[arg(long)]
+        text: PathBuf,
+    },
+    /// Amendment to Annex B (Art. 21.7): a Party's assigned amount for a period.
+    AnnexB {
+        #[arg(long)]
+        party: String,
+        #[arg(long)]
+        period: u32,
+        #[arg(long)]
+        assigned_amount: u64,
+    },
+    /// Amendment to another annex (Art. 21.5).
+    Annex {
+        #[arg(long)]
+        annex: String,
+        #[arg(long)]
+        text: PathBuf,
+    },
+    /// Decision: add a validator (a registry's node key).
+    AddValidator {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        party: String,
+        /// Hex Ed25519 public key.
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Decision: remove a validator.
+    RemoveValidator {
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Decision: a Party's eligibility for the mechanisms.
+    Eligibility {
+        #[arg(long)]
+        party: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        art6: bool,
+        #[arg(long, action = clap::ArgAction::Set)]
+        art12: bool,
+        #[arg(long, action = clap::ArgAction::Set)]
+        art17: bool,
+    },
+    /// Decision: a ledger parameter (e.g. cpr_percent_of_assigned, notice_months).
+    Parameter {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        value: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum VoteArg {
+    Yes,
+    No,
+    Abstain,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -669,8 +823,163 @@ fn transaction(command: Command) -> anyhow::Result<(TxOpts, Kind)> {
             });
             (tx, kind)
         }
+        Command::Gov(GovCommand::Propose {
+            tx,
+            proposer,
+            title,
+            change,
+        }) => {
+            let change = match change {
+                ChangeCommand::ProtocolAmendment { text } => {
+                    Change::ProtocolAmendmentTextHash(text_hash(&text)?)
+                }
+                ChangeCommand::AnnexB {
+                    party,
+                    period,
+                    assigned_amount,
+                } => Change::AnnexB(pb::AnnexBChange {
+                    party: check_party(&party)?,
+                    period,
+                    assigned_amount,
+                }),
+                ChangeCommand::Annex { annex, text } => Change::Annex(pb::AnnexChange {
+                    annex,
+                    text_hash: text_hash(&text)?,
+                }),
+                ChangeCommand::AddValidator {
+                    name,
+                    party,
+                    public_key,
+                } => Change::AddValidator(pb::ValidatorChange {
+                    name,
+                    party: check_party(&party)?,
+                    public_key: hex_key(&public_key)?,
+                }),
+                ChangeCommand::RemoveValidator { public_key } => {
+                    Change::RemoveValidator(hex_key(&public_key)?)
+                }
+                ChangeCommand::Eligibility {
+                    party,
+                    art6,
+                    art12,
+                    art17,
+                } => Change::Eligibility(pb::EligibilityChange {
+                    party: check_party(&party)?,
+                    art6,
+                    art12,
+                    art17,
+                }),
+                ChangeCommand::Parameter { name, value } => {
+                    Change::Parameter(pb::ParameterChange { name, value })
+                }
+            };
+            (
+                tx,
+                Kind::Propose(pb::Propose {
+                    proposer: check_party(&proposer)?,
+                    title,
+                    change: Some(change),
+                }),
+            )
+        }
+        Command::Gov(GovCommand::Consent { tx, proposal }) => {
+            (tx, Kind::Consent(pb::Consent { proposal }))
+        }
+        Command::Gov(GovCommand::Vote {
+            tx,
+            proposal,
+            party,
+            choice,
+        }) => {
+            let choice = match choice {
+                VoteArg::Yes => pb::VoteChoice::Yes,
+                VoteArg::No => pb::VoteChoice::No,
+                VoteArg::Abstain => pb::VoteChoice::Abstain,
+            } as i32;
+            (
+                tx,
+                Kind::Vote(pb::Vote {
+                    proposal,
+                    voter: check_party(&party)?,
+                    choice,
+                }),
+            )
+        }
+        Command::Gov(GovCommand::Accept {
+            tx,
+            proposal,
+            party,
+        }) => (
+            tx,
+            Kind::Accept(pb::Accept {
+                proposal,
+                party: check_party(&party)?,
+            }),
+        ),
+        Command::Gov(GovCommand::NonAcceptance {
+            tx,
+            proposal,
+            party,
+        }) => (
+            tx,
+            Kind::NotifyNonAcceptance(pb::NotifyNonAcceptance {
+                proposal,
+                party: check_party(&party)?,
+            }),
+        ),
+        Command::Deposit {
+            tx,
+            party,
+            name,
+            annex_i,
+            authority_key,
+        } => {
+            let authority_key = match authority_key {
+                Some(path) => read_key(&path)?.verifying_key().to_bytes().to_vec(),
+                None => Vec::new(),
+            };
+            let kind = Kind::DepositInstrument(pb::DepositInstrument {
+                party: check_party(&party)?,
+                name: name.unwrap_or_default(),
+                annex_i,
+                authority_key,
+            });
+            (tx, kind)
+        }
+        Command::Withdraw {
+            tx,
+            party,
+            effective,
+        } => {
+            let effective_ms = effective
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or(0);
+            (
+                tx,
+                Kind::Withdraw(pb::Withdraw {
+                    party: check_party(&party)?,
+                    effective_ms,
+                }),
+            )
+        }
         _ => bail!("not a transaction command"),
     })
+}
+
+/// SHA-256 of a text file (the amendment's text; the ledger records its hash).
+fn text_hash(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(crypto::sha256(&text).to_vec())
+}
+
+fn hex_key(h: &str) -> anyhow::Result<Vec<u8>> {
+    let key = hex::decode(h).with_context(|| format!("`{h}` is not a hex public key"))?;
+    if key.len() != 32 {
+        bail!("`{h}` is not a 32-byte public key");
+    }
+    Ok(key)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -756,6 +1065,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(from_status)?;
             out.status(&resp.into_inner())
+        }
+        Command::Gov(GovCommand::Show { id }) => {
+            let resp = client
+                .get_proposal(pb::GetProposalRequest { id })
+                .await
+                .map_err(from_status)?;
+            out.proposal(&resp.into_inner())
+        }
+        Command::Gov(GovCommand::List) => {
+            let resp = client
+                .list_proposals(pb::ListProposalsRequest {})
+                .await
+                .map_err(from_status)?;
+            out.proposals(&resp.into_inner())
+        }
+        Command::Gov(GovCommand::Validators) => {
+            let resp = client
+                .list_validators(pb::ListValidatorsRequest {})
+                .await
+                .map_err(from_status)?;
+            out.validators(&resp.into_inner())
         }
         command => {
             let (opts, kind) = transaction(command)?;

@@ -167,6 +167,18 @@ impl Output {
             format!(" since {}", p.in_force_since)
         };
         println!("status:         {}{since}", p.status);
+        if !p.deposited.is_empty() {
+            println!(
+                "deposited:      {} (in force from {}, Art. 25.3)",
+                p.deposited, p.in_force_from
+            );
+        }
+        if !p.withdrawal_effective.is_empty() {
+            println!(
+                "withdrawal:     notified {}, effective {} (Art. 27)",
+                p.withdrawal_notified, p.withdrawal_effective
+            );
+        }
         println!("authority key:  {}", hex::encode(&p.authority_key));
         println!("accounts:       {}", p.accounts.join(" "));
         println!("holdings:       {}", p.holdings_total);
@@ -322,6 +334,112 @@ impl Output {
             );
         } else {
             println!("participants: {}", p.participants.join(" "));
+        }
+        Ok(())
+    }
+
+    pub fn proposal(&self, p: &pb::ProposalView) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(p);
+        }
+        self.print_proposal(p);
+        Ok(())
+    }
+
+    fn print_proposal(&self, p: &pb::ProposalView) {
+        println!(
+            "proposal {} ({}) by {}: {}",
+            p.id, p.class, p.proposer, p.title
+        );
+        println!("change:      {}", p.change);
+        println!(
+            "submitted:   {}   voting {} to {}",
+            p.submitted, p.voting_opens, p.voting_closes
+        );
+        let method = if p.adoption_method.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", p.adoption_method)
+        };
+        let reason = if p.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", p.reason)
+        };
+        println!("outcome:     {}{method}{reason}", p.outcome);
+        println!(
+            "tally:       yes {} / no {} / abstain {} (present and voting {}; States in force {})",
+            p.yes,
+            p.no,
+            p.abstain,
+            p.yes + p.no,
+            p.eligible
+        );
+        if p.class == "annex_b_amendment" {
+            println!("consent:     {}", p.consent);
+        }
+        for v in &p.votes {
+            let choice = pb::VoteChoice::try_from(v.choice)
+                .map(|c| c.as_str_name())
+                .unwrap_or("?");
+            println!(
+                "  {:<4} {:<8} weight {}",
+                v.party,
+                choice.trim_start_matches("VOTE_CHOICE_").to_lowercase(),
+                v.weight
+            );
+        }
+        if !p.acceptances.is_empty() {
+            let list: Vec<String> = p
+                .acceptances
+                .iter()
+                .map(|a| format!("{} {}", a.party, a.date))
+                .collect();
+            println!("accepted:    {}", list.join(", "));
+        }
+        if !p.three_fourths_reached.is_empty() {
+            println!(
+                "three fourths of the Parties accepted on {}",
+                p.three_fourths_reached
+            );
+        }
+        if !p.in_force.is_empty() {
+            let list: Vec<String> = p
+                .in_force
+                .iter()
+                .map(|a| format!("{} {}", a.party, a.date))
+                .collect();
+            println!("in force:    {}", list.join(", "));
+        }
+        if !p.non_acceptances.is_empty() {
+            println!("non-acceptance: {}", p.non_acceptances.join(" "));
+        }
+    }
+
+    pub fn proposals(&self, l: &pb::ListProposalsResponse) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(l);
+        }
+        for p in &l.proposals {
+            println!(
+                "{:>4} {:<18} {:<12} voting {}..{}  {}",
+                p.id, p.class, p.outcome, p.voting_opens, p.voting_closes, p.title
+            );
+        }
+        Ok(())
+    }
+
+    pub fn validators(&self, v: &pb::ListValidatorsResponse) -> anyhow::Result<()> {
+        if self.is_json() {
+            return json(v);
+        }
+        for x in &v.validators {
+            println!(
+                "{:<16} {:<4} {}",
+                x.name,
+                x.party,
+                hex::encode(&x.public_key)
+            );
         }
         Ok(())
     }

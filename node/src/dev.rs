@@ -14,6 +14,9 @@ use crate::ledger::{Genesis, GenesisIssuance, GenesisParty, GenesisValidator};
 /// The data file, compiled in.
 pub const PARTIES_CSV: &str = include_str!("../data/parties.csv");
 
+/// Key name of the Depositary (Art. 23) in the dev keys.
+pub const DEPOSITARY: &str = "DEPOSITARY";
+
 /// Chain id of dev chains.
 pub const DEV_CHAIN_ID: &str = "kyoto-dev";
 
@@ -154,14 +157,19 @@ pub fn dev_genesis_with_keys(
             authority_key,
             assigned_amounts,
             eligibility: None,
+            competence: None,
         });
     }
     let board = keygen(CDM_REGISTRY);
     let cdm_board_key = hex::encode(board.verifying_key().to_bytes());
     keys.push((CDM_REGISTRY.to_owned(), board));
+    let depositary = keygen(DEPOSITARY);
+    let depositary_key = Some(hex::encode(depositary.verifying_key().to_bytes()));
+    keys.push((DEPOSITARY.to_owned(), depositary));
     let validator = keygen("validator");
     let genesis = Genesis {
         cdm_board_key,
+        depositary_key,
         params: GenesisParams::default(),
         chain_id: DEV_CHAIN_ID.to_owned(),
         genesis_time_ms: DEV_GENESIS_TIME_MS,

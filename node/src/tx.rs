@@ -8,8 +8,10 @@ use prost::Message;
 use crate::crypto::{self, SignatureError};
 use std::collections::BTreeMap;
 
+use crate::ledger::governance::{Choice, GovTx, ProposalKind};
 use crate::ledger::{
-    AccountId, AccountKind, Activity, PartyCode, SerialRange, Tx, TxKind, UnitFilter, UnitType,
+    AccountId, AccountKind, Activity, Eligibility, PartyCode, SerialRange, Tx, TxKind, UnitFilter,
+    UnitType,
 };
 
 /// Largest encoded `SignedTransaction` accepted.
@@ -261,7 +263,112 @@ fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
             range: range(c.range)?,
             expiry_ms: c.expiry_ms,
         },
+        Kind::Propose(p) => TxKind::Gov(GovTx::Propose {
+            proposer: party(&p.proposer)?,
+            title: p.title,
+            kind: proposal_kind(p.change)?,
+        }),
+        Kind::Consent(c) => TxKind::Gov(GovTx::Consent {
+            proposal: c.proposal,
+        }),
+        Kind::Vote(v) => {
+            let choice = match pb::VoteChoice::try_from(v.choice) {
+                Ok(pb::VoteChoice::Yes) => Choice::Yes,
+                Ok(pb::VoteChoice::No) => Choice::No,
+                Ok(pb::VoteChoice::Abstain) => Choice::Abstain,
+                _ => return Err(malformed("a vote is yes, no or abstain")),
+            };
+            TxKind::Gov(GovTx::Vote {
+                proposal: v.proposal,
+                voter: party(&v.voter)?,
+                choice,
+            })
+        }
+        Kind::Accept(a) => TxKind::Gov(GovTx::Accept {
+            proposal: a.proposal,
+            party: party(&a.party)?,
+        }),
+        Kind::NotifyNonAcceptance(n) => TxKind::Gov(GovTx::NotifyNonAcceptance {
+            proposal: n.proposal,
+            party: party(&n.party)?,
+        }),
+        Kind::DepositInstrument(d) => TxKind::Gov(GovTx::DepositInstrument {
+            party: party(&d.party)?,
+            name: d.name,
+            annex_i: d.annex_i,
+            authority: if d.authority_key.is_empty() {
+                None
+            } else {
+                Some(public_key(&d.authority_key, "the authority key")?)
+            },
+        }),
+        Kind::Withdraw(w) => TxKind::Gov(GovTx::Withdraw {
+            party: party(&w.party)?,
+            effective_ms: if w.effective_ms == 0 {
+                None
+            } else {
+                Some(w.effective_ms)
+            },
+        }),
     })
+}
+
+fn public_key(bytes: &[u8], what: &str) -> Result<[u8; 32], TxError> {
+    if !crypto::is_valid_public_key(bytes) {
+        return Err(malformed(format!(
+            "{what} is not a valid 32-byte Ed25519 public key"
+        )));
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(bytes);
+    Ok(key)
+}
+
+fn proposal_kind(change: Option<pb::propose::Change>) -> Result<ProposalKind, TxError> {
+    use pb::propose::Change;
+    let hash = |b: &[u8]| -> Result<[u8; 32], TxError> {
+        b.try_into()
+            .map_err(|_| malformed("a text hash is 32 bytes (SHA-256)"))
+    };
+    Ok(
+        match change.ok_or_else(|| malformed("a proposal must say what it changes"))? {
+            Change::ProtocolAmendmentTextHash(h) => ProposalKind::ProtocolAmendment {
+                text_hash: hash(&h)?,
+            },
+            Change::AnnexB(a) => ProposalKind::AnnexBAmendment {
+                party: party(&a.party)?,
+                period: a.period,
+                assigned_amount: a.assigned_amount,
+            },
+            Change::Annex(a) => ProposalKind::AnnexAmendment {
+                annex: a.annex,
+                text_hash: hash(&a.text_hash)?,
+            },
+            Change::AddValidator(v) => ProposalKind::AddValidator {
+                name: v.name,
+                party: party(&v.party)?,
+                key: public_key(&v.public_key, "the validator key")?,
+            },
+            Change::RemoveValidator(k) => ProposalKind::RemoveValidator {
+                key: k
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| malformed("a validator key is 32 bytes"))?,
+            },
+            Change::Eligibility(e) => ProposalKind::SetEligibility {
+                party: party(&e.party)?,
+                eligibility: Eligibility {
+                    art6: e.art6,
+                    art12: e.art12,
+                    art17: e.art17,
+                },
+            },
+            Change::Parameter(p) => ProposalKind::SetParameter {
+                name: p.name,
+                value: p.value,
+            },
+        },
+    )
 }
 
 /// Encodes and signs a transaction body: the bytes to submit.

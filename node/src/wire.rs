@@ -2,6 +2,9 @@
 
 use kyoto_proto::v1 as pb;
 
+use crate::ledger::calendar::format_date;
+use crate::ledger::governance::{AdoptionMethod, Choice, Outcome, Proposal, ProposalKind};
+
 use crate::ledger::{
     Account, Applied, Compliance, Party, PartyKind, Project, Receipt, SerialBlock, State,
     TreatyStatus, UnitType,
@@ -129,7 +132,9 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         .collect();
     let (kind, members) = match &p.kind {
         PartyKind::State => ("state", Vec::new()),
-        PartyKind::Reio { members } => ("reio", members.iter().map(ToString::to_string).collect()),
+        PartyKind::Reio { members, .. } => {
+            ("reio", members.iter().map(ToString::to_string).collect())
+        }
     };
     pb::GetPartyResponse {
         code: p.code.to_string(),
@@ -142,7 +147,26 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         economy_in_transition: p.economy_in_transition,
         status: p.status.name().to_owned(),
         in_force_since: match &p.status {
-            TreatyStatus::InForce { since } => since.clone(),
+            TreatyStatus::InForce { since } | TreatyStatus::WithdrawalNotified { since, .. } => {
+                since.clone()
+            }
+            _ => String::new(),
+        },
+        deposited: match &p.status {
+            TreatyStatus::Deposited { deposited, .. } => deposited.clone(),
+            _ => String::new(),
+        },
+        in_force_from: match &p.status {
+            TreatyStatus::Deposited { in_force_from, .. } => in_force_from.clone(),
+            _ => String::new(),
+        },
+        withdrawal_notified: match &p.status {
+            TreatyStatus::WithdrawalNotified { notified, .. } => notified.clone(),
+            _ => String::new(),
+        },
+        withdrawal_effective: match &p.status {
+            TreatyStatus::WithdrawalNotified { effective, .. }
+            | TreatyStatus::Withdrawn { effective } => effective.clone(),
             _ => String::new(),
         },
         authority_key: p.authority.to_vec(),
@@ -228,5 +252,102 @@ pub fn project(p: &Project) -> pb::GetProjectResponse {
             participants: participants.iter().map(ToString::to_string).collect(),
             ..Default::default()
         },
+    }
+}
+
+pub fn proposal(state: &State, p: &Proposal) -> pb::ProposalView {
+    let choice = |c: &Choice| match c {
+        Choice::Yes => pb::VoteChoice::Yes as i32,
+        Choice::No => pb::VoteChoice::No as i32,
+        Choice::Abstain => pb::VoteChoice::Abstain as i32,
+    };
+    let change = match &p.kind {
+        ProposalKind::ProtocolAmendment { text_hash } => {
+            format!("amend the Protocol (text {})", hex::encode(text_hash))
+        }
+        ProposalKind::AnnexBAmendment {
+            party,
+            period,
+            assigned_amount,
+        } => {
+            format!(
+                "Annex B: {party}'s assigned amount for period {period} becomes {assigned_amount}"
+            )
+        }
+        ProposalKind::AnnexAmendment { annex, text_hash } => {
+            format!("amend Annex {annex} (text {})", hex::encode(text_hash))
+        }
+        ProposalKind::AddValidator { name, party, key } => {
+            format!("add validator {name} of {party} ({})", hex::encode(key))
+        }
+        ProposalKind::RemoveValidator { key } => format!("remove validator {}", hex::encode(key)),
+        ProposalKind::SetEligibility {
+            party,
+            eligibility: e,
+        } => {
+            format!(
+                "{party}'s eligibility: Art. 6 {}, Art. 12 {}, Art. 17 {}",
+                e.art6, e.art12, e.art17
+            )
+        }
+        ProposalKind::SetParameter { name, value } => format!("set {name} to {value}"),
+    };
+    // Pending proposals show the running tally; closed ones the tally at closing.
+    let t = if p.outcome == Outcome::Pending {
+        state.tally(p)
+    } else {
+        p.tally
+    };
+    let (outcome, method, reason) = match &p.outcome {
+        Outcome::Pending => ("pending", "", String::new()),
+        Outcome::Adopted {
+            method: AdoptionMethod::Consensus,
+            ..
+        } => ("adopted", "consensus", String::new()),
+        Outcome::Adopted {
+            method: AdoptionMethod::ThreeFourths,
+            ..
+        } => ("adopted", "three_fourths", String::new()),
+        Outcome::NotAdopted { reason, .. } => ("not_adopted", "", reason.clone()),
+    };
+    let dates = |m: &std::collections::BTreeMap<crate::ledger::PartyCode, i64>| {
+        m.iter()
+            .map(|(party, ms)| pb::PartyDate {
+                party: party.to_string(),
+                date: format_date(*ms),
+            })
+            .collect()
+    };
+    pb::ProposalView {
+        id: p.id,
+        proposer: p.proposer.to_string(),
+        title: p.title.clone(),
+        class: p.kind.class().name().to_owned(),
+        change,
+        submitted: format_date(p.submitted_ms),
+        voting_opens: format_date(p.opens_ms),
+        voting_closes: format_date(p.closes_ms),
+        votes: p
+            .votes
+            .iter()
+            .map(|(party, c)| pb::PartyVote {
+                party: party.to_string(),
+                choice: choice(c),
+                weight: state.party(party).map_or(0, |x| state.vote_weight(x)),
+            })
+            .collect(),
+        yes: t.yes,
+        no: t.no,
+        abstain: t.abstain,
+        eligible: t.eligible,
+        outcome: outcome.to_owned(),
+        adoption_method: method.to_owned(),
+        reason,
+        consent: p.consent,
+        acceptances: dates(&p.acceptances),
+        non_acceptances: p.non_acceptances.iter().map(ToString::to_string).collect(),
+        three_fourths_reached: p.threshold_ms.map(format_date).unwrap_or_default(),
+        in_force: dates(&p.in_force),
+        effect_applied: p.effect_applied,
     }
 }

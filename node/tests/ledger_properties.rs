@@ -84,6 +84,7 @@ fn genesis(pre_issued: u64) -> Genesis {
                     BTreeMap::new()
                 },
                 eligibility: None,
+                competence: None,
             })
             .collect(),
         issuances: PARTIES
@@ -101,6 +102,7 @@ fn genesis(pre_issued: u64) -> Genesis {
             public_key: hex::encode(key(1)),
         }],
         cdm_board_key: hex::encode(board()),
+        depositary_key: None,
         params: GenesisParams {
             cpr_percent_of_assigned: CPR_PERCENT as u32,
             ..GenesisParams::default()

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::genesis::CDM_REGISTRY;
+use super::governance::GovPlan;
 use super::refusal::Refusal;
 use super::state::{
     Account, Holder, Inventory, LeafWrite, Party, Project, State, StateError, StateKey,
@@ -115,6 +116,7 @@ enum Plan {
         range: SerialRange,
         expiry_ms: i64,
     },
+    Gov(GovPlan),
 }
 
 #[derive(Clone, Copy)]
@@ -172,6 +174,8 @@ impl State {
         self.meta.time_ms = ctx.timestamp_ms;
         self.meta.last_block_hash = ctx.hash;
         let mut touched = BTreeSet::from([StateKey::Meta]);
+        // Effects whose date the block's timestamp reaches apply before its transactions.
+        self.advance_governance(ctx.timestamp_ms, &mut touched);
         let mut receipts = Vec::with_capacity(txs.len());
         for (index, tx) in txs.iter().enumerate() {
             let outcome = self.apply_tx(tx, &mut touched);
@@ -530,6 +534,7 @@ impl State {
                 from,
                 units,
             } => self.plan_replace(signer, party, expiring, from, units),
+            TxKind::Gov(g) => self.plan_gov(signer, g).map(Plan::Gov),
             TxKind::ChangeExpiry { range, expiry_ms } => {
                 self.board(signer, "change expiry dates")?;
                 if *expiry_ms <= self.meta.time_ms {
@@ -1457,6 +1462,7 @@ impl State {
                 self.projects.insert(id, project);
                 applied(kind, None)
             }
+            Plan::Gov(g) => self.execute_gov(g, touched),
             Plan::Expiry { range, expiry_ms } => {
                 let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
                 let mut accounts = Vec::new();

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::governance::{ProposalClass, Validator};
 use super::state::{
     Account, Eligibility, Holder, Meta, Params, Party, PartyKind, PeriodDef, State, StateError,
     StateKey, TreatyStatus, party_holding,
@@ -31,6 +32,10 @@ pub struct Genesis {
     /// Ledger parameters; treaty values when omitted.
     #[serde(default)]
     pub params: GenesisParams,
+    /// Hex Ed25519 public key of the Depositary (Art. 23), which records instruments of
+    /// ratification and accession; none means membership is fixed.
+    #[serde(default)]
+    pub depositary_key: Option<String>,
 }
 
 /// Ledger parameters in a genesis file.
@@ -43,6 +48,14 @@ pub struct GenesisParams {
     pub share_of_proceeds_percent: u32,
     pub carry_over_cer_permille: u32,
     pub carry_over_eru_permille: u32,
+    pub notice_months: u32,
+    pub session_days: u32,
+    pub quorum_numerator: u32,
+    pub quorum_denominator: u32,
+    pub entry_into_force_days: u32,
+    pub annex_months: u32,
+    pub withdrawal_wait_years: u32,
+    pub withdrawal_effect_years: u32,
 }
 
 /// A commitment period's dates (YYYY-MM-DD, inclusive).
@@ -77,6 +90,14 @@ impl Default for GenesisParams {
             share_of_proceeds_percent: 2,
             carry_over_cer_permille: 25,
             carry_over_eru_permille: 25,
+            notice_months: 6,
+            session_days: 14,
+            quorum_numerator: 2,
+            quorum_denominator: 3,
+            entry_into_force_days: 90,
+            annex_months: 6,
+            withdrawal_wait_years: 3,
+            withdrawal_effect_years: 1,
         }
     }
 }
@@ -108,6 +129,10 @@ pub struct GenesisParty {
     /// Assigned amount per commitment period (Art. 3.7).
     #[serde(default)]
     pub assigned_amounts: BTreeMap<Period, Amount>,
+    /// For a REIO: the classes of proposals within its competence (protocol_amendment,
+    /// annex_b_amendment, annex_amendment, decision); all of them by default.
+    #[serde(default)]
+    pub competence: Option<Vec<String>>,
     /// Mechanisms the Party may use; by default all three for an Annex B Party in force,
     /// the CDM (Art. 12) for any other Party in force, none for a signatory.
     #[serde(default)]
@@ -231,6 +256,14 @@ impl GenesisParams {
             share_of_proceeds_percent: self.share_of_proceeds_percent,
             carry_over_cer_permille: self.carry_over_cer_permille,
             carry_over_eru_permille: self.carry_over_eru_permille,
+            notice_months: self.notice_months,
+            session_days: self.session_days.max(1),
+            quorum_numerator: self.quorum_numerator,
+            quorum_denominator: self.quorum_denominator.max(1),
+            entry_into_force_days: self.entry_into_force_days,
+            annex_months: self.annex_months,
+            withdrawal_wait_years: self.withdrawal_wait_years,
+            withdrawal_effect_years: self.withdrawal_effect_years,
             cdm_board,
         })
     }
@@ -335,6 +368,17 @@ impl Genesis {
                         .map(|m| PartyCode::parse(m))
                         .collect::<Result<_, _>>()
                         .map_err(invalid)?,
+                    competence: match &gp.competence {
+                        None => ProposalClass::ALL.into_iter().collect(),
+                        Some(list) => list
+                            .iter()
+                            .map(|c| {
+                                ProposalClass::parse(c).ok_or_else(|| {
+                                    invalid(format!("{code}: `{c}` is not a proposal class"))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?,
+                    },
                 },
                 other => {
                     return Err(invalid(format!(
@@ -427,7 +471,19 @@ impl Genesis {
                     v.name
                 )));
             }
+            state.governance.validators.push(Validator {
+                name: v.name.clone(),
+                party: PartyCode::parse(&v.party).map_err(invalid)?,
+                key: parse_key(&v.public_key).map_err(invalid)?,
+            });
         }
+        state.governance.next_proposal_id = 1;
+        state.governance.depositary = self
+            .depositary_key
+            .as_deref()
+            .map(parse_key)
+            .transpose()
+            .map_err(|e| invalid(format!("depositary_key: {e}")))?;
         for iss in &self.issuances {
             let code = PartyCode::parse(&iss.party).map_err(invalid)?;
             let party = state
@@ -462,7 +518,12 @@ impl Genesis {
                 acc.insert(block);
             }
         }
-        let mut touched = BTreeSet::from([StateKey::Meta, StateKey::Params, StateKey::Cdm]);
+        let mut touched = BTreeSet::from([
+            StateKey::Meta,
+            StateKey::Params,
+            StateKey::Cdm,
+            StateKey::Governance,
+        ]);
         touched.extend(state.parties.keys().cloned().map(StateKey::Party));
         touched.extend(state.accounts.keys().cloned().map(StateKey::Account));
         state.flush_leaves(touched)?;

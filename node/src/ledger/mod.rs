@@ -7,7 +7,9 @@
 //! signer's nonce.
 
 pub mod apply;
+pub mod calendar;
 pub mod genesis;
+pub mod governance;
 pub mod invariants;
 pub mod refusal;
 pub mod state;

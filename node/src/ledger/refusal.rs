@@ -151,6 +151,60 @@ pub enum Refusal {
         account: AccountId,
         reason: String,
     },
+    UnknownProposal {
+        id: u64,
+    },
+    /// Only Parties for which the Protocol is in force act in governance.
+    NotAParty {
+        party: PartyCode,
+    },
+    VotingNotOpen {
+        id: u64,
+        opens: String,
+    },
+    VotingClosed {
+        id: u64,
+    },
+    AlreadyVoted {
+        party: PartyCode,
+        id: u64,
+    },
+    /// Art. 22.2: a REIO votes only in matters within its competence.
+    OutsideReioCompetence {
+        party: PartyCode,
+        class: &'static str,
+    },
+    /// Art. 22.2: a REIO may not vote once any of its member States has.
+    ReioMemberAlreadyVoted {
+        reio: PartyCode,
+        member: PartyCode,
+    },
+    /// Art. 22.2: a member State may not vote once its REIO has.
+    MemberStateReioAlreadyVoted {
+        member: PartyCode,
+        reio: PartyCode,
+    },
+    NotAdopted {
+        id: u64,
+    },
+    AlreadyAccepted {
+        party: PartyCode,
+        id: u64,
+    },
+    AlreadyInForce {
+        id: u64,
+    },
+    AlreadyAParty {
+        party: PartyCode,
+    },
+    AlreadyWithdrawing {
+        party: PartyCode,
+    },
+    /// Art. 27.1: notice no earlier than three years after entry into force.
+    WithdrawalTooEarly {
+        party: PartyCode,
+        earliest: String,
+    },
 }
 
 impl Refusal {
@@ -190,6 +244,20 @@ impl Refusal {
             Refusal::ProjectConflict { .. } => "PROJECT_CONFLICT",
             Refusal::NotProjectParticipant { .. } => "NOT_PROJECT_PARTICIPANT",
             Refusal::WrongAccountType { .. } => "WRONG_ACCOUNT_TYPE",
+            Refusal::UnknownProposal { .. } => "UNKNOWN_PROPOSAL",
+            Refusal::NotAParty { .. } => "NOT_A_PARTY",
+            Refusal::VotingNotOpen { .. } => "VOTING_NOT_OPEN",
+            Refusal::VotingClosed { .. } => "VOTING_CLOSED",
+            Refusal::AlreadyVoted { .. } => "ALREADY_VOTED",
+            Refusal::OutsideReioCompetence { .. } => "OUTSIDE_REIO_COMPETENCE",
+            Refusal::ReioMemberAlreadyVoted { .. } => "REIO_MEMBER_ALREADY_VOTED",
+            Refusal::MemberStateReioAlreadyVoted { .. } => "MEMBER_STATE_REIO_ALREADY_VOTED",
+            Refusal::NotAdopted { .. } => "NOT_ADOPTED",
+            Refusal::AlreadyAccepted { .. } => "ALREADY_ACCEPTED",
+            Refusal::AlreadyInForce { .. } => "ALREADY_IN_FORCE",
+            Refusal::AlreadyAParty { .. } => "ALREADY_A_PARTY",
+            Refusal::AlreadyWithdrawing { .. } => "ALREADY_WITHDRAWING",
+            Refusal::WithdrawalTooEarly { .. } => "WITHDRAWAL_TOO_EARLY",
         }
     }
 }
@@ -335,6 +403,53 @@ impl fmt::Display for Refusal {
                 )
             }
             Refusal::WrongAccountType { account, reason } => write!(f, "{account}: {reason}"),
+            Refusal::UnknownProposal { id } => write!(f, "no proposal {id}"),
+            Refusal::NotAParty { party } => write!(
+                f,
+                "the Protocol is not in force for {party}, so it takes no part in governance"
+            ),
+            Refusal::VotingNotOpen { id, opens } => {
+                write!(
+                    f,
+                    "voting on proposal {id} opens on {opens}, after the notice period (Art. 20.2, 21.3)"
+                )
+            }
+            Refusal::VotingClosed { id } => write!(f, "voting on proposal {id} is closed"),
+            Refusal::AlreadyVoted { party, id } => {
+                write!(f, "{party} has already voted on proposal {id}")
+            }
+            Refusal::OutsideReioCompetence { party, class } => {
+                write!(
+                    f,
+                    "{party} votes only in matters within its competence, and {class} is not one (Art. 22.2)"
+                )
+            }
+            Refusal::ReioMemberAlreadyVoted { reio, member } => write!(
+                f,
+                "{reio} may not exercise its right to vote: its member State {member} has voted on this proposal (Art. 22.2)"
+            ),
+            Refusal::MemberStateReioAlreadyVoted { member, reio } => write!(
+                f,
+                "{member} may not vote: {reio}, of which it is a member, has voted on this proposal (Art. 22.2)"
+            ),
+            Refusal::NotAdopted { id } => write!(f, "proposal {id} has not been adopted"),
+            Refusal::AlreadyAccepted { party, id } => {
+                write!(f, "{party} has already accepted proposal {id}")
+            }
+            Refusal::AlreadyInForce { id } => write!(
+                f,
+                "proposal {id} has already entered into force (Art. 21.5)"
+            ),
+            Refusal::AlreadyAParty { party } => {
+                write!(f, "{party} has already deposited its instrument")
+            }
+            Refusal::AlreadyWithdrawing { party } => {
+                write!(f, "{party} has already given notice of withdrawal")
+            }
+            Refusal::WithdrawalTooEarly { party, earliest } => write!(
+                f,
+                "{party} may give notice of withdrawal only three years after the Protocol entered into force for it, from {earliest} (Art. 27.1)"
+            ),
         }
     }
 }

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::governance::{Governance, Proposal, ProposalClass};
 use sha2::{Digest, Sha256};
 
 use super::types::{
@@ -18,8 +20,19 @@ use super::types::{
 pub enum TreatyStatus {
     /// Signed, not ratified (or not yet in force).
     Signatory,
+    /// Instrument deposited; in force from the 90th day after (Art. 25.3). Dates YYYY-MM-DD.
+    Deposited {
+        deposited: String,
+        in_force_from: String,
+    },
     /// The Protocol is in force for the Party since the given date (YYYY-MM-DD, Art. 25.3).
     InForce { since: String },
+    /// Notice of withdrawal given; still a Party until the effective date (Art. 27).
+    WithdrawalNotified {
+        since: String,
+        notified: String,
+        effective: String,
+    },
     /// Withdrawal effective at the given date (Art. 27).
     Withdrawn { effective: String },
 }
@@ -28,7 +41,9 @@ impl TreatyStatus {
     pub fn name(&self) -> &'static str {
         match self {
             TreatyStatus::Signatory => "signatory",
+            TreatyStatus::Deposited { .. } => "deposited",
             TreatyStatus::InForce { .. } => "in_force",
+            TreatyStatus::WithdrawalNotified { .. } => "withdrawal_notified",
             TreatyStatus::Withdrawn { .. } => "withdrawn",
         }
     }
@@ -40,6 +55,7 @@ pub enum PartyKind {
     /// A regional economic integration organization (Art. 24) and its member States.
     Reio {
         members: Vec<PartyCode>,
+        competence: BTreeSet<ProposalClass>,
     },
 }
 
@@ -127,7 +143,10 @@ pub struct Party {
 
 impl Party {
     pub fn in_force(&self) -> bool {
-        matches!(self.status, TreatyStatus::InForce { .. })
+        matches!(
+            self.status,
+            TreatyStatus::InForce { .. } | TreatyStatus::WithdrawalNotified { .. }
+        )
     }
 
     pub fn position(&self, unit_type: UnitType, period: Period) -> Position {
@@ -226,11 +245,72 @@ pub struct Params {
     pub carry_over_eru_permille: u32,
     /// The CDM executive board's key: registers CDM projects, issues and forwards CERs.
     pub cdm_board: PublicKey,
+    /// Notice before voting opens, months (Art. 20.2, 21.3: six).
+    pub notice_months: u32,
+    /// Length of the voting session, days.
+    pub session_days: u32,
+    /// Quorum: this fraction of the Parties must take part (two thirds).
+    pub quorum_numerator: u32,
+    pub quorum_denominator: u32,
+    /// "The ninetieth day after" (Art. 20.4, 25.3).
+    pub entry_into_force_days: u32,
+    /// Other annex amendments enter into force this many months after adoption (Art. 21.5).
+    pub annex_months: u32,
+    /// Withdrawal: notice no earlier than this many years after entry into force (Art. 27.1).
+    pub withdrawal_wait_years: u32,
+    /// Withdrawal takes effect this many years after the notice (Art. 27.2).
+    pub withdrawal_effect_years: u32,
 }
 
 impl Params {
     pub fn period(&self, number: Period) -> Option<&PeriodDef> {
         self.periods.iter().find(|p| p.number == number)
+    }
+
+    /// Names of the parameters a decision of the meeting of the Parties may set.
+    pub const SETTABLE: [&'static str; 9] = [
+        "cpr_percent_of_assigned",
+        "cpr_inventory_multiple",
+        "share_of_proceeds_percent",
+        "carry_over_cer_permille",
+        "carry_over_eru_permille",
+        "notice_months",
+        "session_days",
+        "entry_into_force_days",
+        "annex_months",
+    ];
+
+    /// Sets a parameter by name, within its range.
+    pub fn set(&mut self, name: &str, value: u64) -> Result<(), String> {
+        let (field, max): (&mut u32, u64) = match name {
+            "cpr_percent_of_assigned" => (&mut self.cpr_percent_of_assigned, 100),
+            "cpr_inventory_multiple" => (&mut self.cpr_inventory_multiple, 100),
+            "share_of_proceeds_percent" => (&mut self.share_of_proceeds_percent, 100),
+            "carry_over_cer_permille" => (&mut self.carry_over_cer_permille, 1000),
+            "carry_over_eru_permille" => (&mut self.carry_over_eru_permille, 1000),
+            "notice_months" => (&mut self.notice_months, 120),
+            "session_days" => (&mut self.session_days, 3650),
+            "entry_into_force_days" => (&mut self.entry_into_force_days, 3650),
+            "annex_months" => (&mut self.annex_months, 120),
+            other => {
+                return Err(format!(
+                    "`{other}` is not a parameter; settable: {}",
+                    Self::SETTABLE.join(", ")
+                ));
+            }
+        };
+        if value > max || (name == "session_days" && value == 0) {
+            return Err(format!(
+                "{name} must be at most {max}{}",
+                if name == "session_days" {
+                    " and at least 1"
+                } else {
+                    ""
+                }
+            ));
+        }
+        *field = u32::try_from(value).map_err(|_| format!("{name} is out of range"))?;
+        Ok(())
     }
 }
 
@@ -282,6 +362,8 @@ pub enum StateKey {
     Account(AccountId),
     Nonce(PublicKey),
     Project(String),
+    Governance,
+    Proposal(u64),
 }
 
 impl StateKey {
@@ -291,6 +373,8 @@ impl StateKey {
             StateKey::Params => b"g".to_vec(),
             StateKey::Cdm => b"c".to_vec(),
             StateKey::Project(id) => [b"x/".as_slice(), id.as_bytes()].concat(),
+            StateKey::Governance => b"v".to_vec(),
+            StateKey::Proposal(id) => [b"q/".as_slice(), &id.to_be_bytes()].concat(),
             StateKey::Party(p) => [b"p/", p.as_str().as_bytes()].concat(),
             StateKey::Account(a) => [b"a/".as_slice(), a.to_string().as_bytes()].concat(),
             StateKey::Nonce(pk) => [b"n/".as_slice(), pk.as_slice()].concat(),
@@ -319,6 +403,8 @@ pub struct State {
     pub(crate) params: Params,
     pub(crate) cdm: CdmRegistry,
     pub(crate) projects: BTreeMap<String, Project>,
+    pub(crate) governance: Governance,
+    pub(crate) proposals: BTreeMap<u64, Proposal>,
     pub(crate) parties: BTreeMap<PartyCode, Party>,
     pub(crate) accounts: BTreeMap<AccountId, Account>,
     pub(crate) nonces: BTreeMap<PublicKey, u64>,
@@ -360,6 +446,8 @@ impl State {
                 issued: BTreeMap::new(),
             },
             projects: BTreeMap::new(),
+            governance: Governance::default(),
+            proposals: BTreeMap::new(),
             parties: BTreeMap::new(),
             accounts: BTreeMap::new(),
             nonces: BTreeMap::new(),
@@ -445,6 +533,8 @@ impl State {
             StateKey::Params => Some(encode(&k, &self.params)?),
             StateKey::Cdm => Some(encode(&k, &self.cdm)?),
             StateKey::Project(id) => self.projects.get(id).map(|v| encode(&k, v)).transpose()?,
+            StateKey::Governance => Some(encode(&k, &self.governance)?),
+            StateKey::Proposal(id) => self.proposals.get(id).map(|v| encode(&k, v)).transpose()?,
             StateKey::Party(p) => self.parties.get(p).map(|v| encode(&k, v)).transpose()?,
             StateKey::Account(a) => self.accounts.get(a).map(|v| encode(&k, v)).transpose()?,
             StateKey::Nonce(pk) => self.nonces.get(pk).map(|v| encode(&k, v)).transpose()?,
@@ -494,6 +584,8 @@ impl State {
         let mut params = None;
         let mut cdm = None;
         let mut projects = BTreeMap::new();
+        let mut governance = None;
+        let mut proposals = BTreeMap::new();
         let mut parties = BTreeMap::new();
         let mut accounts = BTreeMap::new();
         let mut nonces = BTreeMap::new();
@@ -508,6 +600,17 @@ impl State {
                 meta = Some(decode::<Meta>(&k, &v)?);
             } else if k == b"g" {
                 params = Some(decode::<Params>(&k, &v)?);
+            } else if k == b"v" {
+                governance = Some(decode::<Governance>(&k, &v)?);
+            } else if let Some(id) = k.strip_prefix(b"q/") {
+                let proposal: Proposal = decode(&k, &v)?;
+                let id: [u8; 8] = id
+                    .try_into()
+                    .map_err(|_| corrupt("proposal key is not 8 bytes"))?;
+                if proposal.id != u64::from_be_bytes(id) {
+                    return Err(corrupt("proposal id does not match its key"));
+                }
+                proposals.insert(proposal.id, proposal);
             } else if k == b"c" {
                 cdm = Some(decode::<CdmRegistry>(&k, &v)?);
             } else if let Some(id) = k.strip_prefix(b"x/") {
@@ -544,11 +647,14 @@ impl State {
         let meta = meta.ok_or(StateError::MissingMeta)?;
         let params = params.ok_or(StateError::MissingMeta)?;
         let cdm = cdm.ok_or(StateError::MissingMeta)?;
+        let governance = governance.ok_or(StateError::MissingMeta)?;
         Ok(State {
             meta,
             params,
             cdm,
             projects,
+            governance,
+            proposals,
             parties,
             accounts,
             nonces,
@@ -558,7 +664,13 @@ impl State {
 
     /// Every leaf with its encoding, in key order (used to verify a reload and in tests).
     pub fn leaves(&self) -> Result<Vec<Leaf>, StateError> {
-        let mut keys: Vec<StateKey> = vec![StateKey::Meta, StateKey::Params, StateKey::Cdm];
+        let mut keys: Vec<StateKey> = vec![
+            StateKey::Meta,
+            StateKey::Params,
+            StateKey::Cdm,
+            StateKey::Governance,
+        ];
+        keys.extend(self.proposals.keys().copied().map(StateKey::Proposal));
         keys.extend(self.projects.keys().cloned().map(StateKey::Project));
         keys.extend(self.parties.keys().cloned().map(StateKey::Party));
         keys.extend(self.accounts.keys().cloned().map(StateKey::Account));

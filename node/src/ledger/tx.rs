@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::governance::GovTx;
 use super::refusal::Refusal;
 use super::types::{
     AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
@@ -142,6 +143,8 @@ pub enum TxKind {
     },
     /// The CDM executive board changes the expiry date of tCERs/lCERs (renewed crediting).
     ChangeExpiry { range: SerialRange, expiry_ms: i64 },
+    /// Governance: proposals, consent, votes, acceptances, membership, withdrawal.
+    Gov(GovTx),
 }
 
 /// A transaction whose signature was verified at the boundary.
@@ -170,6 +173,13 @@ pub enum AppliedKind {
     CarryOver,
     Replacement,
     ExpiryChange,
+    ProposalSubmitted,
+    ConsentGiven,
+    VoteCast,
+    AcceptanceDeposited,
+    NonAcceptanceNotified,
+    InstrumentDeposited,
+    WithdrawalNotified,
 }
 
 impl AppliedKind {
@@ -190,6 +200,13 @@ impl AppliedKind {
             AppliedKind::CarryOver => "carry_over",
             AppliedKind::Replacement => "replacement",
             AppliedKind::ExpiryChange => "expiry_change",
+            AppliedKind::ProposalSubmitted => "proposal_submitted",
+            AppliedKind::ConsentGiven => "consent_given",
+            AppliedKind::VoteCast => "vote_cast",
+            AppliedKind::AcceptanceDeposited => "acceptance_deposited",
+            AppliedKind::NonAcceptanceNotified => "non_acceptance_notified",
+            AppliedKind::InstrumentDeposited => "instrument_deposited",
+            AppliedKind::WithdrawalNotified => "withdrawal_notified",
         }
     }
 }

@@ -324,6 +324,54 @@ impl Ledger for LedgerService {
         }
     }
 
+    async fn get_proposal(
+        &self,
+        request: Request<pb::GetProposalRequest>,
+    ) -> Result<Response<pb::ProposalView>, Status> {
+        let id = request.into_inner().id;
+        let chain = self.node.chain().map_err(internal)?;
+        let p = chain.state().proposal(id).ok_or_else(|| {
+            refusal_status(
+                Code::NotFound,
+                "UNKNOWN_PROPOSAL",
+                &format!("no proposal {id}"),
+            )
+        })?;
+        Ok(Response::new(wire::proposal(chain.state(), p)))
+    }
+
+    async fn list_proposals(
+        &self,
+        _request: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        let chain = self.node.chain().map_err(internal)?;
+        let state = chain.state();
+        let proposals = state
+            .proposals()
+            .map(|p| wire::proposal(state, p))
+            .collect();
+        Ok(Response::new(pb::ListProposalsResponse { proposals }))
+    }
+
+    async fn list_validators(
+        &self,
+        _request: Request<pb::ListValidatorsRequest>,
+    ) -> Result<Response<pb::ListValidatorsResponse>, Status> {
+        let chain = self.node.chain().map_err(internal)?;
+        let validators = chain
+            .state()
+            .governance()
+            .validators
+            .iter()
+            .map(|v| pb::ValidatorView {
+                name: v.name.clone(),
+                party: v.party.to_string(),
+                public_key: v.key.to_vec(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListValidatorsResponse { validators }))
+    }
+
     async fn get_status(
         &self,
         _request: Request<pb::GetStatusRequest>,
