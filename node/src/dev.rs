@@ -219,8 +219,8 @@ mod tests {
         let (genesis, keys) = dev_genesis_with_keys(&mut |_| SigningKey::from_bytes(&[9; 32]));
         assert_eq!(
             keys.len(),
-            genesis.parties.len() + 2,
-            "every Party, the CDM board and the validator"
+            genesis.parties.len() + 3,
+            "every Party, the CDM board, the Depositary and the validator"
         );
         let state = genesis.build_state().unwrap();
         let jpn = PartyCode::parse("JPN").unwrap();
