@@ -475,3 +475,49 @@ fn a_decision_adds_a_validator() {
     let list = node.kyoto(&["gov", "list"]).ok();
     assert!(list.contains("German registry node"), "{list}");
 }
+
+/// The README's governance walk-through runs as written against a fresh dev node.
+#[test]
+fn readme_governance_walkthrough_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("### Governance walk-through")
+        .nth(1)
+        .expect("section in README");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("sh block");
+    let (dir, node) = start();
+    let bin_dir = kyoto_tests::bin("kyoto").parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("KYOTO_NODE", &node.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "README block failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("outcome:     adopted by three_fourths"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("three fourths of the Parties accepted on"),
+        "{stdout}"
+    );
+    let p = show(&node, "1");
+    assert_eq!(p["inForce"].as_array().unwrap().len(), 33);
+}
