@@ -247,6 +247,12 @@ impl Output {
         println!("state root:  {}", hex::encode(&s.state_root));
         println!("block time:  {} ms", s.latest_block_time_ms);
         println!("mempool:     {}", s.mempool_size);
+        if !s.protocol_in_force.is_empty() {
+            println!(
+                "protocol:    in force since {} (Art. 25)",
+                s.protocol_in_force
+            );
+        }
         println!("genesis:     {}", hex::encode(&s.genesis_hash));
         println!("version:     {}", s.version);
         Ok(())

@@ -158,6 +158,8 @@ pub fn dev_genesis_with_keys(
             assigned_amounts,
             eligibility: None,
             competence: None,
+            co2_1990: None,
+            deposited: None,
         });
     }
     let board = keygen(CDM_REGISTRY);
@@ -170,6 +172,8 @@ pub fn dev_genesis_with_keys(
     let genesis = Genesis {
         cdm_board_key,
         depositary_key,
+        // The dev genesis starts with the Protocol in force.
+        protocol_in_force: Some("2005-02-16".to_owned()),
         params: GenesisParams::default(),
         chain_id: DEV_CHAIN_ID.to_owned(),
         genesis_time_ms: DEV_GENESIS_TIME_MS,

@@ -85,6 +85,8 @@ fn genesis(pre_issued: u64) -> Genesis {
                 },
                 eligibility: None,
                 competence: None,
+                co2_1990: None,
+                deposited: None,
             })
             .collect(),
         issuances: PARTIES
@@ -103,6 +105,7 @@ fn genesis(pre_issued: u64) -> Genesis {
         }],
         cdm_board_key: hex::encode(board()),
         depositary_key: None,
+        protocol_in_force: None,
         params: GenesisParams {
             cpr_percent_of_assigned: CPR_PERCENT as u32,
             ..GenesisParams::default()

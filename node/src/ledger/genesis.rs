@@ -36,6 +36,11 @@ pub struct Genesis {
     /// ratification and accession; none means membership is fixed.
     #[serde(default)]
     pub depositary_key: Option<String>,
+    /// Date the Protocol entered into force (Art. 25.1). When omitted it is the earliest
+    /// date a Party is in force from, or, if none is, the ledger computes it from the
+    /// deposits and the Parties' `co2_1990` (Art. 25.1, 25.2).
+    #[serde(default)]
+    pub protocol_in_force: Option<String>,
 }
 
 /// Ledger parameters in a genesis file.
@@ -133,6 +138,12 @@ pub struct GenesisParty {
     /// annex_b_amendment, annex_amendment, decision); all of them by default.
     #[serde(default)]
     pub competence: Option<Vec<String>>,
+    /// Art. 25.2: the Party's 1990 CO2 emissions (Annex I), for the entry into force test.
+    #[serde(default)]
+    pub co2_1990: Option<Amount>,
+    /// Date of deposit of its instrument, with status `deposited`.
+    #[serde(default)]
+    pub deposited: Option<String>,
     /// Mechanisms the Party may use; by default all three for an Annex B Party in force,
     /// the CDM (Art. 12) for any other Party in force, none for a signatory.
     #[serde(default)]
@@ -392,6 +403,16 @@ impl Genesis {
                     parse_date(d)?;
                     TreatyStatus::InForce { since: d.clone() }
                 }
+                ("deposited", None) => {
+                    let d = gp.deposited.as_ref().ok_or_else(|| {
+                        invalid(format!("{code}: status `deposited` needs `deposited`"))
+                    })?;
+                    parse_date(d)?;
+                    TreatyStatus::Deposited {
+                        deposited: d.clone(),
+                        in_force_from: String::new(),
+                    }
+                }
                 (s, _) => {
                     return Err(invalid(format!(
                         "{code}: status `{s}` must be `signatory` (no date) or `in_force` with in_force_since"
@@ -478,6 +499,21 @@ impl Genesis {
             });
         }
         state.governance.next_proposal_id = 1;
+        for gp in &self.parties {
+            if let (Some(co2), Ok(code)) = (gp.co2_1990, PartyCode::parse(&gp.code)) {
+                state.governance.co2_1990.insert(code, co2);
+            }
+        }
+        state.governance.protocol_in_force_ms = match &self.protocol_in_force {
+            Some(d) => Some(super::calendar::midnight_ms(parse_date(d)?)),
+            None => self
+                .parties
+                .iter()
+                .filter_map(|p| p.in_force_since.as_deref())
+                .filter_map(super::calendar::parse_date_ms)
+                .min(),
+        };
+        state.settle_entry_into_force(self.genesis_time_ms);
         state.governance.depositary = self
             .depositary_key
             .as_deref()

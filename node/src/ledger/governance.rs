@@ -182,6 +182,10 @@ pub struct Governance {
     pub validators: Vec<Validator>,
     /// The Depositary's key (Art. 23), which records instruments of ratification.
     pub depositary: Option<PublicKey>,
+    /// When the Protocol entered (or enters) into force (Art. 25.1), once known.
+    pub protocol_in_force_ms: Option<i64>,
+    /// Art. 25.2: 1990 CO2 emissions of the Annex I Parties.
+    pub co2_1990: BTreeMap<PartyCode, Amount>,
 }
 
 /// Governance transactions.
@@ -228,6 +232,11 @@ pub(crate) enum GovPlan {
     NewParty(Box<Party>),
     Status(PartyCode, TreatyStatus),
 }
+
+/// Parties needed for the Protocol's entry into force (Art. 25.1).
+pub const ENTRY_INTO_FORCE_PARTIES: u64 = 55;
+/// Percent of the Annex I Parties' 1990 CO2 their ratifications must cover (Art. 25.1).
+pub const ENTRY_INTO_FORCE_CO2_PERCENT: u128 = 55;
 
 impl State {
     pub fn governance(&self) -> &Governance {
@@ -503,10 +512,11 @@ impl State {
                                 .into(),
                     });
                 }
-                let in_force_from = days_after(now, gp.entry_into_force_days);
+                // The date it enters into force for the State is settled when the block is
+                // executed (Art. 25.3), once the Protocol's own date is known (Art. 25.1).
                 let status = TreatyStatus::Deposited {
                     deposited: format_date(now),
-                    in_force_from: format_date(in_force_from),
+                    in_force_from: String::new(),
                 };
                 match self.parties.get(party) {
                     Some(p) if p.status == TreatyStatus::Signatory => {
@@ -882,6 +892,7 @@ impl State {
                 }
             }
             GovPlan::NewParty(party) => {
+                let now = self.meta.time_ms;
                 let party = *party;
                 let code = party.code.clone();
                 let holding = party_holding(&code);
@@ -897,6 +908,8 @@ impl State {
                     },
                 );
                 self.parties.insert(code, party);
+                self.settle_entry_into_force(now);
+                self.touch_deposited(touched);
                 Applied {
                     to: Some(holding),
                     ..empty(AppliedKind::InstrumentDeposited)
@@ -912,12 +925,240 @@ impl State {
                     p.status = status;
                     touched.insert(StateKey::Party(code));
                 }
+                if kind == AppliedKind::InstrumentDeposited {
+                    self.settle_entry_into_force(self.meta.time_ms);
+                    self.touch_deposited(touched);
+                }
                 empty(kind)
             }
         }
     }
 }
 
+impl State {
+    /// Art. 25.1: the Protocol enters into force on the 90th day after not less than 55
+    /// Parties, incorporating Annex I Parties with at least 55 % of the Annex I Parties'
+    /// 1990 CO2, have deposited (a REIO's instrument not counted in addition, Art. 25.4).
+    /// Then every deposited State gets its date: the 90th day after its deposit, or the
+    /// Protocol's own date if that is later (Art. 25.3).
+    pub(crate) fn settle_entry_into_force(&mut self, now: i64) {
+        let days = self.params.entry_into_force_days;
+        if self.governance.protocol_in_force_ms.is_none() {
+            let ratified: Vec<&Party> = self
+                .parties
+                .values()
+                .filter(|p| matches!(p.kind, PartyKind::State))
+                .filter(|p| {
+                    matches!(
+                        p.status,
+                        TreatyStatus::Deposited { .. } | TreatyStatus::InForce { .. }
+                    )
+                })
+                .collect();
+            let total: u128 = self
+                .governance
+                .co2_1990
+                .values()
+                .map(|v| u128::from(*v))
+                .sum();
+            let covered: u128 = ratified
+                .iter()
+                .filter(|p| p.annex_i)
+                .filter_map(|p| self.governance.co2_1990.get(&p.code))
+                .map(|v| u128::from(*v))
+                .sum();
+            if ratified.len() as u64 >= ENTRY_INTO_FORCE_PARTIES
+                && total > 0
+                && 100 * covered >= ENTRY_INTO_FORCE_CO2_PERCENT * total
+            {
+                self.governance.protocol_in_force_ms = Some(days_after(now, days));
+            }
+        }
+        let Some(eif) = self.governance.protocol_in_force_ms else {
+            return;
+        };
+        for p in self.parties.values_mut() {
+            if let TreatyStatus::Deposited {
+                deposited,
+                in_force_from,
+            } = &mut p.status
+                && in_force_from.is_empty()
+            {
+                let dep = super::calendar::parse_date_ms(deposited).unwrap_or(now);
+                *in_force_from = format_date(days_after(dep, days).max(eif));
+            }
+        }
+    }
+
+    /// Marks every Party whose date may have been settled, and the governance leaf.
+    fn touch_deposited(&self, touched: &mut BTreeSet<StateKey>) {
+        touched.insert(StateKey::Governance);
+        for p in self
+            .parties
+            .values()
+            .filter(|p| matches!(p.status, TreatyStatus::Deposited { .. }))
+        {
+            touched.insert(StateKey::Party(p.code.clone()));
+        }
+    }
+}
+
 fn due(date: &str, now: i64) -> bool {
     super::calendar::parse_date_ms(date).is_some_and(|d| d <= now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::calendar::parse_date_ms;
+    use crate::ledger::genesis::{Genesis, GenesisParams, GenesisParty, GenesisValidator};
+    use crate::ledger::{BlockContext, Tx, TxKind};
+    use ed25519_dalek::SigningKey;
+
+    fn code(i: usize) -> String {
+        let a = b'A' + (i / 26) as u8;
+        let b = b'A' + (i % 26) as u8;
+        format!("Q{}{}", a as char, b as char)
+    }
+
+    fn key(i: usize) -> SigningKey {
+        SigningKey::from_bytes(&[i as u8 + 1; 32])
+    }
+
+    /// 30 Annex I States with 100 t of 1990 CO2 each and 30 other States, all signatories.
+    fn genesis() -> Genesis {
+        let parties = (0..60)
+            .map(|i| GenesisParty {
+                code: code(i),
+                name: format!("State {i}"),
+                kind: "state".into(),
+                members: vec![],
+                annex_i: i < 30,
+                annex_b_percent: None,
+                base_year_emissions: None,
+                economy_in_transition: false,
+                status: "signatory".into(),
+                in_force_since: None,
+                authority_key: hex::encode(key(i).verifying_key().to_bytes()),
+                assigned_amounts: BTreeMap::new(),
+                eligibility: None,
+                competence: None,
+                co2_1990: (i < 30).then_some(100),
+                deposited: None,
+            })
+            .collect();
+        Genesis {
+            chain_id: "art25".into(),
+            genesis_time_ms: parse_date_ms("1998-03-16").unwrap(),
+            parties,
+            issuances: vec![],
+            validators: vec![GenesisValidator {
+                name: "v".into(),
+                party: code(0),
+                public_key: hex::encode(key(200).verifying_key().to_bytes()),
+            }],
+            cdm_board_key: hex::encode(key(201).verifying_key().to_bytes()),
+            params: GenesisParams::default(),
+            depositary_key: Some(hex::encode(key(202).verifying_key().to_bytes())),
+            protocol_in_force: None,
+        }
+    }
+
+    fn deposits(states: impl Iterator<Item = usize>, nonce: &mut u64) -> Vec<Tx> {
+        states
+            .map(|i| {
+                *nonce += 1;
+                let kind = GovTx::DepositInstrument {
+                    party: PartyCode::parse(&code(i)).unwrap(),
+                    name: String::new(),
+                    annex_i: i < 30,
+                    authority: None,
+                };
+                Tx {
+                    hash: [0; 32],
+                    signer: key(202).verifying_key().to_bytes(),
+                    nonce: *nonce,
+                    kind: TxKind::Gov(kind),
+                }
+            })
+            .collect()
+    }
+
+    fn status(state: &State, i: usize) -> TreatyStatus {
+        state
+            .party(&PartyCode::parse(&code(i)).unwrap())
+            .unwrap()
+            .status
+            .clone()
+    }
+
+    #[test]
+    fn protocol_enters_into_force_on_the_90th_day_after_55_parties_with_55_percent_of_annex_i_co2()
+    {
+        let mut state = genesis().build_state().unwrap();
+        let mut nonce = 0;
+        let block = |state: &mut State, h: u64, date: &str, txs: Vec<Tx>| {
+            let ctx = BlockContext {
+                height: h,
+                timestamp_ms: parse_date_ms(date).unwrap() + 1,
+                hash: [h as u8; 32],
+            };
+            let out = state.apply_block(ctx, &txs).unwrap();
+            assert!(
+                out.receipts.iter().all(|r| r.outcome.is_ok()),
+                "{:?}",
+                out.receipts
+            );
+        };
+        // 30 non-Annex I States and 16 Annex I States: 46 Parties, 53 % of the CO2.
+        let txs = deposits((30..60).chain(0..16), &mut nonce);
+        block(&mut state, 1, "2002-05-31", txs);
+        // 9 more non-Annex I would not be possible here; 9 more Annex I give 55 Parties
+        // but the 55th arrives with the 25th Annex I State: 83 % of the CO2.
+        let txs = deposits(16..24, &mut nonce);
+        block(&mut state, 2, "2004-04-12", txs);
+        assert_eq!(
+            state.governance().protocol_in_force_ms,
+            None,
+            "54 Parties are not enough"
+        );
+        let txs = deposits(24..25, &mut nonce);
+        block(&mut state, 3, "2004-11-18", txs);
+        assert_eq!(
+            state.governance().protocol_in_force_ms,
+            parse_date_ms("2005-02-16")
+        );
+        assert_eq!(
+            status(&state, 30),
+            TreatyStatus::Deposited {
+                deposited: "2002-05-31".into(),
+                in_force_from: "2005-02-16".into()
+            }
+        );
+        block(&mut state, 4, "2005-02-16", vec![]);
+        assert_eq!(
+            status(&state, 30),
+            TreatyStatus::InForce {
+                since: "2005-02-16".into()
+            }
+        );
+        assert_eq!(
+            status(&state, 24),
+            TreatyStatus::InForce {
+                since: "2005-02-16".into()
+            }
+        );
+        // A later ratification: the 90th day after its own deposit (Art. 25.3).
+        let txs = deposits(25..26, &mut nonce);
+        block(&mut state, 5, "2007-12-12", txs);
+        assert_eq!(
+            status(&state, 25),
+            TreatyStatus::Deposited {
+                deposited: "2007-12-12".into(),
+                in_force_from: "2008-03-11".into()
+            }
+        );
+        assert_eq!(status(&state, 26), TreatyStatus::Signatory);
+        assert_eq!(state.check_invariants(), Ok(()));
+    }
 }

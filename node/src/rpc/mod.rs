@@ -389,6 +389,12 @@ impl Ledger for LedgerService {
             mempool_size,
             role: "validator".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol_in_force: chain
+                .state()
+                .governance()
+                .protocol_in_force_ms
+                .map(crate::ledger::calendar::format_date)
+                .unwrap_or_default(),
         }))
     }
 }
