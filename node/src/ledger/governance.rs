@@ -579,7 +579,7 @@ impl State {
                 };
                 let since_ms = super::calendar::parse_date_ms(since).unwrap_or(i64::MAX);
                 // Art. 27.1: notice at any time after three years from entry into force.
-                let earliest = months_after(since_ms, 12 * gp.withdrawal_wait_years);
+                let earliest = months_after(since_ms, gp.withdrawal_wait_years.saturating_mul(12));
                 if now < earliest {
                     return Err(Refusal::WithdrawalTooEarly {
                         party: party.clone(),
@@ -589,7 +589,7 @@ impl State {
                 // Art. 27.2: effective one year after the notice, or later if stated.
                 let effective = effective_ms
                     .unwrap_or(0)
-                    .max(months_after(now, 12 * gp.withdrawal_effect_years));
+                    .max(months_after(now, gp.withdrawal_effect_years.saturating_mul(12)));
                 Ok(GovPlan::Status(
                     party.clone(),
                     TreatyStatus::WithdrawalNotified {
