@@ -30,6 +30,34 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // Batched verification of 512 signatures (what a block's worth could cost), for the
+    // ceiling; the node verifies strictly one by one so that every node agrees.
+    let batch: Vec<pb::SignedTransaction> = raw
+        .iter()
+        .take(512)
+        .map(|r| pb::SignedTransaction::decode(r.as_slice()).unwrap())
+        .collect();
+    let messages: Vec<Vec<u8>> = batch
+        .iter()
+        .map(|t| [kyoto_node::crypto::TX_DOMAIN, &[0u8], t.body.as_slice()].concat())
+        .collect();
+    let sigs: Vec<ed25519_dalek::Signature> = batch
+        .iter()
+        .map(|t| ed25519_dalek::Signature::from_slice(&t.signature).unwrap())
+        .collect();
+    let vkeys: Vec<ed25519_dalek::VerifyingKey> = batch
+        .iter()
+        .map(|t| {
+            ed25519_dalek::VerifyingKey::from_bytes(t.public_key.as_slice().try_into().unwrap())
+                .unwrap()
+        })
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    g.throughput(Throughput::Elements(batch.len() as u64));
+    g.bench_function("ed25519_verify_batch_512", |b| {
+        b.iter(|| ed25519_dalek::verify_batch(&refs, &sigs, &vkeys).unwrap())
+    });
+    g.throughput(Throughput::Elements(1));
     g.bench_function("decode_and_verify_tx", |b| {
         b.iter(|| decode_and_verify(black_box(&raw[0]), &chain_id).unwrap())
     });

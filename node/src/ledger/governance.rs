@@ -587,9 +587,10 @@ impl State {
                     });
                 }
                 // Art. 27.2: effective one year after the notice, or later if stated.
-                let effective = effective_ms
-                    .unwrap_or(0)
-                    .max(months_after(now, gp.withdrawal_effect_years.saturating_mul(12)));
+                let effective = effective_ms.unwrap_or(0).max(months_after(
+                    now,
+                    gp.withdrawal_effect_years.saturating_mul(12),
+                ));
                 Ok(GovPlan::Status(
                     party.clone(),
                     TreatyStatus::WithdrawalNotified {
