@@ -169,3 +169,69 @@ pub fn kyotod_exit(args: &[&str], timeout: Duration) -> (bool, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Dev key path of a Party (or `CDM`, `DEPOSITARY`), relative to the data directory's parent.
+pub fn dev_key(code: &str) -> String {
+    format!(".kyoto-dev/dev-keys/{code}.key")
+}
+
+/// Asserts that a CLI run was refused with `code`.
+#[track_caller]
+pub fn assert_refused(r: CliResult, code: &str) {
+    assert!(
+        !r.success,
+        "expected {code}, but it succeeded: {}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains(&format!("refused: {code}:")),
+        "expected {code}, got: {}",
+        r.stderr
+    );
+}
+
+/// A 64-bit integer of the protobuf JSON mapping (written as a string), 0 when absent.
+pub fn json_u64(v: &serde_json::Value) -> u64 {
+    match v {
+        serde_json::Value::String(s) => s.parse().expect("an integer string"),
+        serde_json::Value::Number(n) => n.as_u64().expect("an unsigned integer"),
+        serde_json::Value::Null => 0,
+        other => panic!("not an integer: {other}"),
+    }
+}
+
+/// Runs the first ```sh block after `heading` in README.md with bash (`-euo pipefail`),
+/// in `cwd`, against `node`, with the built binaries first on PATH; returns stdout.
+pub fn run_readme_block(heading: &str, cwd: &Path, node: &NodeProcess) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section `{heading}` in README.md"));
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    let bin_dir = bin("kyoto").parent().expect("bin dir").to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(cwd)
+        .env("PATH", path)
+        .env("KYOTO_NODE", &node.url)
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "README block failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -2,34 +2,10 @@
 //! ledger time moved by `kyoto dev advance-time`. The dev genesis has 42 States in force
 //! (the quorum needs 28 of them) and the European Community with 27 member States.
 
-use kyoto_tests::{CliResult, NodeProcess};
-
-fn key(code: &str) -> String {
-    format!(".kyoto-dev/dev-keys/{code}.key")
-}
-
-#[track_caller]
-fn refused(r: CliResult, code: &str) {
-    assert!(
-        !r.success,
-        "expected {code}, but it succeeded: {}",
-        r.stdout
-    );
-    assert!(
-        r.stderr.contains(&format!("refused: {code}:")),
-        "expected {code}, got: {}",
-        r.stderr
-    );
-}
-
-fn u64_of(v: &serde_json::Value) -> u64 {
-    match v {
-        serde_json::Value::String(s) => s.parse().unwrap(),
-        serde_json::Value::Number(n) => n.as_u64().unwrap(),
-        serde_json::Value::Null => 0,
-        other => panic!("not an integer: {other}"),
-    }
-}
+use kyoto_tests::{
+    CliResult, NodeProcess, assert_refused as refused, dev_key as key, json_u64 as u64_of,
+    run_readme_block,
+};
 
 /// States in force that are not EU members.
 const NON_EU: [&str; 12] = [
@@ -479,37 +455,8 @@ fn a_decision_adds_a_validator() {
 /// The README's governance walk-through runs as written against a fresh dev node.
 #[test]
 fn readme_governance_walkthrough_runs_as_written() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
-        .split("### Governance walk-through")
-        .nth(1)
-        .expect("section in README");
-    let block = section
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("sh block");
     let (dir, node) = start();
-    let bin_dir = kyoto_tests::bin("kyoto").parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", block])
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("KYOTO_NODE", &node.url)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "README block failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_readme_block("### Governance walk-through", dir.path(), &node);
     assert!(
         stdout.contains("outcome:     adopted by three_fourths"),
         "{stdout}"

@@ -2,35 +2,9 @@
 //! against a real `kyotod --dev`, with the dev keys of the Parties and of the CDM
 //! executive board (`.kyoto-dev/dev-keys/<CODE>.key`, `CDM.key`).
 
-use kyoto_tests::{CliResult, NodeProcess};
-
-fn u64_of(v: &serde_json::Value) -> u64 {
-    // The protobuf JSON mapping writes 64-bit integers as strings.
-    match v {
-        serde_json::Value::String(s) => s.parse().unwrap(),
-        serde_json::Value::Number(n) => n.as_u64().unwrap(),
-        serde_json::Value::Null => 0,
-        other => panic!("not an integer: {other}"),
-    }
-}
-
-fn key(code: &str) -> String {
-    format!(".kyoto-dev/dev-keys/{code}.key")
-}
-
-#[track_caller]
-fn refused(r: CliResult, code: &str) {
-    assert!(
-        !r.success,
-        "expected {code}, but it succeeded: {}",
-        r.stdout
-    );
-    assert!(
-        r.stderr.contains(&format!("refused: {code}:")),
-        "expected {code}, got: {}",
-        r.stderr
-    );
-}
+use kyoto_tests::{
+    NodeProcess, assert_refused as refused, dev_key as key, json_u64 as u64_of, run_readme_block,
+};
 
 fn start() -> (tempfile::TempDir, NodeProcess) {
     let dir = tempfile::tempdir().unwrap();
@@ -1024,38 +998,10 @@ fn dev_time_moves_only_forward() {
 /// The README's command-by-command block runs as written against a fresh dev node.
 #[test]
 fn readme_mechanisms_block_runs_as_written() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
-        .split("### The Kyoto mechanisms, command by command")
-        .nth(1)
-        .expect("section in README");
-    let block = section
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("sh block");
     let (dir, node) = start();
-    let bin_dir = kyoto_tests::bin("kyoto").parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = std::process::Command::new("bash")
-        .arg("-euo")
-        .arg("pipefail")
-        .arg("-c")
-        .arg(block)
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("KYOTO_NODE", &node.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "README block failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_readme_block(
+        "### The Kyoto mechanisms, command by command",
+        dir.path(),
+        &node,
     );
 }
