@@ -16,7 +16,7 @@ use prost::Message;
 const BLOCK_TXS: usize = 1_000;
 
 fn benches(c: &mut Criterion) {
-    let (genesis, keys) = fixture();
+    let (genesis, keys, validator) = fixture();
     let chain_id = genesis.chain_id.clone();
     let mut nonces = vec![1u64; keys.len()];
     let raw = signed_transfers(&chain_id, &keys, BLOCK_TXS, &mut nonces);
@@ -112,7 +112,7 @@ fn benches(c: &mut Criterion) {
             },
             |block| {
                 now += 1;
-                chain.commit_next(block, now).unwrap()
+                chain.commit_next(block, now, &validator).unwrap()
             },
             BatchSize::LargeInput,
         )

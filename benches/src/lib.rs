@@ -6,20 +6,25 @@ use kyoto_node::dev::dev_genesis_with_keys;
 use kyoto_node::ledger::Genesis;
 use kyoto_proto::v1::{self as pb, transaction_body::Kind};
 
-/// The dev genesis with deterministic keys, and each Party's key by code (Parties
-/// with units only).
-pub fn fixture() -> (Genesis, Vec<(String, SigningKey)>) {
+/// The dev genesis with deterministic keys, each Party's key by code (Parties with
+/// units only), and the validator's key.
+pub fn fixture() -> (Genesis, Vec<(String, SigningKey)>, SigningKey) {
     let mut seed = 0u8;
     let (genesis, keys) = dev_genesis_with_keys(&mut |_| {
         seed = seed.wrapping_add(1);
         SigningKey::from_bytes(&[seed; 32])
     });
     let funded: Vec<String> = genesis.issuances.iter().map(|i| i.party.clone()).collect();
+    let validator = keys
+        .iter()
+        .find(|(name, _)| name == "validator")
+        .map(|(_, k)| k.clone())
+        .unwrap_or_else(|| SigningKey::from_bytes(&[0; 32]));
     let keys = keys
         .into_iter()
         .filter(|(code, _)| funded.contains(code))
         .collect();
-    (genesis, keys)
+    (genesis, keys, validator)
 }
 
 /// A transfer of `amount` AAUs of period 1 between two Party holding accounts.

@@ -5,7 +5,9 @@
 use kyoto_proto::v1 as pb;
 use prost::Message;
 
-use crate::crypto::sha256;
+use ed25519_dalek::SigningKey;
+
+use crate::crypto::{self, sha256};
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::store::{ChainStore, Store, StoreError};
 use crate::wire;
@@ -19,9 +21,15 @@ pub enum ChainError {
     #[error("the block cannot be applied: {0}")]
     Block(#[from] BlockError),
     #[error(
-        "an earlier commit failed to reach the disk; restart the node to reload the last committed state"
+        "an earlier commit failed to reach the disk, or this node diverged; restart the node to reload the last committed state"
     )]
     Poisoned,
+    #[error("invalid block: {0}")]
+    InvalidBlock(String),
+    #[error(
+        "after block {height} this node's state root differs from the validators': it diverged and stops"
+    )]
+    Diverged { height: u64 },
 }
 
 /// A transaction with the exact bytes it was submitted as.
@@ -121,12 +129,14 @@ impl<S: Store> Chain<S> {
         &self.store
     }
 
-    /// Builds, applies and persists the next block. `now_ms` is the proposer's clock;
-    /// the block's timestamp is strictly after the previous block's.
+    /// Builds, applies and persists the next block, committed by `validator`'s
+    /// signature. `now_ms` is the proposer's clock; the block's timestamp is strictly
+    /// after the previous block's.
     pub fn commit_next(
         &mut self,
         txs: Vec<PendingTx>,
         now_ms: i64,
+        validator: &SigningKey,
     ) -> Result<pb::GetBlockResponse, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
@@ -143,15 +153,165 @@ impl<S: Store> Chain<S> {
             transaction_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
         };
         let hash = block_hash(&header);
+        let certificate = pb::CommitCertificate {
+            height: header.height,
+            block_hash: hash.to_vec(),
+            signatures: vec![pb::CommitSignature {
+                public_key: validator.verifying_key().to_bytes().to_vec(),
+                signature: crypto::sign_commit(validator, header.height, &hash).to_vec(),
+            }],
+        };
+        let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
+            txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
+        self.apply_and_persist(header, hash, raws, &ledger_txs, certificate)
+            .map(|(resp, _)| resp)
+    }
+
+    /// Verifies a block committed elsewhere (an observer following a validator) and
+    /// commits it: height, parent hash, parent state root, transactions root, the
+    /// commit certificate against the validator set the ledger records (more than two
+    /// thirds of it), every transaction's signature, and after applying it, the state
+    /// root the validators reached. A block that fails a check before it is applied
+    /// changes nothing; a state root that differs after applying it means this node
+    /// diverged, and the chain refuses to go on.
+    pub fn commit_external(&mut self, block: &pb::GetBlockResponse) -> Result<(), ChainError> {
+        if self.poisoned {
+            return Err(ChainError::Poisoned);
+        }
+        let invalid = |m: String| ChainError::InvalidBlock(m);
+        let b = block
+            .block
+            .as_ref()
+            .ok_or_else(|| invalid("the response has no block".into()))?;
+        let header = b
+            .header
+            .clone()
+            .ok_or_else(|| invalid("the block has no header".into()))?;
+        let meta = self.state.meta().clone();
+        if header.chain_id != meta.chain_id {
+            return Err(invalid(format!(
+                "block of chain `{}`, this is `{}`",
+                header.chain_id, meta.chain_id
+            )));
+        }
+        if header.height != meta.height + 1 {
+            return Err(invalid(format!(
+                "block {} does not follow height {}",
+                header.height, meta.height
+            )));
+        }
+        if header.parent_hash != meta.last_block_hash.as_slice() {
+            return Err(invalid(format!(
+                "block {} does not extend this chain's head",
+                header.height
+            )));
+        }
+        if header.parent_state_root != self.state_root.as_slice() {
+            return Err(invalid(format!(
+                "block {} names another parent state root",
+                header.height
+            )));
+        }
+        let hash = block_hash(&header);
+        let certificate = block
+            .certificate
+            .clone()
+            .ok_or_else(|| invalid(format!("block {} has no commit certificate", header.height)))?;
+        self.verify_certificate(&certificate, header.height, &hash)?;
+        let mut ledger_txs = Vec::with_capacity(b.transactions.len());
+        for (i, raw) in b.transactions.iter().enumerate() {
+            let tx = crate::tx::decode_and_verify(raw, &meta.chain_id).map_err(|e| {
+                invalid(format!(
+                    "block {} transaction {i}: {}: {e}",
+                    header.height,
+                    e.code()
+                ))
+            })?;
+            ledger_txs.push(tx);
+        }
+        let hashes: Vec<Hash> = ledger_txs.iter().map(|t| t.hash).collect();
+        if header.transactions_root != transactions_root(&hashes).as_slice()
+            || usize::try_from(header.transaction_count).ok() != Some(ledger_txs.len())
+        {
+            return Err(invalid(format!(
+                "block {}: its transactions do not match its header",
+                header.height
+            )));
+        }
+        if header.timestamp_ms <= meta.time_ms {
+            return Err(invalid(format!(
+                "block {}: its timestamp does not increase",
+                header.height
+            )));
+        }
+        let (resp, root) = self.apply_and_persist(
+            header,
+            hash,
+            b.transactions.clone(),
+            &ledger_txs,
+            certificate,
+        )?;
+        if root.as_slice() != block.state_root.as_slice() {
+            // Persisted, but not what the validators reached: this node diverged.
+            self.poisoned = true;
+            return Err(ChainError::Diverged {
+                height: resp.block.and_then(|b| b.header).map_or(0, |h| h.height),
+            });
+        }
+        Ok(())
+    }
+
+    /// More than two thirds of the validators the ledger records signed the block.
+    fn verify_certificate(
+        &self,
+        cert: &pb::CommitCertificate,
+        height: u64,
+        hash: &Hash,
+    ) -> Result<(), ChainError> {
+        let invalid = |m: String| ChainError::InvalidBlock(m);
+        if cert.height != height || cert.block_hash != hash.as_slice() {
+            return Err(invalid(format!(
+                "the certificate of block {height} is for another block"
+            )));
+        }
+        let validators = &self.state.governance().validators;
+        let mut signed = std::collections::BTreeSet::new();
+        for s in &cert.signatures {
+            let pk = crypto::verify_commit(&s.public_key, height, hash, &s.signature)
+                .map_err(|e| invalid(format!("block {height}: a commit signature: {e}")))?;
+            if !validators.iter().any(|v| v.key == pk) {
+                return Err(invalid(format!(
+                    "block {height} is signed by {}, not a validator",
+                    hex::encode(pk)
+                )));
+            }
+            signed.insert(pk);
+        }
+        let n = validators.len();
+        if signed.len() * 3 <= n * 2 {
+            return Err(invalid(format!(
+                "block {height} is signed by {} of {n} validators; more than two thirds must sign",
+                signed.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn apply_and_persist(
+        &mut self,
+        header: pb::BlockHeader,
+        hash: Hash,
+        raws: Vec<Vec<u8>>,
+        ledger_txs: &[Tx],
+        certificate: pb::CommitCertificate,
+    ) -> Result<(pb::GetBlockResponse, Hash), ChainError> {
         let ctx = BlockContext {
             height: header.height,
             timestamp_ms: header.timestamp_ms,
             hash,
         };
-        let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
-            txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
         // The ledger checks height and time before it changes anything.
-        let outcome = self.state.apply_block(ctx, &ledger_txs)?;
+        let outcome = self.state.apply_block(ctx, ledger_txs)?;
         // Debug builds (and so every test) check all invariants after every block.
         #[cfg(debug_assertions)]
         {
@@ -169,12 +329,13 @@ impl<S: Store> Chain<S> {
             }),
             block_hash: hash.to_vec(),
             state_root: outcome.state_root.to_vec(),
-            transaction_hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+            transaction_hashes: ledger_txs.iter().map(|t| t.hash.to_vec()).collect(),
             receipts: outcome
                 .receipts
                 .iter()
                 .map(|r| wire::receipt(r, header.height))
                 .collect(),
+            certificate: Some(certificate),
         };
         if let Err(e) = self.store.commit_block(&response, outcome.writes) {
             // Memory is ahead of the disk now: refuse to go on.
@@ -182,7 +343,7 @@ impl<S: Store> Chain<S> {
             return Err(e.into());
         }
         self.state_root = outcome.state_root;
-        Ok(response)
+        Ok((response, outcome.state_root))
     }
 }
 
@@ -191,16 +352,47 @@ mod tests {
     use super::*;
     use crate::dev::dev_genesis_with_keys;
     use crate::store::{MemoryStore, SledStore};
+    use kyoto_proto::v1::transaction_body::Kind;
+
+    fn fixture() -> (Genesis, SigningKey, SigningKey) {
+        let mut keys = std::collections::BTreeMap::new();
+        let mut n = 0u8;
+        let (genesis, list) = dev_genesis_with_keys(&mut |_| {
+            n = n.wrapping_add(1);
+            SigningKey::from_bytes(&[n; 32])
+        });
+        keys.extend(list);
+        (genesis, keys["validator"].clone(), keys["JPN"].clone())
+    }
+
+    fn transfer(chain: &Chain<MemoryStore>, key: &SigningKey, nonce: u64) -> PendingTx {
+        let body = pb::TransactionBody {
+            chain_id: chain.state().chain_id().to_owned(),
+            nonce,
+            kind: Some(Kind::TransferUnits(pb::TransferUnits {
+                from_account: "JPN-100-1".into(),
+                to_account: "CAN-100-1".into(),
+                amount: 10,
+                units: Some(pb::UnitFilter {
+                    unit_type: 1,
+                    period: 1,
+                    ..Default::default()
+                }),
+            })),
+        };
+        let raw = crate::tx::sign_transaction(key, &body);
+        let tx = crate::tx::decode_and_verify(&raw, chain.state().chain_id()).unwrap();
+        PendingTx { raw, tx }
+    }
 
     #[test]
     fn reopening_a_chain_gives_the_same_state_root_and_refuses_another_genesis() {
         let dir = tempfile::tempdir().unwrap();
-        let (genesis, _keys) =
-            dev_genesis_with_keys(&mut |_| ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let (genesis, validator, _) = fixture();
         let root = {
             let mut chain = Chain::open(SledStore::open(dir.path()).unwrap(), &genesis).unwrap();
-            chain.commit_next(Vec::new(), 1).unwrap();
-            chain.commit_next(Vec::new(), 1).unwrap();
+            chain.commit_next(Vec::new(), 1, &validator).unwrap();
+            chain.commit_next(Vec::new(), 1, &validator).unwrap();
             assert_eq!(chain.height(), 2);
             chain.state_root()
         };
@@ -218,10 +410,68 @@ mod tests {
             Chain::open(SledStore::open(dir.path()).unwrap(), &other),
             Err(ChainError::Store(StoreError::GenesisMismatch { .. }))
         ));
-        // Memory and sled agree on the genesis state root.
         let mem = Chain::open(MemoryStore::default(), &genesis).unwrap();
         let sled_dir = tempfile::tempdir().unwrap();
         let disk = Chain::open(SledStore::open(sled_dir.path()).unwrap(), &genesis).unwrap();
         assert_eq!(mem.state_root(), disk.state_root());
+    }
+
+    #[test]
+    fn a_replica_applies_certified_blocks_and_rejects_forged_ones() {
+        let (genesis, validator, jpn) = fixture();
+        let mut a = Chain::open(MemoryStore::default(), &genesis).unwrap();
+        let t1 = transfer(&a, &jpn, 1);
+        let b1 = a.commit_next(vec![t1], 10, &validator).unwrap();
+        let t2 = transfer(&a, &jpn, 2);
+        let b2 = a.commit_next(vec![t2], 20, &validator).unwrap();
+
+        let mut b = Chain::open(MemoryStore::default(), &genesis).unwrap();
+        // Out of order: refused, nothing changes.
+        assert!(matches!(
+            b.commit_external(&b2),
+            Err(ChainError::InvalidBlock(_))
+        ));
+        // A certificate signed by someone who is not a validator.
+        let mut forged = b1.clone();
+        let hash: Hash = forged.block_hash.as_slice().try_into().unwrap();
+        forged.certificate = Some(pb::CommitCertificate {
+            height: 1,
+            block_hash: hash.to_vec(),
+            signatures: vec![pb::CommitSignature {
+                public_key: jpn.verifying_key().to_bytes().to_vec(),
+                signature: crypto::sign_commit(&jpn, 1, &hash).to_vec(),
+            }],
+        });
+        assert!(
+            matches!(b.commit_external(&forged), Err(ChainError::InvalidBlock(m)) if m.contains("not a validator"))
+        );
+        // No signature at all.
+        let mut unsigned = b1.clone();
+        unsigned.certificate.as_mut().unwrap().signatures.clear();
+        assert!(
+            matches!(b.commit_external(&unsigned), Err(ChainError::InvalidBlock(m)) if m.contains("two thirds"))
+        );
+        // A transaction whose signature does not verify.
+        let mut bad_tx = b1.clone();
+        let raw = &mut bad_tx.block.as_mut().unwrap().transactions[0];
+        let n = raw.len();
+        raw[n - 1] ^= 1;
+        assert!(
+            matches!(b.commit_external(&bad_tx), Err(ChainError::InvalidBlock(m)) if m.contains("BAD_SIGNATURE"))
+        );
+        assert_eq!(b.height(), 0, "refused blocks change nothing");
+        // The real blocks: the same state root as the validator's.
+        b.commit_external(&b1).unwrap();
+        b.commit_external(&b2).unwrap();
+        assert_eq!((b.height(), b.state_root()), (a.height(), a.state_root()));
+        // A block whose claimed state root differs: this replica stops.
+        let t3 = transfer(&a, &jpn, 3);
+        let mut b3 = a.commit_next(vec![t3], 30, &validator).unwrap();
+        b3.state_root = vec![0; 32];
+        assert!(matches!(
+            b.commit_external(&b3),
+            Err(ChainError::Diverged { height: 3 })
+        ));
+        assert!(matches!(b.commit_external(&b3), Err(ChainError::Poisoned)));
     }
 }

@@ -14,7 +14,7 @@ use crate::chain::{Chain, ChainError};
 use crate::crypto;
 use crate::dev;
 use crate::ledger::Genesis;
-use crate::node::{Node, NodeConfig};
+use crate::node::{Node, NodeConfig, Role};
 use crate::rpc;
 use crate::store::{SledStore, Store, StoreError};
 
@@ -36,8 +36,20 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub genesis: Option<PathBuf>,
     /// This node's validator key (PKCS#8 PEM), with --genesis.
-    #[arg(long, value_name = "FILE", requires = "genesis")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "genesis",
+        conflicts_with = "observer"
+    )]
     pub validator_key: Option<PathBuf>,
+    /// Run a read-only replica that follows a validator and verifies every block's
+    /// commit certificate and transactions (needs --genesis and --sync-from).
+    #[arg(long, requires_all = ["genesis", "sync_from"], conflicts_with = "dev")]
+    pub observer: bool,
+    /// The validator's gRPC URL an observer follows.
+    #[arg(long, value_name = "URL", requires = "observer")]
+    pub sync_from: Option<String>,
     /// Where blocks, state and (in dev mode) keys are kept.
     #[arg(
         long,
@@ -105,7 +117,7 @@ fn init_dev_genesis(data_dir: &Path) -> Result<Genesis, ChainError> {
     Ok(genesis)
 }
 
-fn open_chain(args: &Args) -> anyhow::Result<Chain<Box<dyn Store>>> {
+fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let store: Box<dyn Store> = Box::new(SledStore::open(&args.data_dir.join("db"))?);
@@ -119,24 +131,30 @@ fn open_chain(args: &Args) -> anyhow::Result<Chain<Box<dyn Store>>> {
                 genesis.chain_id
             );
         }
+        let key = crypto::read_key_file(&args.data_dir.join("validator.key"))?;
         println!(
             "dev chain `{}`: Party registry keys are in {}/<CODE>.key",
             genesis.chain_id,
             args.data_dir.join("dev-keys").display()
         );
-        return Ok(chain);
+        return Ok((chain, Role::Validator(Box::new(key))));
     }
     let Some(genesis_path) = &args.genesis else {
         bail!(
-            "give --dev to run a single-validator dev chain, or --genesis FILE --validator-key FILE for a network"
+            "give --dev to run a single-validator dev chain, --genesis FILE --validator-key FILE for a network, or --observer --genesis FILE --sync-from URL for a read-only replica"
         );
     };
     let bytes = std::fs::read(genesis_path)
         .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
     let genesis =
         Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    if args.observer {
+        return Ok((Chain::open(store, &genesis)?, Role::Observer));
+    }
     let Some(key_path) = &args.validator_key else {
-        bail!("--genesis needs --validator-key FILE (this node's validator key)");
+        bail!(
+            "--genesis needs --validator-key FILE (this node's validator key), or --observer for a read-only replica"
+        );
     };
     let key = crypto::read_key_file(key_path)?;
     let validators = genesis.validator_keys()?;
@@ -152,7 +170,65 @@ fn open_chain(args: &Args) -> anyhow::Result<Chain<Box<dyn Store>>> {
             key_path.display()
         );
     }
-    Ok(Chain::open(store, &genesis)?)
+    Ok((
+        Chain::open(store, &genesis)?,
+        Role::Validator(Box::new(key)),
+    ))
+}
+
+/// Observers: follow a validator's committed blocks, verify each and commit it; on a
+/// lost connection, reconnect. An invalid block or a diverging state stops the node.
+async fn run_sync(
+    node: Arc<Node>,
+    url: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use kyoto_proto::v1::{StreamBlocksRequest, ledger_client::LedgerClient};
+    loop {
+        let from_height = node.chain().map_err(|e| anyhow::anyhow!("{e}"))?.height() + 1;
+        let stream = async {
+            let mut client = LedgerClient::connect(url.clone())
+                .await?
+                .max_decoding_message_size(64 * 1024 * 1024);
+            let stream = client
+                .stream_blocks(StreamBlocksRequest { from_height })
+                .await?
+                .into_inner();
+            anyhow::Ok(stream)
+        };
+        let mut stream = match stream.await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%url, error = %e, "cannot reach the validator; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            }
+        };
+        tracing::info!(%url, from_height, "following the validator");
+        loop {
+            let next = tokio::select! {
+                m = stream.message() => m,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            match next {
+                Ok(Some(block)) => {
+                    let n = Arc::clone(&node);
+                    let height = tokio::task::spawn_blocking(move || n.apply_synced(&block))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("sync task failed: {e}"))?
+                        .context("refusing the validator's block")?;
+                    tracing::info!(height, "verified and committed block");
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "block stream interrupted; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Runs the node until Ctrl-C or SIGTERM.
@@ -188,7 +264,7 @@ async fn shutdown_signal() {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<()> {
-    let chain = open_chain(&args)?;
+    let (chain, role) = open_chain(&args)?;
     tracing::info!(
         chain_id = chain.state().chain_id(),
         height = chain.height(),
@@ -203,13 +279,20 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         dev_clock: args.dev,
         ..NodeConfig::default()
     };
-    let node = Node::new(chain, config);
+    let observer = matches!(role, Role::Observer);
+    let node = Node::new(chain, config, role);
     let listener = rpc::bind(args.grpc_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.grpc_addr))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let producer = tokio::spawn(Arc::clone(&node).run_producer(stop_rx.clone()));
+    let producer = if observer {
+        let url = args.sync_from.clone().unwrap_or_default();
+        tokio::spawn(run_sync(Arc::clone(&node), url, stop_rx.clone()))
+    } else {
+        let producer = Arc::clone(&node).run_producer(stop_rx.clone());
+        tokio::spawn(async move { producer.await.map_err(anyhow::Error::new) })
+    };
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(rpc::serve(Arc::clone(&node), listener, async move {
         let _ = server_stop.wait_for(|s| *s).await;
@@ -226,7 +309,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         }
         r = &mut producer => match r {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(anyhow::Error::new(e).context("block producer stopped")),
+            Ok(Err(e)) => Err(e.context(if observer { "block sync stopped" } else { "block producer stopped" })),
             Err(e) => Err(anyhow::anyhow!("block producer panicked: {e}")),
         },
         r = &mut server => match r {

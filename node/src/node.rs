@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ed25519_dalek::SigningKey;
 use kyoto_proto::v1 as pb;
 use tokio::sync::{Notify, watch};
 
@@ -60,6 +61,8 @@ pub enum SubmitError {
     Admit(#[from] AdmitError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("this node is a read-only replica (an observer); submit transactions to a validator")]
+    ReadOnly,
     #[error("only a dev chain (kyotod --dev) can move ledger time")]
     NotDevChain,
     #[error("{to_ms} ms is past the end of year 9999, the last instant ledger time may reach")]
@@ -75,6 +78,7 @@ impl SubmitError {
             SubmitError::Admit(e) => e.code(),
             SubmitError::Internal(_) => "INTERNAL",
             SubmitError::NotDevChain => "NOT_DEV_CHAIN",
+            SubmitError::ReadOnly => "READ_ONLY_REPLICA",
             SubmitError::TimeBackwards { .. } => "TIME_BACKWARDS",
             SubmitError::TimeOutOfRange { .. } => "TIME_OUT_OF_RANGE",
         }
@@ -112,6 +116,16 @@ pub struct Node {
     head: watch::Sender<u64>,
     config: NodeConfig,
     clock: Mutex<DevClock>,
+    role: Role,
+}
+
+/// What the node does in the network.
+pub enum Role {
+    /// Commits blocks, signing them with its validator key.
+    Validator(Box<SigningKey>),
+    /// A read-only replica: follows a validator, verifies every block and its
+    /// commit certificate, serves queries, refuses submissions.
+    Observer,
 }
 
 /// The dev chain's clock: the last commit's wall instant and a requested jump.
@@ -132,7 +146,7 @@ fn now_ms() -> i64 {
 }
 
 impl Node {
-    pub fn new(chain: Chain<Box<dyn Store>>, config: NodeConfig) -> Arc<Self> {
+    pub fn new(chain: Chain<Box<dyn Store>>, config: NodeConfig, role: Role) -> Arc<Self> {
         let (head, _) = watch::channel(chain.height());
         let chain_id = chain.state().chain_id().to_owned();
         Arc::new(Node {
@@ -146,6 +160,7 @@ impl Node {
                 last_commit: Instant::now(),
                 advance_to_ms: None,
             }),
+            role,
         })
     }
 
@@ -171,8 +186,29 @@ impl Node {
         self.mempool().map(|m| m.len()).unwrap_or(0)
     }
 
+    /// `validator` or `observer`.
+    pub fn role_name(&self) -> &'static str {
+        match self.role {
+            Role::Validator(_) => "validator",
+            Role::Observer => "observer",
+        }
+    }
+
+    /// Verifies and commits a block received from a validator (observers).
+    pub fn apply_synced(&self, block: &pb::GetBlockResponse) -> Result<u64, ChainError> {
+        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
+        chain.commit_external(block)?;
+        let height = chain.height();
+        drop(chain);
+        self.head.send_replace(height);
+        Ok(height)
+    }
+
     /// Verifies and admits the bytes of a signed transaction; returns its hash.
     pub fn submit(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
+        if matches!(self.role, Role::Observer) {
+            return Err(SubmitError::ReadOnly);
+        }
         let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
         let hash = tx.hash;
         {
@@ -305,7 +341,12 @@ impl Node {
         }
         let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
         let timestamp = self.next_timestamp(chain.state().time_ms())?;
-        let block = chain.commit_next(txs, timestamp)?;
+        let Role::Validator(key) = &self.role else {
+            return Err(ChainError::InvalidBlock(
+                "an observer does not produce blocks".into(),
+            ));
+        };
+        let block = chain.commit_next(txs, timestamp, key)?;
         mempool.remove_committed(&hashes, chain.state());
         let height = chain.height();
         drop(mempool);

@@ -53,7 +53,8 @@ fn submit_status(e: &SubmitError) -> Status {
         SubmitError::Admit(AdmitError::Full(_)) => Code::ResourceExhausted,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
-        SubmitError::NotDevChain
+        SubmitError::ReadOnly
+        | SubmitError::NotDevChain
         | SubmitError::TimeBackwards { .. }
         | SubmitError::TimeOutOfRange { .. } => Code::FailedPrecondition,
     };
@@ -387,7 +388,7 @@ impl Ledger for LedgerService {
             latest_block_time_ms: meta.time_ms,
             state_root: chain.state_root().to_vec(),
             mempool_size,
-            role: "validator".to_owned(),
+            role: self.node.role_name().to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_in_force: chain
                 .state()

@@ -1,0 +1,110 @@
+//! A read-only replica: `kyotod --observer` follows a validator, verifies every block's
+//! commit certificate and transactions, reaches the same state root, serves queries
+//! and refuses submissions; after SIGKILL it resumes where it stopped.
+
+use std::time::{Duration, Instant};
+
+use kyoto_tests::{NodeProcess, assert_refused, dev_key, json_u64};
+
+fn status(node: &NodeProcess) -> serde_json::Value {
+    node.kyoto(&["--output", "json", "status"]).json()
+}
+
+/// Waits until the observer reports the validator's height and state root.
+fn wait_in_sync(validator: &NodeProcess, observer: &NodeProcess) -> serde_json::Value {
+    let want = status(validator);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = status(observer);
+        if got["height"] == want["height"] {
+            assert_eq!(
+                got["stateRoot"], want["stateRoot"],
+                "same blocks, same state root"
+            );
+            assert_eq!(got["latestBlockHash"], want["latestBlockHash"]);
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "observer stuck at {} of {}",
+            got["height"],
+            want["height"]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn transfer(node: &NodeProcess, amount: &str) {
+    node.kyoto(&[
+        "transfer",
+        "--key",
+        &dev_key("JPN"),
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        amount,
+    ])
+    .ok();
+}
+
+#[test]
+fn an_observer_follows_verifies_and_refuses_submissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    transfer(&validator, "250");
+    transfer(&validator, "5");
+    let genesis = dir.path().join(".kyoto-dev/genesis.json");
+    let observer_dir = dir.path().join("observer");
+    let args = [
+        "--observer",
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--sync-from",
+        &validator.url,
+    ];
+    let mut observer = NodeProcess::start(&observer_dir, &args);
+    let s = wait_in_sync(&validator, &observer);
+    assert_eq!(s["role"], "observer");
+    assert!(json_u64(&s["height"]) >= 2);
+    // Queries answer from the replica's own copy.
+    let can = observer
+        .kyoto(&["--output", "json", "account", "CAN-100-1"])
+        .json();
+    assert_eq!(
+        can,
+        validator
+            .kyoto(&["--output", "json", "account", "CAN-100-1"])
+            .json()
+    );
+    let block = observer.kyoto(&["--output", "json", "block", "1"]).json();
+    assert_eq!(
+        block["certificate"]["signatures"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // A replica never accepts transactions.
+    let r = observer.kyoto(&[
+        "transfer",
+        "--key",
+        &dev_key("JPN"),
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        "1",
+    ]);
+    assert_refused(r, "READ_ONLY_REPLICA");
+    // New blocks reach it as they are committed.
+    transfer(&validator, "7");
+    wait_in_sync(&validator, &observer);
+    // SIGKILL, more blocks meanwhile, restart: it resumes and catches up.
+    observer.kill9();
+    transfer(&validator, "11");
+    validator
+        .kyoto(&["dev", "advance-time", "--to", "2009-01-01"])
+        .ok();
+    let observer = NodeProcess::start(&observer_dir, &args);
+    wait_in_sync(&validator, &observer);
+}
