@@ -8,7 +8,9 @@
 //! cargo run --release -p kyoto-bench --bin kyoto-load -- --data-dir .kyoto-dev --txs 20000
 //! ```
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -29,6 +31,9 @@ struct Args {
     /// Transfers to submit in all.
     #[arg(long, default_value_t = 20_000)]
     txs: usize,
+    /// Offered load in transfers per second (open loop); 0 submits as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
 }
 
 /// Parties of the dev genesis that hold units and sign transfers.
@@ -76,13 +81,43 @@ async fn main() -> anyhow::Result<()> {
         SIGNERS.len(),
         args.node
     );
+    // Commit times, from the node's block stream.
+    let committed: Arc<Mutex<HashMap<Vec<u8>, Instant>>> = Arc::default();
+    let mut blocks = client
+        .stream_blocks(pb::StreamBlocksRequest {
+            from_height: status.height + 1,
+        })
+        .await?
+        .into_inner();
+    let seen = Arc::clone(&committed);
+    let watcher = tokio::spawn(async move {
+        while let Ok(Some(b)) = blocks.message().await {
+            let now = Instant::now();
+            if let Ok(mut m) = seen.lock() {
+                for h in b.transaction_hashes {
+                    m.insert(h, now);
+                }
+            }
+        }
+    });
+    let signers = work.len() as u64;
+    // Each signer's task offers rate / signers transfers per second.
+    let interval =
+        (args.rate > 0).then(|| Duration::from_secs_f64(signers as f64 / args.rate as f64));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (_, _, txs) in &work {
         let mut client = client.clone();
         let txs = txs.clone();
         tasks.push(tokio::spawn(async move {
+            let mut submitted = Vec::with_capacity(txs.len());
+            let mut next = Instant::now();
             for tx in txs {
+                if let Some(i) = interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += i;
+                }
+                let at = Instant::now();
                 loop {
                     match client
                         .submit_transaction(pb::SubmitTransactionRequest {
@@ -90,7 +125,10 @@ async fn main() -> anyhow::Result<()> {
                         })
                         .await
                     {
-                        Ok(_) => break,
+                        Ok(r) => {
+                            submitted.push((r.into_inner().tx_hash, at));
+                            break;
+                        }
                         Err(s) => {
                             let code = s
                                 .get_error_details()
@@ -106,11 +144,12 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            Ok(())
+            anyhow::Ok(submitted)
         }));
     }
+    let mut submitted_at = Vec::new();
     for t in tasks {
-        t.await??;
+        submitted_at.extend(t.await??);
     }
     let submitted = start.elapsed();
     for (pk, last, _) in &work {
@@ -133,10 +172,39 @@ async fn main() -> anyhow::Result<()> {
         .get_status(pb::GetStatusRequest {})
         .await?
         .into_inner();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    watcher.abort();
+    let mut latencies: Vec<f64> = {
+        let m = committed
+            .lock()
+            .map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+        submitted_at
+            .iter()
+            .filter_map(|(h, at)| {
+                m.get(h)
+                    .map(|c| c.duration_since(*at).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "all submitted after {:.2} s; all committed after {:.2} s",
         submitted.as_secs_f64(),
         elapsed.as_secs_f64()
+    );
+    println!(
+        "submit->commit latency over {} transfers: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
     );
     println!(
         "{total} transfers in {} blocks: {:.0} committed transfers/s",

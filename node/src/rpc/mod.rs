@@ -423,7 +423,8 @@ pub async fn serve(
     let ledger = LedgerServer::new(LedgerService::new(node))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(64 * 1024 * 1024);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // No Nagle delay: a submission or a block notification is one small frame.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .concurrency_limit_per_connection(256)
         .add_service(health_service)
