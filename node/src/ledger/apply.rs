@@ -376,12 +376,39 @@ impl State {
     /// Units a registry holds for a period that count toward the reserve (all but
     /// those in cancellation accounts).
     pub fn held_for_reserve(&self, party: &PartyCode, period: Period) -> Amount {
-        self.registry_accounts(party)
-            .filter(|a| !a.id.kind.is_cancellation())
-            .flat_map(|a| a.blocks.iter())
-            .filter(|b| b.applicable_period == period)
-            .map(SerialBlock::count)
-            .sum()
+        // A running total kept by every movement (checked against the holdings by
+        // `check_invariants`), so the reserve costs nothing on the transfer path.
+        self.parties
+            .get(party)
+            .and_then(|p| p.reserve_holdings.get(&period))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Adds (or removes) units to a registry's running total toward the reserve, when
+    /// the account counts toward it (a Party's account, not a cancellation account).
+    fn count_reserve(
+        &mut self,
+        account: &AccountId,
+        blocks: &[SerialBlock],
+        add: bool,
+        touched: &mut BTreeSet<StateKey>,
+    ) {
+        if account.kind.is_cancellation() {
+            return;
+        }
+        let Some(p) = self.parties.get_mut(&account.party) else {
+            return;
+        };
+        touched.insert(StateKey::Party(account.party.clone()));
+        for b in blocks {
+            let total = p.reserve_holdings.entry(b.applicable_period).or_insert(0);
+            *total = if add {
+                total.saturating_add(b.count())
+            } else {
+                total.saturating_sub(b.count())
+            };
+        }
     }
 
     /// A Party's compliance position for a period (Art. 3.1).
@@ -1333,6 +1360,7 @@ impl State {
             } => {
                 let amount: Amount = take.iter().map(SerialBlock::count).sum();
                 remove_prefixes(self.account_mut(&from, touched), &take);
+                self.count_reserve(&from, &take, false, touched);
                 let moved: Vec<SerialBlock> = take
                     .into_iter()
                     .map(|mut b| {
@@ -1344,6 +1372,7 @@ impl State {
                         b
                     })
                     .collect();
+                self.count_reserve(&to, &moved, true, touched);
                 let dest = self.account_mut(&to, touched);
                 for b in &moved {
                     dest.insert(b.clone());
@@ -1423,6 +1452,7 @@ impl State {
                 let mut accounts = Vec::new();
                 for (to, b) in &blocks {
                     self.account_mut(to, touched).insert(b.clone());
+                    self.count_reserve(to, std::slice::from_ref(b), true, touched);
                     accounts.push(to.clone());
                 }
                 let to = accounts.first().cloned();

@@ -462,6 +462,7 @@ impl Genesis {
                 },
                 inventories: BTreeMap::new(),
                 rmu_issued: BTreeMap::new(),
+                reserve_holdings: BTreeMap::new(),
             };
             let holding = party_holding(&code);
             state.accounts.insert(
@@ -549,6 +550,7 @@ impl Genesis {
             let start = party.next_serial;
             let end = start + (iss.amount - 1);
             party.next_serial = end + 1;
+            *party.reserve_holdings.entry(iss.period).or_insert(0) += iss.amount;
             let block = SerialBlock::new(code.clone(), start, end, UnitType::Aau, iss.period);
             if let Some(acc) = state.accounts.get_mut(&party_holding(&code)) {
                 acc.insert(block);

@@ -563,6 +563,7 @@ impl State {
                             },
                             inventories: BTreeMap::new(),
                             rmu_issued: BTreeMap::new(),
+                            reserve_holdings: BTreeMap::new(),
                         })))
                     }
                 }

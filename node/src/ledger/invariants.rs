@@ -55,6 +55,28 @@ impl State {
                     ));
                 }
             }
+            // The reserve's running total equals what the registry holds outside
+            // cancellation accounts.
+            let mut reserve: BTreeMap<u32, Amount> = BTreeMap::new();
+            for b in self
+                .registry_accounts(&p.code)
+                .filter(|a| !a.id.kind.is_cancellation())
+                .flat_map(|a| a.blocks.iter())
+            {
+                *reserve.entry(b.applicable_period).or_insert(0) += b.count();
+            }
+            let stored: BTreeMap<u32, Amount> = p
+                .reserve_holdings
+                .iter()
+                .filter(|(_, v)| **v > 0)
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            if reserve != stored {
+                return Err(format!(
+                    "{}'s running total toward the reserve {stored:?} differs from its holdings {reserve:?}",
+                    p.code
+                ));
+            }
             // Art. 3.10/3.11/3.12: the registry holds what its accounting says.
             let holdings = self.registry_holdings(&p.code);
             for key in holdings.keys().chain(p.positions.keys()) {

@@ -139,6 +139,9 @@ pub struct Party {
     pub inventories: BTreeMap<u32, Inventory>,
     /// RMUs issued per (activity, period).
     pub rmu_issued: BTreeMap<(Activity, Period), Amount>,
+    /// Units the registry holds per applicable period outside cancellation accounts:
+    /// what counts toward the commitment period reserve (decision 11/CMP.1).
+    pub reserve_holdings: BTreeMap<Period, Amount>,
 }
 
 impl Party {
