@@ -601,7 +601,7 @@ mod tests {
             ("over-issuance", Box::new(|g| g.issuances[0].amount += 1)),
             (
                 "unknown member",
-                Box::new(|g| g.parties[4].members.push("XXX".into())),
+                Box::new(|g| g.parties[4].members.push("ZZZ".into())),
             ),
             (
                 "bad date",
