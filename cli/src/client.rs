@@ -76,7 +76,8 @@ pub async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
         .connect()
         .await
         .with_context(|| format!("cannot reach the node at {url} (is kyotod running?)"))?;
-    Ok(LedgerClient::new(channel))
+    // Blocks may be large (up to 4,000 transactions of 16 KiB).
+    Ok(LedgerClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
 }
 
 pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {

@@ -153,18 +153,9 @@ impl<S: Store> Chain<S> {
             transaction_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
         };
         let hash = block_hash(&header);
-        let certificate = pb::CommitCertificate {
-            height: header.height,
-            block_hash: hash.to_vec(),
-            signatures: vec![pb::CommitSignature {
-                public_key: validator.verifying_key().to_bytes().to_vec(),
-                signature: crypto::sign_commit(validator, header.height, &hash).to_vec(),
-            }],
-        };
         let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
             txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
-        self.apply_and_persist(header, hash, raws, &ledger_txs, certificate)
-            .map(|(resp, _)| resp)
+        self.apply_and_persist(header, hash, raws, &ledger_txs, Certify::Sign(validator))
     }
 
     /// Verifies a block committed elsewhere (an observer following a validator) and
@@ -217,7 +208,13 @@ impl<S: Store> Chain<S> {
             .certificate
             .clone()
             .ok_or_else(|| invalid(format!("block {} has no commit certificate", header.height)))?;
-        self.verify_certificate(&certificate, header.height, &hash)?;
+        let claimed_root: Hash = block.state_root.as_slice().try_into().map_err(|_| {
+            invalid(format!(
+                "block {} names no 32-byte state root",
+                header.height
+            ))
+        })?;
+        self.verify_certificate(&certificate, header.height, &hash, &claimed_root)?;
         let mut ledger_txs = Vec::with_capacity(b.transactions.len());
         for (i, raw) in b.transactions.iter().enumerate() {
             let tx = crate::tx::decode_and_verify(raw, &meta.chain_id).map_err(|e| {
@@ -244,21 +241,17 @@ impl<S: Store> Chain<S> {
                 header.height
             )));
         }
-        let (resp, root) = self.apply_and_persist(
+        self.apply_and_persist(
             header,
             hash,
             b.transactions.clone(),
             &ledger_txs,
-            certificate,
-        )?;
-        if root.as_slice() != block.state_root.as_slice() {
-            // Persisted, but not what the validators reached: this node diverged.
-            self.poisoned = true;
-            return Err(ChainError::Diverged {
-                height: resp.block.and_then(|b| b.header).map_or(0, |h| h.height),
-            });
-        }
-        Ok(())
+            Certify::Verified {
+                certificate,
+                state_root: claimed_root,
+            },
+        )
+        .map(|_| ())
     }
 
     /// More than two thirds of the validators the ledger records signed the block.
@@ -267,6 +260,7 @@ impl<S: Store> Chain<S> {
         cert: &pb::CommitCertificate,
         height: u64,
         hash: &Hash,
+        state_root: &Hash,
     ) -> Result<(), ChainError> {
         let invalid = |m: String| ChainError::InvalidBlock(m);
         if cert.height != height || cert.block_hash != hash.as_slice() {
@@ -277,7 +271,7 @@ impl<S: Store> Chain<S> {
         let validators = &self.state.governance().validators;
         let mut signed = std::collections::BTreeSet::new();
         for s in &cert.signatures {
-            let pk = crypto::verify_commit(&s.public_key, height, hash, &s.signature)
+            let pk = crypto::verify_commit(&s.public_key, height, hash, state_root, &s.signature)
                 .map_err(|e| invalid(format!("block {height}: a commit signature: {e}")))?;
             if !validators.iter().any(|v| v.key == pk) {
                 return Err(invalid(format!(
@@ -303,15 +297,49 @@ impl<S: Store> Chain<S> {
         hash: Hash,
         raws: Vec<Vec<u8>>,
         ledger_txs: &[Tx],
-        certificate: pb::CommitCertificate,
-    ) -> Result<(pb::GetBlockResponse, Hash), ChainError> {
+        certify: Certify<'_>,
+    ) -> Result<pb::GetBlockResponse, ChainError> {
         let ctx = BlockContext {
             height: header.height,
             timestamp_ms: header.timestamp_ms,
             hash,
         };
-        // The ledger checks height and time before it changes anything.
-        let outcome = self.state.apply_block(ctx, ledger_txs)?;
+        // The ledger checks height and time before it changes anything; past them, a
+        // failure leaves memory ahead of the disk.
+        let outcome = match self.state.apply_block(ctx, ledger_txs) {
+            Ok(o) => o,
+            Err(e) => {
+                if matches!(e, BlockError::State(_)) {
+                    self.poisoned = true;
+                }
+                return Err(e.into());
+            }
+        };
+        let certificate = match certify {
+            Certify::Sign(key) => pb::CommitCertificate {
+                height: header.height,
+                block_hash: hash.to_vec(),
+                signatures: vec![pb::CommitSignature {
+                    public_key: key.verifying_key().to_bytes().to_vec(),
+                    signature: crypto::sign_commit(key, header.height, &hash, &outcome.state_root)
+                        .to_vec(),
+                }],
+            },
+            Certify::Verified {
+                certificate,
+                state_root,
+            } => {
+                if state_root != outcome.state_root {
+                    // Not what the validators reached: nothing is written, and this
+                    // node stops (a restart reloads the last state on disk).
+                    self.poisoned = true;
+                    return Err(ChainError::Diverged {
+                        height: header.height,
+                    });
+                }
+                certificate
+            }
+        };
         // Debug builds (and so every test) check all invariants after every block.
         #[cfg(debug_assertions)]
         {
@@ -343,8 +371,18 @@ impl<S: Store> Chain<S> {
             return Err(e.into());
         }
         self.state_root = outcome.state_root;
-        Ok((response, outcome.state_root))
+        Ok(response)
     }
+}
+
+/// Who vouches for a block: this validator signs it, or a received certificate was
+/// verified (for the state root the validators reached).
+enum Certify<'a> {
+    Sign(&'a SigningKey),
+    Verified {
+        certificate: pb::CommitCertificate,
+        state_root: Hash,
+    },
 }
 
 #[cfg(test)]
@@ -439,7 +477,13 @@ mod tests {
             block_hash: hash.to_vec(),
             signatures: vec![pb::CommitSignature {
                 public_key: jpn.verifying_key().to_bytes().to_vec(),
-                signature: crypto::sign_commit(&jpn, 1, &hash).to_vec(),
+                signature: crypto::sign_commit(
+                    &jpn,
+                    1,
+                    &hash,
+                    b1.state_root.as_slice().try_into().unwrap(),
+                )
+                .to_vec(),
             }],
         });
         assert!(
@@ -464,14 +508,32 @@ mod tests {
         b.commit_external(&b1).unwrap();
         b.commit_external(&b2).unwrap();
         assert_eq!((b.height(), b.state_root()), (a.height(), a.state_root()));
-        // A block whose claimed state root differs: this replica stops.
+        // A state root the certificate does not cover is refused before anything is applied.
         let t3 = transfer(&a, &jpn, 3);
-        let mut b3 = a.commit_next(vec![t3], 30, &validator).unwrap();
-        b3.state_root = vec![0; 32];
+        let b3 = a.commit_next(vec![t3], 30, &validator).unwrap();
+        let mut unsigned_root = b3.clone();
+        unsigned_root.state_root = vec![0; 32];
         assert!(matches!(
-            b.commit_external(&b3),
+            b.commit_external(&unsigned_root),
+            Err(ChainError::InvalidBlock(_))
+        ));
+        assert_eq!(b.height(), 2);
+        // Validators that certify a state root this node does not reach: it stops
+        // without writing the block.
+        let mut diverging = b3.clone();
+        let hash: Hash = b3.block_hash.as_slice().try_into().unwrap();
+        diverging.state_root = vec![7; 32];
+        diverging.certificate.as_mut().unwrap().signatures[0].signature =
+            crypto::sign_commit(&validator, 3, &hash, &[7; 32]).to_vec();
+        assert!(matches!(
+            b.commit_external(&diverging),
             Err(ChainError::Diverged { height: 3 })
         ));
         assert!(matches!(b.commit_external(&b3), Err(ChainError::Poisoned)));
+        assert_eq!(
+            b.store().head().unwrap(),
+            2,
+            "the diverging block was not written"
+        );
     }
 }

@@ -29,15 +29,22 @@ fn signing_payload(domain: &[u8], body: &[u8]) -> Vec<u8> {
 /// Domain tag of commit signatures.
 pub const COMMIT_DOMAIN: &[u8] = b"kyoto-ledger/commit/v1";
 
-fn commit_payload(height: u64, block_hash: &Hash) -> Vec<u8> {
+fn commit_payload(height: u64, block_hash: &Hash, state_root: &Hash) -> Vec<u8> {
     let mut body = height.to_be_bytes().to_vec();
     body.extend_from_slice(block_hash);
+    body.extend_from_slice(state_root);
     signing_payload(COMMIT_DOMAIN, &body)
 }
 
-/// A validator's signature committing a block.
-pub fn sign_commit(key: &SigningKey, height: u64, block_hash: &Hash) -> [u8; 64] {
-    key.sign(&commit_payload(height, block_hash)).to_bytes()
+/// A validator's signature committing a block and the state root it leads to.
+pub fn sign_commit(
+    key: &SigningKey,
+    height: u64,
+    block_hash: &Hash,
+    state_root: &Hash,
+) -> [u8; 64] {
+    key.sign(&commit_payload(height, block_hash, state_root))
+        .to_bytes()
 }
 
 /// Verifies a commit signature strictly.
@@ -45,6 +52,7 @@ pub fn verify_commit(
     public_key: &[u8],
     height: u64,
     block_hash: &Hash,
+    state_root: &Hash,
     signature: &[u8],
 ) -> Result<PublicKey, SignatureError> {
     let pk: PublicKey = public_key
@@ -58,7 +66,7 @@ pub fn verify_commit(
         return Err(SignatureError::WeakKey);
     }
     vk.verify_strict(
-        &commit_payload(height, block_hash),
+        &commit_payload(height, block_hash, state_root),
         &Signature::from_bytes(&sig),
     )
     .map_err(|_| SignatureError::Invalid)?;

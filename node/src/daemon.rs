@@ -65,7 +65,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// Most transactions in one block.
-    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=4_000))]
     pub max_block_txs: u32,
     /// How long to wait for more transactions before cutting a block that is not full.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000))]

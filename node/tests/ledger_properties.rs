@@ -377,10 +377,15 @@ impl Model {
         let latest = self
             .inventories
             .iter()
-            .filter(|((p, _), _)| p == party)
+            .filter(|((p, y), _)| p == party && *y < self.year())
             .map(|((_, y), v)| (*y, v.0))
             .max();
         Some(latest.map_or(by_aa, |(_, e)| by_aa.min(5 * e)))
+    }
+
+    /// The calendar year of ledger time (blocks are in 2008 or, after the jump, 2016).
+    fn year(&self) -> u32 {
+        if self.now >= T_LATE { 2016 } else { 2008 }
     }
 
     fn held_for_reserve(&self, party: &str) -> u64 {
@@ -1453,4 +1458,41 @@ fn blocks_must_follow_in_height_and_time() {
         root,
         "the chain position is part of the state"
     );
+}
+
+#[test]
+fn extreme_ranges_and_figures_are_refused_not_panics() {
+    use kyoto_node::ledger::SerialRange;
+    let mut state = genesis(10).build_state().unwrap();
+    let cdm = PartyCode::parse("CDM").unwrap();
+    let txs = vec![
+        Tx {
+            hash: [1; 32],
+            signer: board(),
+            nonce: 1,
+            kind: TxKind::ChangeExpiry { range: SerialRange { origin: cdm.clone(), start: 0, end: u64::MAX }, expiry_ms: T_LATE },
+        },
+        Tx {
+            hash: [2; 32],
+            signer: authority(0),
+            nonce: 1,
+            kind: TxKind::ReplaceUnits {
+                party: code(0),
+                expiring: SerialRange { origin: cdm, start: 0, end: u64::MAX },
+                from: acct("AAA-100-1"),
+                units: UnitFilter::new(UnitType::Aau, 1),
+            },
+        },
+        Tx {
+            hash: [3; 32],
+            signer: authority(0),
+            nonce: 2,
+            kind: TxKind::ReportInventory { party: code(0), year: 2007, emissions: u64::MAX, removals: BTreeMap::new() },
+        },
+    ];
+    let out = state.apply_block(BlockContext { height: 1, timestamp_ms: T0 + 1, hash: [1; 32] }, &txs).unwrap();
+    for r in &out.receipts {
+        assert_eq!(r.outcome.as_ref().unwrap_err().code(), "INVALID_ARGUMENT");
+    }
+    assert_eq!(state.check_invariants(), Ok(()));
 }

@@ -407,37 +407,28 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
 }
 
 #[test]
-fn a_decision_adds_a_validator() {
+fn validator_set_changes_wait_for_bft_consensus() {
     let (_dir, node) = start();
     let key_hex = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
-    let out = node
-        .kyoto(&[
-            "--output",
-            "json",
-            "gov",
-            "propose",
-            "--key",
-            &key("DEU"),
-            "--proposer",
-            "DEU",
-            "--title",
-            "German registry node",
-            "add-validator",
-            "--name",
-            "validator-deu",
-            "--party",
-            "DEU",
-            "--public-key",
-            key_hex,
-        ])
-        .json();
-    let id = u64_of(&out["receipt"]["applied"]["amount"]).to_string();
-    node.kyoto(&["dev", "advance-time", "--to", "2008-07-02"])
-        .ok();
-    vote(&node, &id, "EU", "yes").ok();
-    vote(&node, &id, "JPN", "yes").ok();
-    node.kyoto(&["dev", "advance-time", "--to", "2008-08-01"])
-        .ok();
+    // A single-validator release could not honour a new validator set: refused up front.
+    let r = node.kyoto(&[
+        "gov",
+        "propose",
+        "--key",
+        &key("DEU"),
+        "--proposer",
+        "DEU",
+        "--title",
+        "German registry node",
+        "add-validator",
+        "--name",
+        "validator-deu",
+        "--party",
+        "DEU",
+        "--public-key",
+        key_hex,
+    ]);
+    refused(r, "INVALID_ARGUMENT");
     let v = node
         .kyoto(&["--output", "json", "gov", "validators"])
         .json();
@@ -447,9 +438,10 @@ fn a_decision_adds_a_validator() {
         .iter()
         .map(|x| x["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["validator-1", "validator-deu"]);
+    assert_eq!(names, ["validator-1"]);
+    propose_parameter(&node, "session_days", 30);
     let list = node.kyoto(&["gov", "list"]).ok();
-    assert!(list.contains("German registry node"), "{list}");
+    assert!(list.contains("Reserve"), "{list}");
 }
 
 /// The README's governance walk-through runs as written against a fresh dev node.

@@ -101,7 +101,7 @@ fn cpr_blocks_transfer_that_would_leave_party_below_reserve() {
         "--party",
         "JPN",
         "--year",
-        "2008",
+        "2007",
         "--emissions",
         "1000000000",
     ])

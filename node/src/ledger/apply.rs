@@ -21,6 +21,10 @@ use super::types::{
 
 /// Longest entity holder name accepted.
 pub const MAX_HOLDER_NAME_CHARS: usize = 128;
+/// Largest inventory figure (and serial range) accepted: 10^13 t CO2e, far above any
+/// country's annual emissions, so that sums over years and periods cannot overflow.
+pub const MAX_INVENTORY_AMOUNT: Amount = 10_000_000_000_000;
+
 /// Longest project id accepted.
 pub const MAX_PROJECT_ID_CHARS: usize = 64;
 /// Most participant accounts of a CDM project.
@@ -366,9 +370,17 @@ impl State {
         let assigned = *party.assigned_amounts.get(&period)?;
         let pct = u128::from(assigned) * u128::from(self.params.cpr_percent_of_assigned);
         let by_assigned = pct.div_ceil(100);
-        let by_inventory = party.inventories.iter().next_back().map(|(_, inv)| {
-            u128::from(inv.emissions) * u128::from(self.params.cpr_inventory_multiple)
-        });
+        // The latest inventory of a year that has ended: a report for the current or a
+        // future year cannot lower the reserve.
+        let this_year =
+            u32::try_from(super::calendar::date_of(self.meta.time_ms).year()).unwrap_or(0);
+        let by_inventory = party
+            .inventories
+            .range(..this_year)
+            .next_back()
+            .map(|(_, inv)| {
+                u128::from(inv.emissions) * u128::from(self.params.cpr_inventory_multiple)
+            });
         let reserve = by_inventory.map_or(by_assigned, |i| i.min(by_assigned));
         Some(u64::try_from(reserve).unwrap_or(u64::MAX))
     }
@@ -424,8 +436,7 @@ impl State {
         let emissions = years_reported
             .iter()
             .filter_map(|y| p.inventories.get(y))
-            .map(|i| i.emissions)
-            .sum();
+            .fold(0u64, |a, i| a.saturating_add(i.emissions));
         let retirement = AccountId {
             party: party.clone(),
             kind: AccountKind::Retirement,
@@ -494,6 +505,15 @@ impl State {
                 if !(1990..=2100).contains(year) {
                     return Err(Refusal::InvalidArgument {
                         message: format!("{year} is not an inventory year (1990-2100)"),
+                    });
+                }
+                if *emissions > MAX_INVENTORY_AMOUNT
+                    || removals.values().any(|r| *r > MAX_INVENTORY_AMOUNT)
+                {
+                    return Err(Refusal::InvalidArgument {
+                        message: format!(
+                            "inventory figures are at most {MAX_INVENTORY_AMOUNT} t CO2e"
+                        ),
                     });
                 }
                 let inventory = Inventory {
@@ -1588,12 +1608,13 @@ fn serials(next: u64, amount: Amount, origin: &PartyCode) -> Result<(u64, u64), 
 }
 
 fn range_len(r: &SerialRange) -> Result<Amount, Refusal> {
-    if r.end < r.start {
-        return Err(Refusal::InvalidArgument {
-            message: "a serial range must have start <= end".into(),
-        });
-    }
-    Ok(r.end - r.start + 1)
+    r.end
+        .checked_sub(r.start)
+        .and_then(|d| d.checked_add(1))
+        .filter(|n| *n <= MAX_INVENTORY_AMOUNT)
+        .ok_or_else(|| Refusal::InvalidArgument {
+            message: format!("a serial range must have start <= end and hold at most {MAX_INVENTORY_AMOUNT} units"),
+        })
 }
 
 /// Removes the taken ranges, each a prefix of one of the account's blocks. Matching is

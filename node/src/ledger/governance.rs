@@ -16,6 +16,11 @@ use super::state::{
 use super::tx::{Applied, AppliedKind};
 use super::types::{Amount, Hash, PartyCode, Period, PublicKey};
 
+/// Whether the node runs consensus among several validators. Until it does, a change
+/// of the validator set could not be honoured (the single validator would go on
+/// signing alone and observers would refuse its blocks), so such proposals are refused.
+pub const MULTI_VALIDATOR: bool = false;
+
 /// Longest proposal title accepted.
 pub const MAX_TITLE_CHARS: usize = 200;
 
@@ -633,6 +638,13 @@ impl State {
                     .ok_or(Refusal::UnknownPeriod { period: *period })?;
                 Ok(())
             }
+            ProposalKind::AddValidator { .. } | ProposalKind::RemoveValidator { .. }
+                if !MULTI_VALIDATOR =>
+            {
+                bad(
+                    "validator set changes take effect with BFT consensus among several validators, which this release does not run yet",
+                )
+            }
             ProposalKind::AddValidator { name, party, key } => {
                 self.parties
                     .get(party)
@@ -821,7 +833,10 @@ impl State {
                 assigned_amount,
             } => {
                 if let Some(x) = self.parties.get_mut(party) {
-                    x.assigned_amounts.insert(*period, *assigned_amount);
+                    // Never below the AAUs already issued for the period (Art. 3.7 invariant).
+                    let issued = x.position(super::types::UnitType::Aau, *period).issued;
+                    x.assigned_amounts
+                        .insert(*period, (*assigned_amount).max(issued));
                     touched.insert(StateKey::Party(party.clone()));
                 }
             }

@@ -636,6 +636,18 @@ impl State {
                 if account.id.to_string().as_bytes() != id {
                     return Err(corrupt("account id does not match its key"));
                 }
+                let ordered = account
+                    .blocks
+                    .windows(2)
+                    .all(|w| (&w[0].origin, w[0].end) < (&w[1].origin, w[1].start));
+                if account
+                    .blocks
+                    .iter()
+                    .any(|b| b.end < b.start || b.end == u64::MAX)
+                    || !ordered
+                {
+                    return Err(corrupt("malformed or overlapping serial blocks"));
+                }
                 accounts.insert(account.id.clone(), account);
             } else if let Some(pk) = k.strip_prefix(b"n/") {
                 let pk: PublicKey = pk

@@ -317,11 +317,7 @@ impl Ledger for LedgerService {
             .map_err(|e| Status::internal(format!("advance-time task failed: {e}")))?;
         match result {
             Ok(_) => self.get_status(Request::new(pb::GetStatusRequest {})).await,
-            Err(e) => Err(refusal_status(
-                Code::FailedPrecondition,
-                e.code(),
-                &e.to_string(),
-            )),
+            Err(e) => Err(submit_status(&e)),
         }
     }
 
