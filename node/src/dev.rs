@@ -236,6 +236,12 @@ mod tests {
         );
         let holding = state.account(&party_holding(&jpn)).unwrap();
         assert_eq!(holding.holdings().get(&(UnitType::Aau, 1)), Some(&aa));
+        // Australia ratified in December 2007: a Party from 11 March 2008, after the genesis.
+        let aus = state.party(&PartyCode::parse("AUS").unwrap()).unwrap();
+        assert!(!aus.in_force());
+        assert!(
+            matches!(&aus.status, crate::ledger::TreatyStatus::Deposited { in_force_from, .. } if in_force_from == "2008-03-11")
+        );
         let eu = state.party(&PartyCode::parse("EU").unwrap()).unwrap();
         assert!(eu.assigned_amounts.is_empty());
         assert!(

@@ -104,20 +104,21 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         .assigned_amounts
         .iter()
         .map(|(&period, &assigned)| {
-            let (acquired, transferred, carried_in) = p
+            let (acquired, transferred, carried) = p
                 .positions
                 .iter()
                 .filter(|((_, per), _)| *per == period)
-                .fold((0u64, 0u64, 0u64), |(a, t, c), (_, pos)| {
+                .fold((0u64, 0u64, 0i128), |(a, t, c), (_, pos)| {
                     (
                         a.saturating_add(pos.acquired),
                         t.saturating_add(pos.transferred),
-                        c.saturating_add(pos.carried_in),
+                        c + i128::from(pos.carried_in) - i128::from(pos.carried_out),
                     )
                 });
-            // Art. 3.10/3.12 add, Art. 3.11 subtracts, Art. 3.13 adds what was carried over.
-            let adjusted = i128::from(assigned) + i128::from(acquired) + i128::from(carried_in)
-                - i128::from(transferred);
+            // Art. 3.10/3.12 add, Art. 3.11 subtracts; Art. 3.13 moves what was carried
+            // over from this period's amount to the next one's.
+            let adjusted =
+                i128::from(assigned) + i128::from(acquired) - i128::from(transferred) + carried;
             pb::PeriodAccount {
                 period,
                 assigned_amount: assigned,

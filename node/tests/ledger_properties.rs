@@ -1470,7 +1470,14 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
             hash: [1; 32],
             signer: board(),
             nonce: 1,
-            kind: TxKind::ChangeExpiry { range: SerialRange { origin: cdm.clone(), start: 0, end: u64::MAX }, expiry_ms: T_LATE },
+            kind: TxKind::ChangeExpiry {
+                range: SerialRange {
+                    origin: cdm.clone(),
+                    start: 0,
+                    end: u64::MAX,
+                },
+                expiry_ms: T_LATE,
+            },
         },
         Tx {
             hash: [2; 32],
@@ -1478,7 +1485,11 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
             nonce: 1,
             kind: TxKind::ReplaceUnits {
                 party: code(0),
-                expiring: SerialRange { origin: cdm, start: 0, end: u64::MAX },
+                expiring: SerialRange {
+                    origin: cdm,
+                    start: 0,
+                    end: u64::MAX,
+                },
                 from: acct("AAA-100-1"),
                 units: UnitFilter::new(UnitType::Aau, 1),
             },
@@ -1487,10 +1498,24 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
             hash: [3; 32],
             signer: authority(0),
             nonce: 2,
-            kind: TxKind::ReportInventory { party: code(0), year: 2007, emissions: u64::MAX, removals: BTreeMap::new() },
+            kind: TxKind::ReportInventory {
+                party: code(0),
+                year: 2007,
+                emissions: u64::MAX,
+                removals: BTreeMap::new(),
+            },
         },
     ];
-    let out = state.apply_block(BlockContext { height: 1, timestamp_ms: T0 + 1, hash: [1; 32] }, &txs).unwrap();
+    let out = state
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: T0 + 1,
+                hash: [1; 32],
+            },
+            &txs,
+        )
+        .unwrap();
     for r in &out.receipts {
         assert_eq!(r.outcome.as_ref().unwrap_err().code(), "INVALID_ARGUMENT");
     }

@@ -38,7 +38,7 @@ struct Args {
 
 /// Parties of the dev genesis that hold units and sign transfers.
 const SIGNERS: [&str; 24] = [
-    "AUS", "AUT", "BEL", "BGR", "CAN", "CZE", "DNK", "FIN", "FRA", "DEU", "GRC", "HUN", "ISL",
+    "SVK", "AUT", "BEL", "BGR", "CAN", "CZE", "DNK", "FIN", "FRA", "DEU", "GRC", "HUN", "ISL",
     "IRL", "ITA", "JPN", "NLD", "NZL", "NOR", "POL", "ESP", "SWE", "CHE", "GBR",
 ];
 

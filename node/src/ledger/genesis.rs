@@ -400,8 +400,15 @@ impl Genesis {
             let status = match (gp.status.as_str(), &gp.in_force_since) {
                 ("signatory", None) => TreatyStatus::Signatory,
                 ("in_force", Some(d)) => {
-                    parse_date(d)?;
-                    TreatyStatus::InForce { since: d.clone() }
+                    // A date after the genesis: the Party becomes a Party then, not now.
+                    if super::calendar::midnight_ms(parse_date(d)?) > self.genesis_time_ms {
+                        TreatyStatus::Deposited {
+                            deposited: String::new(),
+                            in_force_from: d.clone(),
+                        }
+                    } else {
+                        TreatyStatus::InForce { since: d.clone() }
+                    }
                 }
                 ("deposited", None) => {
                     let d = gp.deposited.as_ref().ok_or_else(|| {
