@@ -44,7 +44,12 @@ pub struct Mempool {
     max_txs: usize,
     max_ahead: u64,
     next_seq: u64,
-    entries: HashMap<Hash, (u64, PendingTx)>,
+    /// By hash: arrival sequence, the transaction, and whether it arrived ahead of a gap
+    /// in its signer's nonces (so it could not be dry-run).
+    entries: HashMap<Hash, (u64, PendingTx, bool)>,
+    /// How many entries arrived ahead of a gap: bounded, so throwaway keys cannot fill
+    /// the pool with transactions nobody checked.
+    gapped: usize,
     by_signer: HashMap<PublicKey, BTreeMap<u64, Hash>>,
     /// Arrival order.
     order: BTreeMap<u64, Hash>,
@@ -57,6 +62,7 @@ impl Mempool {
             max_ahead,
             next_seq: 0,
             entries: HashMap::new(),
+            gapped: 0,
             by_signer: HashMap::new(),
             order: BTreeMap::new(),
         }
@@ -116,8 +122,19 @@ impl Mempool {
         if self.entries.len() >= self.max_txs {
             return Err(AdmitError::Full(self.max_txs));
         }
+        let predecessor_pending = self
+            .by_signer
+            .get(&tx.signer)
+            .is_some_and(|m| m.contains_key(&(tx.nonce - 1)));
+        let gapped = tx.nonce != committed + 1 && !predecessor_pending;
+        if gapped && self.gapped >= self.max_txs / 20 {
+            return Err(AdmitError::Full(self.max_txs));
+        }
         if tx.nonce == committed + 1 {
             state.check(tx).map_err(AdmitError::Refused)?;
+        }
+        if gapped {
+            self.gapped += 1;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -126,7 +143,7 @@ impl Mempool {
             .or_default()
             .insert(tx.nonce, tx.hash);
         self.order.insert(seq, tx.hash);
-        self.entries.insert(tx.hash, (seq, p));
+        self.entries.insert(tx.hash, (seq, p, gapped));
         Ok(())
     }
 
@@ -145,7 +162,7 @@ impl Mempool {
                 if taken_hashes.contains(hash) {
                     continue;
                 }
-                let Some((_, p)) = self.entries.get(hash) else {
+                let Some((_, p, _)) = self.entries.get(hash) else {
                     continue;
                 };
                 let next = expected
@@ -168,8 +185,9 @@ impl Mempool {
     pub fn remove_committed(&mut self, committed: &[Hash], state: &State) {
         let mut signers = Vec::new();
         for hash in committed {
-            if let Some((seq, p)) = self.entries.remove(hash) {
+            if let Some((seq, p, gapped)) = self.entries.remove(hash) {
                 self.order.remove(&seq);
+                self.gapped = self.gapped.saturating_sub(usize::from(gapped));
                 signers.push(p.tx.signer);
                 if let Some(m) = self.by_signer.get_mut(&p.tx.signer) {
                     m.remove(&p.tx.nonce);
@@ -182,9 +200,10 @@ impl Mempool {
                 let stale: Vec<u64> = m.range(..=used).map(|(n, _)| *n).collect();
                 for n in stale {
                     if let Some(h) = m.remove(&n)
-                        && let Some((seq, _)) = self.entries.remove(&h)
+                        && let Some((seq, _, gapped)) = self.entries.remove(&h)
                     {
                         self.order.remove(&seq);
+                        self.gapped = self.gapped.saturating_sub(usize::from(gapped));
                     }
                 }
                 if m.is_empty() {
@@ -192,5 +211,53 @@ impl Mempool {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{AccountId, Tx, TxKind, UnitFilter, UnitType};
+
+    fn tx(seed: u8, nonce: u64) -> PendingTx {
+        let kind = TxKind::TransferUnits {
+            from: AccountId::parse("JPN-100-1").unwrap(),
+            to: AccountId::parse("CAN-100-1").unwrap(),
+            amount: 1,
+            units: UnitFilter::new(UnitType::Aau, 1),
+        };
+        let mut hash = [seed; 32];
+        hash[0] = nonce as u8;
+        PendingTx {
+            raw: vec![],
+            tx: Tx {
+                hash,
+                signer: [seed; 32],
+                nonce,
+                kind,
+            },
+        }
+    }
+
+    #[test]
+    fn transactions_ahead_of_a_gap_are_bounded_and_contiguous_ones_are_not() {
+        let (genesis, _) = crate::dev::dev_genesis_with_keys(&mut |_| {
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+        });
+        let state = genesis.build_state().unwrap();
+        let mut pool = Mempool::new(100, 64);
+        // Five throwaway keys, each queuing a transaction nobody can check yet.
+        for seed in 10..15 {
+            pool.admit(tx(seed, 7), &state).unwrap();
+        }
+        assert_eq!(pool.admit(tx(20, 7), &state), Err(AdmitError::Full(100)));
+        // A signer pipelining contiguous nonces behind a gapped one is not limited by it.
+        pool.admit(tx(10, 8), &state).unwrap();
+        pool.admit(tx(10, 9), &state).unwrap();
+        assert_eq!(pool.len(), 7);
+        assert!(
+            pool.select(&state, 10).is_empty(),
+            "nothing is next in line"
+        );
     }
 }

@@ -1194,7 +1194,7 @@ impl State {
         let next = period
             .checked_add(1)
             .ok_or(Refusal::UnknownPeriod { period })?;
-        self.period_def(next)?;
+        self.open_period(next)?;
         if self.meta.time_ms < def.true_up_ms {
             return Err(Refusal::PeriodNotEnded { period });
         }
