@@ -6,7 +6,11 @@ use std::{env, fs, path::PathBuf};
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["kyoto/v1/types.proto", "kyoto/v1/ledger.proto"];
+    let files = [
+        "kyoto/v1/types.proto",
+        "kyoto/v1/ledger.proto",
+        "kyoto/v1/consensus.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -7,7 +7,11 @@ use prost::Message;
 
 use ed25519_dalek::SigningKey;
 
-use crate::crypto::{self, sha256};
+use arc_malachitebft_app_channel::app::types::core::{NilOrVal, Round, VoteType};
+
+use crate::consensus::context::{Address, BlockId, Height, Signature, ValidatorSet};
+use crate::consensus::signing::{self, KyotoSigner, precommit_like_bytes};
+use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::store::{ChainStore, Store, StoreError};
 use crate::wire;
@@ -129,19 +133,10 @@ impl<S: Store> Chain<S> {
         &self.store
     }
 
-    /// Builds, applies and persists the next block, committed by `validator`'s
-    /// signature. `now_ms` is the proposer's clock; the block's timestamp is strictly
-    /// after the previous block's.
-    pub fn commit_next(
-        &mut self,
-        txs: Vec<PendingTx>,
-        now_ms: i64,
-        validator: &SigningKey,
-    ) -> Result<pb::GetBlockResponse, ChainError> {
-        if self.poisoned {
-            return Err(ChainError::Poisoned);
-        }
-        let meta = self.state.meta().clone();
+    /// The next block with `txs`, proposed at `now_ms` (its timestamp is strictly
+    /// after the previous block's). Nothing is applied.
+    pub fn build_block(&self, txs: &[PendingTx], now_ms: i64) -> (pb::Block, Hash) {
+        let meta = self.state.meta();
         let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
         let header = pb::BlockHeader {
             chain_id: meta.chain_id.clone(),
@@ -153,32 +148,76 @@ impl<S: Store> Chain<S> {
             transaction_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
         };
         let hash = block_hash(&header);
-        let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
-            txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
-        self.apply_and_persist(header, hash, raws, &ledger_txs, Certify::Sign(validator))
+        let block = pb::Block {
+            header: Some(header),
+            transactions: txs.iter().map(|p| p.raw.clone()).collect(),
+        };
+        (block, hash)
     }
 
-    /// Verifies a block committed elsewhere (an observer following a validator) and
-    /// commits it: height, parent hash, parent state root, transactions root, the
-    /// commit certificate against the validator set the ledger records (more than two
-    /// thirds of it), every transaction's signature, and after applying it, the state
-    /// root the validators reached. A block that fails a check before it is applied
-    /// changes nothing; a state root that differs after applying it means this node
-    /// diverged, and the chain refuses to go on.
-    pub fn commit_external(&mut self, block: &pb::GetBlockResponse) -> Result<(), ChainError> {
+    /// Builds, applies and persists the next block, committed by `validator` alone
+    /// (a single-validator dev chain: its precommit at round 0 is the certificate).
+    pub fn commit_next(
+        &mut self,
+        txs: Vec<PendingTx>,
+        now_ms: i64,
+        validator: &SigningKey,
+    ) -> Result<pb::GetBlockResponse, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
+        let (block, hash) = self.build_block(&txs, now_ms);
+        let header = block
+            .header
+            .ok_or_else(|| ChainError::InvalidBlock("built a block without a header".into()))?;
+        let address = Address(validator.verifying_key().to_bytes());
+        let signer = KyotoSigner::new(validator.clone(), self.genesis_hash);
+        let signature = signer.sign(&precommit_like_bytes(
+            &self.genesis_hash,
+            VoteType::Precommit,
+            Height(header.height),
+            Round::new(0),
+            &NilOrVal::Val(BlockId(hash)),
+            &address,
+        ));
+        let certificate = pb::CommitCertificate {
+            height: header.height,
+            block_hash: hash.to_vec(),
+            round: 0,
+            signatures: vec![pb::CommitSignature {
+                public_key: address.0.to_vec(),
+                signature: signature.0.to_vec(),
+            }],
+        };
+        let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
+            txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
+        self.apply_and_persist(
+            CheckedBlock {
+                header,
+                hash,
+                raws,
+                txs: ledger_txs,
+            },
+            certificate,
+            None,
+        )
+    }
+
+    /// Checks a block against this chain's head without applying it: chain id,
+    /// height, parent hash, parent state root, a timestamp after the parent's, the
+    /// transactions root and count, and every transaction's encoding and signature
+    /// (skipped for transactions `verified` says were verified before, by hash).
+    pub fn check_block(
+        &self,
+        block: &pb::Block,
+        verified: impl Fn(&Hash) -> bool,
+    ) -> Result<CheckedBlock, ChainError> {
         let invalid = |m: String| ChainError::InvalidBlock(m);
-        let b = block
-            .block
-            .as_ref()
-            .ok_or_else(|| invalid("the response has no block".into()))?;
-        let header = b
+        let header = block
             .header
             .clone()
             .ok_or_else(|| invalid("the block has no header".into()))?;
-        let meta = self.state.meta().clone();
+        let meta = self.state.meta();
         if header.chain_id != meta.chain_id {
             return Err(invalid(format!(
                 "block of chain `{}`, this is `{}`",
@@ -203,64 +242,103 @@ impl<S: Store> Chain<S> {
                 header.height
             )));
         }
-        let hash = block_hash(&header);
-        let certificate = block
-            .certificate
-            .clone()
-            .ok_or_else(|| invalid(format!("block {} has no commit certificate", header.height)))?;
-        let claimed_root: Hash = block.state_root.as_slice().try_into().map_err(|_| {
-            invalid(format!(
-                "block {} names no 32-byte state root",
-                header.height
-            ))
-        })?;
-        self.verify_certificate(&certificate, header.height, &hash, &claimed_root)?;
-        let mut ledger_txs = Vec::with_capacity(b.transactions.len());
-        for (i, raw) in b.transactions.iter().enumerate() {
-            let tx = crate::tx::decode_and_verify(raw, &meta.chain_id).map_err(|e| {
-                invalid(format!(
-                    "block {} transaction {i}: {}: {e}",
-                    header.height,
-                    e.code()
-                ))
-            })?;
-            ledger_txs.push(tx);
-        }
-        let hashes: Vec<Hash> = ledger_txs.iter().map(|t| t.hash).collect();
-        if header.transactions_root != transactions_root(&hashes).as_slice()
-            || usize::try_from(header.transaction_count).ok() != Some(ledger_txs.len())
-        {
-            return Err(invalid(format!(
-                "block {}: its transactions do not match its header",
-                header.height
-            )));
-        }
         if header.timestamp_ms <= meta.time_ms {
             return Err(invalid(format!(
                 "block {}: its timestamp does not increase",
                 header.height
             )));
         }
-        self.apply_and_persist(
+        if header.timestamp_ms > crate::node::MAX_LEDGER_TIME_MS {
+            return Err(invalid(format!(
+                "block {}: its timestamp is past the year 9999",
+                header.height
+            )));
+        }
+        if usize::try_from(header.transaction_count).ok() != Some(block.transactions.len()) {
+            return Err(invalid(format!(
+                "block {}: its transactions do not match its header",
+                header.height
+            )));
+        }
+        let mut txs = Vec::with_capacity(block.transactions.len());
+        for (i, raw) in block.transactions.iter().enumerate() {
+            let tx = crate::tx::decode_checked(raw, &meta.chain_id, &verified).map_err(|e| {
+                invalid(format!(
+                    "block {} transaction {i}: {}: {e}",
+                    header.height,
+                    e.code()
+                ))
+            })?;
+            txs.push(tx);
+        }
+        let hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
+        if header.transactions_root != transactions_root(&hashes).as_slice() {
+            return Err(invalid(format!(
+                "block {}: its transactions do not match its header",
+                header.height
+            )));
+        }
+        let hash = block_hash(&header);
+        Ok(CheckedBlock {
             header,
             hash,
-            b.transactions.clone(),
-            &ledger_txs,
-            Certify::Verified {
-                certificate,
-                state_root: claimed_root,
-            },
-        )
-        .map(|_| ())
+            raws: block.transactions.clone(),
+            txs,
+        })
     }
 
-    /// More than two thirds of the validators the ledger records signed the block.
-    fn verify_certificate(
+    /// Applies and persists a checked block that consensus decided, with its commit
+    /// certificate.
+    pub fn commit_decided(
+        &mut self,
+        block: CheckedBlock,
+        certificate: pb::CommitCertificate,
+    ) -> Result<pb::GetBlockResponse, ChainError> {
+        if self.poisoned {
+            return Err(ChainError::Poisoned);
+        }
+        self.apply_and_persist(block, certificate, None)
+    }
+
+    /// Verifies a block committed elsewhere (an observer following a validator) and
+    /// commits it: the block's checks (see [`Chain::check_block`]), its commit
+    /// certificate against the validator set the ledger records (precommits of more
+    /// than two thirds of it), and after applying it, the state root the serving
+    /// node reports. A block that fails a check before it is applied changes
+    /// nothing; a state root that differs after applying it means this node or the
+    /// serving node diverged, and the chain refuses to go on.
+    pub fn commit_external(&mut self, block: &pb::GetBlockResponse) -> Result<(), ChainError> {
+        if self.poisoned {
+            return Err(ChainError::Poisoned);
+        }
+        let invalid = |m: String| ChainError::InvalidBlock(m);
+        let b = block
+            .block
+            .as_ref()
+            .ok_or_else(|| invalid("the response has no block".into()))?;
+        let checked = self.check_block(b, |_| false)?;
+        let height = checked.header.height;
+        let certificate = block
+            .certificate
+            .clone()
+            .ok_or_else(|| invalid(format!("block {height} has no commit certificate")))?;
+        let claimed_root: Hash = block
+            .state_root
+            .as_slice()
+            .try_into()
+            .map_err(|_| invalid(format!("block {height} names no 32-byte state root")))?;
+        self.verify_certificate(&certificate, height, &checked.hash)?;
+        self.apply_and_persist(checked, certificate, Some(claimed_root))
+            .map(|_| ())
+    }
+
+    /// The certificate holds valid precommits for this block from more than two
+    /// thirds of the validators the ledger records (one vote each).
+    pub fn verify_certificate(
         &self,
         cert: &pb::CommitCertificate,
         height: u64,
         hash: &Hash,
-        state_root: &Hash,
     ) -> Result<(), ChainError> {
         let invalid = |m: String| ChainError::InvalidBlock(m);
         if cert.height != height || cert.block_hash != hash.as_slice() {
@@ -268,20 +346,41 @@ impl<S: Store> Chain<S> {
                 "the certificate of block {height} is for another block"
             )));
         }
-        let validators = &self.state.governance().validators;
+        let round = u32::try_from(cert.round)
+            .map(Round::new)
+            .map_err(|_| invalid(format!("block {height}: the certificate names no round")))?;
+        let set = ValidatorSet::from_state(&self.state);
         let mut signed = std::collections::BTreeSet::new();
         for s in &cert.signatures {
-            let pk = crypto::verify_commit(&s.public_key, height, hash, state_root, &s.signature)
-                .map_err(|e| invalid(format!("block {height}: a commit signature: {e}")))?;
-            if !validators.iter().any(|v| v.key == pk) {
+            let address = <[u8; 32]>::try_from(s.public_key.as_slice())
+                .map(Address)
+                .map_err(|_| invalid(format!("block {height}: a signer is not a 32-byte key")))?;
+            let signature = <[u8; 64]>::try_from(s.signature.as_slice())
+                .map(Signature)
+                .map_err(|_| invalid(format!("block {height}: a signature is not 64 bytes")))?;
+            let Some(validator) = set.validators.iter().find(|v| v.address == address) else {
                 return Err(invalid(format!(
-                    "block {height} is signed by {}, not a validator",
-                    hex::encode(pk)
+                    "block {height} is signed by {address}, not a validator"
+                )));
+            };
+            let msg = precommit_like_bytes(
+                &self.genesis_hash,
+                VoteType::Precommit,
+                Height(height),
+                round,
+                &NilOrVal::Val(BlockId(*hash)),
+                &address,
+            );
+            if !signing::verify(&validator.public_key, &msg, &signature) {
+                return Err(invalid(format!(
+                    "block {height}: the precommit of {address} does not verify"
                 )));
             }
-            signed.insert(pk);
+            if !signed.insert(address) {
+                return Err(invalid(format!("block {height}: {address} signed twice")));
+            }
         }
-        let n = validators.len();
+        let n = set.validators.len();
         if signed.len() * 3 <= n * 2 {
             return Err(invalid(format!(
                 "block {height} is signed by {} of {n} validators; more than two thirds must sign",
@@ -293,12 +392,17 @@ impl<S: Store> Chain<S> {
 
     fn apply_and_persist(
         &mut self,
-        header: pb::BlockHeader,
-        hash: Hash,
-        raws: Vec<Vec<u8>>,
-        ledger_txs: &[Tx],
-        certify: Certify<'_>,
+        block: CheckedBlock,
+        certificate: pb::CommitCertificate,
+        claimed_root: Option<Hash>,
     ) -> Result<pb::GetBlockResponse, ChainError> {
+        let CheckedBlock {
+            header,
+            hash,
+            raws,
+            txs: ledger_txs,
+        } = block;
+        let ledger_txs = &ledger_txs;
         let ctx = BlockContext {
             height: header.height,
             timestamp_ms: header.timestamp_ms,
@@ -315,31 +419,16 @@ impl<S: Store> Chain<S> {
                 return Err(e.into());
             }
         };
-        let certificate = match certify {
-            Certify::Sign(key) => pb::CommitCertificate {
+        if let Some(claimed) = claimed_root
+            && claimed != outcome.state_root
+        {
+            // Not what the serving node reached: nothing is written, and this
+            // node stops (a restart reloads the last state on disk).
+            self.poisoned = true;
+            return Err(ChainError::Diverged {
                 height: header.height,
-                block_hash: hash.to_vec(),
-                signatures: vec![pb::CommitSignature {
-                    public_key: key.verifying_key().to_bytes().to_vec(),
-                    signature: crypto::sign_commit(key, header.height, &hash, &outcome.state_root)
-                        .to_vec(),
-                }],
-            },
-            Certify::Verified {
-                certificate,
-                state_root,
-            } => {
-                if state_root != outcome.state_root {
-                    // Not what the validators reached: nothing is written, and this
-                    // node stops (a restart reloads the last state on disk).
-                    self.poisoned = true;
-                    return Err(ChainError::Diverged {
-                        height: header.height,
-                    });
-                }
-                certificate
-            }
-        };
+            });
+        }
         // Debug builds (and so every test) check all invariants after every block.
         #[cfg(debug_assertions)]
         {
@@ -375,14 +464,20 @@ impl<S: Store> Chain<S> {
     }
 }
 
-/// Who vouches for a block: this validator signs it, or a received certificate was
-/// verified (for the state root the validators reached).
-enum Certify<'a> {
-    Sign(&'a SigningKey),
-    Verified {
-        certificate: pb::CommitCertificate,
-        state_root: Hash,
-    },
+/// A block checked against the chain's head (see [`Chain::check_block`]).
+#[derive(Clone, Debug)]
+pub struct CheckedBlock {
+    pub header: pb::BlockHeader,
+    pub hash: Hash,
+    raws: Vec<Vec<u8>>,
+    txs: Vec<Tx>,
+}
+
+impl CheckedBlock {
+    /// Its transactions' hashes and signers, in order.
+    pub fn tx_signers(&self) -> Vec<(Hash, crate::ledger::PublicKey)> {
+        self.txs.iter().map(|t| (t.hash, t.signer)).collect()
+    }
 }
 
 #[cfg(test)]
@@ -472,22 +567,38 @@ mod tests {
         // A certificate signed by someone who is not a validator.
         let mut forged = b1.clone();
         let hash: Hash = forged.block_hash.as_slice().try_into().unwrap();
+        let precommit = |key: &SigningKey, height: u64, hash: Hash| {
+            let address = Address(key.verifying_key().to_bytes());
+            KyotoSigner::new(key.clone(), genesis.hash().unwrap())
+                .sign(&precommit_like_bytes(
+                    &genesis.hash().unwrap(),
+                    VoteType::Precommit,
+                    Height(height),
+                    Round::new(0),
+                    &NilOrVal::Val(BlockId(hash)),
+                    &address,
+                ))
+                .0
+                .to_vec()
+        };
         forged.certificate = Some(pb::CommitCertificate {
             height: 1,
             block_hash: hash.to_vec(),
+            round: 0,
             signatures: vec![pb::CommitSignature {
                 public_key: jpn.verifying_key().to_bytes().to_vec(),
-                signature: crypto::sign_commit(
-                    &jpn,
-                    1,
-                    &hash,
-                    b1.state_root.as_slice().try_into().unwrap(),
-                )
-                .to_vec(),
+                signature: precommit(&jpn, 1, hash),
             }],
         });
         assert!(
             matches!(b.commit_external(&forged), Err(ChainError::InvalidBlock(m)) if m.contains("not a validator"))
+        );
+        // The validator's signature over another height does not certify this block.
+        let mut replayed = b1.clone();
+        replayed.certificate.as_mut().unwrap().signatures[0].signature =
+            precommit(&validator, 2, hash);
+        assert!(
+            matches!(b.commit_external(&replayed), Err(ChainError::InvalidBlock(m)) if m.contains("does not verify"))
         );
         // No signature at all.
         let mut unsigned = b1.clone();
@@ -508,23 +619,12 @@ mod tests {
         b.commit_external(&b1).unwrap();
         b.commit_external(&b2).unwrap();
         assert_eq!((b.height(), b.state_root()), (a.height(), a.state_root()));
-        // A state root the certificate does not cover is refused before anything is applied.
+        // A serving node that reports a state root this node does not reach: it
+        // stops without writing the block.
         let t3 = transfer(&a, &jpn, 3);
         let b3 = a.commit_next(vec![t3], 30, &validator).unwrap();
-        let mut unsigned_root = b3.clone();
-        unsigned_root.state_root = vec![0; 32];
-        assert!(matches!(
-            b.commit_external(&unsigned_root),
-            Err(ChainError::InvalidBlock(_))
-        ));
-        assert_eq!(b.height(), 2);
-        // Validators that certify a state root this node does not reach: it stops
-        // without writing the block.
         let mut diverging = b3.clone();
-        let hash: Hash = b3.block_hash.as_slice().try_into().unwrap();
         diverging.state_root = vec![7; 32];
-        diverging.certificate.as_mut().unwrap().signatures[0].signature =
-            crypto::sign_commit(&validator, 3, &hash, &[7; 32]).to_vec();
         assert!(matches!(
             b.commit_external(&diverging),
             Err(ChainError::Diverged { height: 3 })

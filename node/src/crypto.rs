@@ -26,53 +26,6 @@ fn signing_payload(domain: &[u8], body: &[u8]) -> Vec<u8> {
     msg
 }
 
-/// Domain tag of commit signatures.
-pub const COMMIT_DOMAIN: &[u8] = b"kyoto-ledger/commit/v1";
-
-fn commit_payload(height: u64, block_hash: &Hash, state_root: &Hash) -> Vec<u8> {
-    let mut body = height.to_be_bytes().to_vec();
-    body.extend_from_slice(block_hash);
-    body.extend_from_slice(state_root);
-    signing_payload(COMMIT_DOMAIN, &body)
-}
-
-/// A validator's signature committing a block and the state root it leads to.
-pub fn sign_commit(
-    key: &SigningKey,
-    height: u64,
-    block_hash: &Hash,
-    state_root: &Hash,
-) -> [u8; 64] {
-    key.sign(&commit_payload(height, block_hash, state_root))
-        .to_bytes()
-}
-
-/// Verifies a commit signature strictly.
-pub fn verify_commit(
-    public_key: &[u8],
-    height: u64,
-    block_hash: &Hash,
-    state_root: &Hash,
-    signature: &[u8],
-) -> Result<PublicKey, SignatureError> {
-    let pk: PublicKey = public_key
-        .try_into()
-        .map_err(|_| SignatureError::KeyLength)?;
-    let sig: [u8; 64] = signature
-        .try_into()
-        .map_err(|_| SignatureError::SignatureLength)?;
-    let vk = VerifyingKey::from_bytes(&pk).map_err(|_| SignatureError::BadKey)?;
-    if vk.is_weak() {
-        return Err(SignatureError::WeakKey);
-    }
-    vk.verify_strict(
-        &commit_payload(height, block_hash, state_root),
-        &Signature::from_bytes(&sig),
-    )
-    .map_err(|_| SignatureError::Invalid)?;
-    Ok(pk)
-}
-
 /// Signs a transaction body.
 pub fn sign_tx(key: &SigningKey, body: &[u8]) -> [u8; 64] {
     key.sign(&signing_payload(TX_DOMAIN, body)).to_bytes()

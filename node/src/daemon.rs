@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use arc_malachitebft_app_channel::app::net::Multiaddr;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 
 use crate::chain::{Chain, ChainError};
+use crate::consensus;
 use crate::crypto;
 use crate::dev;
 use crate::ledger::Genesis;
@@ -28,6 +30,8 @@ pub enum LogFormat {
 #[derive(Debug, Parser)]
 #[command(name = "kyotod", version, about = "Kyoto Ledger node: holds and moves Kyoto Protocol units", long_about = None)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Run a single-validator dev chain with the built-in genesis (all Annex B Parties;
     /// Party keys are written to <data-dir>/dev-keys/<CODE>.key).
     #[arg(long, conflicts_with = "genesis")]
@@ -73,6 +77,86 @@ pub struct Args {
     /// Most transactions waiting in the mempool.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub mempool_max_txs: u32,
+    /// Validators: libp2p listen address of the consensus network.
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/26656",
+        env = "KYOTOD_P2P_ADDR"
+    )]
+    pub p2p_addr: Multiaddr,
+    /// Validators: another validator's consensus address (repeat, or separate with
+    /// commas), e.g. /ip4/10.0.0.2/tcp/26656.
+    #[arg(
+        long = "peer",
+        value_name = "MULTIADDR",
+        value_delimiter = ',',
+        env = "KYOTOD_PEERS"
+    )]
+    pub peers: Vec<Multiaddr>,
+    /// Validators: refuse a proposed block timestamped more than this far ahead of
+    /// this node's clock.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub max_clock_drift_ms: u64,
+    /// Validators: how long a proposer waits for transactions before proposing an
+    /// empty block (at most half the propose timeout, 3 s).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub empty_block_interval_ms: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Writes a genesis with N validators and every key a test network needs:
+    /// DIR/genesis.json, DIR/validator-<i>/validator.key and the Party, CDM board and
+    /// Depositary keys in DIR/dev-keys/<CODE>.key. Refuses to overwrite a genesis.
+    Init {
+        /// How many validators.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=200))]
+        validators: u16,
+        /// Where to write the files.
+        #[arg(long, value_name = "DIR", default_value = "./.kyoto-testnet")]
+        dir: PathBuf,
+        /// The chain id.
+        #[arg(long, default_value = "kyoto-testnet")]
+        chain_id: String,
+    },
+}
+
+/// `kyotod init`: a network genesis and its keys.
+pub fn init_network(validators: u16, dir: &Path, chain_id: &str) -> anyhow::Result<()> {
+    let genesis_path = dir.join("genesis.json");
+    if genesis_path.exists() {
+        bail!(
+            "{} exists; remove {} to generate a new network",
+            genesis_path.display(),
+            dir.display()
+        );
+    }
+    let keys_dir = dir.join("dev-keys");
+    std::fs::create_dir_all(&keys_dir)
+        .with_context(|| format!("cannot create {}", keys_dir.display()))?;
+    let (genesis, keys, validator_keys) =
+        dev::testnet_genesis_with_keys(usize::from(validators), chain_id, &mut |_| {
+            crypto::generate_key()
+        });
+    for (name, key) in &keys {
+        crypto::write_key_file(&keys_dir.join(format!("{name}.key")), key)?;
+    }
+    for (i, key) in validator_keys.iter().enumerate() {
+        let vdir = dir.join(format!("validator-{}", i + 1));
+        std::fs::create_dir_all(&vdir)
+            .with_context(|| format!("cannot create {}", vdir.display()))?;
+        crypto::write_key_file(&vdir.join("validator.key"), key)?;
+    }
+    std::fs::write(&genesis_path, genesis.to_json_pretty()?)
+        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
+    println!(
+        "wrote {} with {validators} validators (keys in {}/validator-<i>/validator.key) and Party keys in {}",
+        genesis_path.display(),
+        dir.display(),
+        keys_dir.display()
+    );
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -158,15 +242,9 @@ fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
     };
     let key = crypto::read_key_file(key_path)?;
     let validators = genesis.validator_keys()?;
-    if validators.len() != 1 {
+    if !validators.contains(&key.verifying_key().to_bytes()) {
         bail!(
-            "the genesis names {} validators; this version of kyotod runs single-validator chains only (BFT consensus among many validators comes with the network release)",
-            validators.len()
-        );
-    }
-    if validators[0] != key.verifying_key().to_bytes() {
-        bail!(
-            "{} is not the key of the genesis validator",
+            "{} is not the key of a validator of this genesis (run as --observer to follow the network without voting)",
             key_path.display()
         );
     }
@@ -233,6 +311,14 @@ async fn run_sync(
 
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Command::Init {
+        validators,
+        dir,
+        chain_id,
+    }) = &args.command
+    {
+        return init_network(*validators, dir, chain_id);
+    }
     init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -289,6 +375,25 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     let producer = if observer {
         let url = args.sync_from.clone().unwrap_or_default();
         tokio::spawn(run_sync(Arc::clone(&node), url, stop_rx.clone()))
+    } else if !args.dev {
+        let wal_dir = args.data_dir.join("wal");
+        std::fs::create_dir_all(&wal_dir)
+            .with_context(|| format!("cannot create {}", wal_dir.display()))?;
+        let settings = consensus::NetworkSettings {
+            moniker: format!("kyotod-{}", addr.port()),
+            listen: args.p2p_addr.clone(),
+            peers: args.peers.clone(),
+            wal_path: wal_dir.join("consensus.wal"),
+            rules: consensus::app::ProposalRules {
+                max_clock_drift: Duration::from_millis(args.max_clock_drift_ms),
+                empty_block_interval: Duration::from_millis(args.empty_block_interval_ms),
+            },
+        };
+        tokio::spawn(consensus::run_validator(
+            Arc::clone(&node),
+            settings,
+            stop_rx.clone(),
+        ))
     } else {
         let producer = Arc::clone(&node).run_producer(stop_rx.clone());
         tokio::spawn(async move { producer.await.map_err(anyhow::Error::new) })
@@ -309,7 +414,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         }
         r = &mut producer => match r {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.context(if observer { "block sync stopped" } else { "block producer stopped" })),
+            Ok(Err(e)) => Err(e.context(if observer { "block sync stopped" } else if args.dev { "block producer stopped" } else { "consensus stopped" })),
             Err(e) => Err(anyhow::anyhow!("block producer panicked: {e}")),
         },
         r = &mut server => match r {

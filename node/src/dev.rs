@@ -189,6 +189,37 @@ pub fn dev_genesis_with_keys(
     (genesis, keys)
 }
 
+/// Parties whose registries run the validators of a generated testnet, in turn.
+const TESTNET_VALIDATOR_PARTIES: [&str; 8] =
+    ["JPN", "CAN", "NZL", "NOR", "CHE", "AUS", "ISL", "UKR"];
+
+/// A network genesis with `n` validators (the dev genesis's Parties, holdings and
+/// keys otherwise). Returns the genesis, the Party/CDM/Depositary keys, and the
+/// validators' keys in the genesis order (`validator-1` first).
+pub fn testnet_genesis_with_keys(
+    n: usize,
+    chain_id: &str,
+    keygen: &mut dyn FnMut(&str) -> SigningKey,
+) -> (Genesis, Vec<(String, SigningKey)>, Vec<SigningKey>) {
+    let (mut genesis, mut keys) = dev_genesis_with_keys(keygen);
+    keys.retain(|(name, _)| name != "validator");
+    genesis.chain_id = chain_id.to_owned();
+    let mut validator_keys = Vec::with_capacity(n);
+    genesis.validators = (0..n)
+        .map(|i| {
+            let key = keygen(&format!("validator-{}", i + 1));
+            let v = GenesisValidator {
+                name: format!("validator-{}", i + 1),
+                party: TESTNET_VALIDATOR_PARTIES[i % TESTNET_VALIDATOR_PARTIES.len()].to_owned(),
+                public_key: hex::encode(key.verifying_key().to_bytes()),
+            };
+            validator_keys.push(key);
+            v
+        })
+        .collect();
+    (genesis, keys, validator_keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! API (`rpc`).
 
 pub mod chain;
+pub mod consensus;
 pub mod crypto;
 pub mod daemon;
 pub mod dev;

@@ -181,14 +181,18 @@ impl Mempool {
         taken.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Drops transactions that were committed, and any whose nonce is now used.
-    pub fn remove_committed(&mut self, committed: &[Hash], state: &State) {
-        let mut signers = Vec::new();
-        for hash in committed {
+    /// Drops transactions that were committed, and any whose nonce is now used
+    /// (`committed` is the block's transactions with their signers: a block another
+    /// validator proposed may use a nonce that a different transaction waiting here
+    /// also claims).
+    pub fn remove_committed(&mut self, committed: &[(Hash, PublicKey)], state: &State) {
+        let mut signers: Vec<PublicKey> = committed.iter().map(|(_, s)| *s).collect();
+        signers.sort_unstable();
+        signers.dedup();
+        for (hash, _) in committed {
             if let Some((seq, p, gapped)) = self.entries.remove(hash) {
                 self.order.remove(&seq);
                 self.gapped = self.gapped.saturating_sub(usize::from(gapped));
-                signers.push(p.tx.signer);
                 if let Some(m) = self.by_signer.get_mut(&p.tx.signer) {
                     m.remove(&p.tx.nonce);
                 }

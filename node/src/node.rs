@@ -204,6 +204,65 @@ impl Node {
         Ok(height)
     }
 
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Waits until a transaction is admitted, or `d` passes.
+    pub async fn wait_for_tx(&self, d: Duration) {
+        let _ = tokio::time::timeout(d, self.new_tx.notified()).await;
+    }
+
+    /// The validator key, if this node is a validator.
+    pub fn validator_key(&self) -> Option<&SigningKey> {
+        match &self.role {
+            Role::Validator(k) => Some(k),
+            Role::Observer => None,
+        }
+    }
+
+    /// Whether these exact transaction bytes (by hash) were verified on their way
+    /// into this node's mempool, so a block carrying them need not verify them again.
+    pub fn is_verified(&self, hash: &Hash) -> bool {
+        self.mempool
+            .lock()
+            .map(|m| m.contains(hash))
+            .unwrap_or(false)
+    }
+
+    /// The transactions for the next block: up to `max_block_txs`, each signer's in
+    /// nonce order.
+    pub fn select_txs(&self) -> Result<Vec<PendingTx>, SubmitError> {
+        let chain = self.chain()?;
+        Ok(self
+            .mempool()?
+            .select(chain.state(), self.config.max_block_txs))
+    }
+
+    /// Applies and persists a block consensus decided, with its commit certificate.
+    /// Returns `None` if the height was already committed (a decision replayed after
+    /// a restart).
+    pub fn commit_decided(
+        &self,
+        block: &pb::Block,
+        certificate: pb::CommitCertificate,
+    ) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
+        if chain.height() >= certificate.height {
+            return Ok(None);
+        }
+        let checked = chain.check_block(block, |h| self.is_verified(h))?;
+        let included = checked.tx_signers();
+        let committed = chain.commit_decided(checked, certificate)?;
+        let height = chain.height();
+        if let Ok(mut mempool) = self.mempool.lock() {
+            mempool.remove_committed(&included, chain.state());
+        }
+        drop(chain);
+        self.head.send_replace(height);
+        Ok(Some(committed))
+    }
+
     /// Verifies and admits the bytes of a signed transaction; returns its hash.
     pub fn submit(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
         if matches!(self.role, Role::Observer) {
@@ -339,7 +398,7 @@ impl Node {
         if txs.is_empty() && !force {
             return Ok(None);
         }
-        let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
+        let hashes: Vec<(Hash, PublicKey)> = txs.iter().map(|p| (p.tx.hash, p.tx.signer)).collect();
         let timestamp = self.next_timestamp(chain.state().time_ms())?;
         let Role::Validator(key) = &self.role else {
             return Err(ChainError::InvalidBlock(

@@ -17,6 +17,19 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/kyoto.v1.serde.rs"));
 }
 
+/// Package `kyoto.consensus.v1`: Malachite's consensus, WAL and sync messages as
+/// Kyoto Ledger encodes them.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+pub mod consensus {
+    tonic::include_proto!("kyoto.consensus.v1");
+}
+
 /// Encoded `FileDescriptorSet` of the API, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/kyoto_descriptor.bin"));

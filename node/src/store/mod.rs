@@ -53,6 +53,7 @@ const STATE: &[u8] = b"s/";
 const BLOCK: &[u8] = b"b/";
 const TX: &[u8] = b"t/";
 const HISTORY: &[u8] = b"h/";
+const PROPOSAL: &[u8] = b"p/";
 const HEAD: &[u8] = b"meta/head";
 const GENESIS: &[u8] = b"meta/genesis";
 
@@ -172,6 +173,60 @@ impl<S: Store> ChainStore<S> {
         }
         batch.push((block_key(height), Some(block.encode_to_vec())));
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
+        self.inner.write(batch)
+    }
+
+    /// Keeps a block proposed for (height, round) until it is decided or outlived
+    /// (consensus: the engine's log names proposals only by hash, so their blocks
+    /// must survive a crash here). Written durably before it is acknowledged.
+    pub fn put_proposal(
+        &self,
+        height: u64,
+        round: u32,
+        hash: &Hash,
+        record: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut key = [PROPOSAL, &height.to_be_bytes(), &round.to_be_bytes()].concat();
+        key.extend_from_slice(hash);
+        self.inner.write(vec![(key, Some(record))])
+    }
+
+    /// The proposals kept for `height`, as (round, hash, record), by round.
+    pub fn proposals_at(&self, height: u64) -> Result<Vec<(u32, Hash, Vec<u8>)>, StoreError> {
+        let prefix = [PROPOSAL, &height.to_be_bytes()].concat();
+        let mut out = Vec::new();
+        for (k, v) in self.inner.scan_prefix(&prefix)? {
+            let rest = &k[prefix.len()..];
+            if rest.len() != 4 + 32 {
+                return Err(StoreError::Corrupt(
+                    "a proposal key has the wrong length".into(),
+                ));
+            }
+            let round = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let hash: Hash = rest[4..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("a proposal key has the wrong length".into()))?;
+            out.push((round, hash, v));
+        }
+        Ok(out)
+    }
+
+    /// Forgets the proposals of every height up to `height`.
+    pub fn prune_proposals(&self, height: u64) -> Result<(), StoreError> {
+        let batch: Vec<Write> = self
+            .inner
+            .scan_prefix(PROPOSAL)?
+            .into_iter()
+            .filter(|(k, _)| {
+                k.get(PROPOSAL.len()..PROPOSAL.len() + 8)
+                    .and_then(|h| <[u8; 8]>::try_from(h).ok())
+                    .is_none_or(|h| u64::from_be_bytes(h) <= height)
+            })
+            .map(|(k, _)| (k, None))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.inner.write(batch)
     }
 

@@ -1,0 +1,206 @@
+//! BFT consensus among the validators: Malachite (Tendermint) drives the rounds;
+//! this module gives it Kyoto Ledger's types, signatures and codec, and runs the
+//! application side of the engine (building, checking, storing and committing
+//! blocks). The ledger itself still sees only committed blocks.
+
+pub mod app;
+pub mod codec;
+pub mod context;
+pub mod signing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_malachitebft_app_channel::app::config::{
+    ConsensusConfig, NodeConfig as EngineConfig, ValueSyncConfig,
+};
+use arc_malachitebft_app_channel::app::net::Multiaddr;
+use arc_malachitebft_app_channel::app::types::Keypair;
+use arc_malachitebft_app_channel::app::types::codec::Codec;
+use arc_malachitebft_app_channel::{
+    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, Signer,
+    SyncContext, WalContext,
+};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use self::app::{App, ProposalRules};
+use self::codec::KyotoCodec;
+use self::context::KyotoContext;
+use self::signing::{KyotoSigner, KyotoVerifier};
+use crate::node::Node;
+
+/// Where a validator listens and whom it connects to.
+#[derive(Clone, Debug)]
+pub struct NetworkSettings {
+    /// This node's name in logs and metrics.
+    pub moniker: String,
+    /// libp2p listen address of the consensus network, e.g. `/ip4/0.0.0.0/tcp/26656`.
+    pub listen: Multiaddr,
+    /// The other validators' consensus addresses (static bootstrap peers).
+    pub peers: Vec<Multiaddr>,
+    /// The engine's write-ahead log (votes and proposals of the current height).
+    pub wal_path: PathBuf,
+    pub rules: ProposalRules,
+}
+
+#[derive(Clone, Debug)]
+struct EngineSettings {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl EngineConfig for EngineSettings {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+/// Runs this validator in BFT consensus until `shutdown` fires or the engine stops.
+/// Returns an error if the engine stops on its own (the node must exit: a safety
+/// failure needs an operator, a liveness failure a restart).
+pub async fn run_validator(
+    node: Arc<Node>,
+    settings: NetworkSettings,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let key = node
+        .validator_key()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("consensus needs a validator key"))?;
+    let genesis = node.chain()?.genesis_hash();
+    let signer = Arc::new(KyotoSigner::new(key.clone(), genesis));
+    let address = signer.address();
+    let keypair = Keypair::ed25519_from_bytes(key.to_bytes())
+        .map_err(|e| anyhow::anyhow!("the validator key as a libp2p key: {e}"))?;
+    let proof = signer
+        .sign_validator_proof(address.0.to_vec(), keypair.public().to_peer_id().to_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
+    let proof_bytes = KyotoCodec.encode(&proof)?;
+    let identity = NetworkIdentity::new_validator(
+        settings.moniker.clone(),
+        keypair,
+        address.to_string(),
+        proof_bytes,
+    );
+
+    let mut consensus = ConsensusConfig::default();
+    consensus.p2p.listen_addr = settings.listen.clone();
+    consensus.p2p.persistent_peers = settings.peers.clone();
+    let value_sync = ValueSyncConfig {
+        status_update_interval: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        ..ValueSyncConfig::default()
+    };
+    let config = EngineSettings {
+        moniker: settings.moniker.clone(),
+        consensus,
+        value_sync,
+    };
+
+    let span = tracing::info_span!("consensus", moniker = %settings.moniker);
+    let (mut channels, handle) = EngineBuilder::new(KyotoContext, config)
+        .with_default_wal(WalContext::new(settings.wal_path.clone(), KyotoCodec))
+        .with_default_network(NetworkContext::new(identity, KyotoCodec))
+        .with_default_sync(SyncContext::new(KyotoCodec))
+        .with_default_consensus(ConsensusContext::new_validator(
+            address,
+            Box::new(KyotoVerifier::new(genesis)),
+            Box::new(SignerRef(Arc::clone(&signer))),
+        ))
+        .with_default_request(RequestContext::new(64))
+        .build()
+        .instrument(span)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?;
+    tracing::info!(address = %address, listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
+
+    let mut app = App::new(
+        Arc::clone(&node),
+        signer,
+        genesis,
+        settings.rules.clone(),
+        channels.network.clone(),
+    );
+    let result = loop {
+        tokio::select! {
+            msg = channels.consensus.recv() => match msg {
+                Some(m) => {
+                    if let Err(e) = app.handle(m).await {
+                        break Err(e);
+                    }
+                }
+                None => break Err(anyhow::anyhow!(
+                    "the consensus engine stopped (see the log above); this node cannot go on"
+                )),
+            },
+            _ = shutdown.changed() => break Ok(()),
+        }
+    };
+    handle.actor.stop(None);
+    let _ = tokio::time::timeout(Duration::from_secs(5), handle.handle).await;
+    result
+}
+
+/// The signer shared between the engine and the proposer.
+struct SignerRef(Arc<KyotoSigner>);
+
+#[async_trait::async_trait]
+impl Signer<KyotoContext> for SignerRef {
+    async fn sign_vote(
+        &self,
+        vote: context::Vote,
+    ) -> Result<
+        arc_malachitebft_app_channel::app::types::core::SignedMessage<KyotoContext, context::Vote>,
+        arc_malachitebft_signing::Error,
+    > {
+        self.0.sign_vote(vote).await
+    }
+    async fn sign_proposal(
+        &self,
+        proposal: context::Proposal,
+    ) -> Result<
+        arc_malachitebft_app_channel::app::types::core::SignedMessage<
+            KyotoContext,
+            context::Proposal,
+        >,
+        arc_malachitebft_signing::Error,
+    > {
+        self.0.sign_proposal(proposal).await
+    }
+    async fn sign_vote_extension(
+        &self,
+        scope: arc_malachitebft_app_channel::app::types::core::VoteExtensionScope<KyotoContext>,
+        extension: bytes::Bytes,
+    ) -> Result<
+        arc_malachitebft_app_channel::app::types::core::SignedMessage<KyotoContext, bytes::Bytes>,
+        arc_malachitebft_signing::Error,
+    > {
+        self.0.sign_vote_extension(scope, extension).await
+    }
+    async fn sign_validator_proof(
+        &self,
+        public_key: Vec<u8>,
+        peer_id: Vec<u8>,
+    ) -> Result<
+        arc_malachitebft_app_channel::app::types::core::ValidatorProof<KyotoContext>,
+        arc_malachitebft_signing::Error,
+    > {
+        self.0.sign_validator_proof(public_key, peer_id).await
+    }
+}
