@@ -24,6 +24,8 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+pub mod cluster;
+
 /// A `kyotod` process.
 pub struct NodeProcess {
     child: Option<Child>,
@@ -38,16 +40,33 @@ impl NodeProcess {
     }
 
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(bin("kyotod"))
-            .args(extra)
+        Self::spawn(data_dir, extra, None)
+    }
+
+    /// Starts `kyotod` with `extra` arguments; with `log`, its stderr (info level)
+    /// goes to that file (appended), otherwise warnings go to the test's stderr.
+    pub fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
+        let mut cmd = Command::new(bin("kyotod"));
+        cmd.args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--grpc-addr", "127.0.0.1:0", "--log-format", "json"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn kyotod");
+            .stdout(Stdio::piped());
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open the node's log file");
+                cmd.env("RUST_LOG", "info,sled=warn,libp2p=warn")
+                    .stderr(Stdio::from(file));
+            }
+            None => {
+                cmd.env("RUST_LOG", "warn").stderr(Stdio::inherit());
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn kyotod");
         let stdout = child.stdout.take().expect("kyotod stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

@@ -1,0 +1,349 @@
+//! A network of validators (and observers) on loopback, made with `kyotod init`.
+//!
+//! Validators reach each other through [`Link`]s: a TCP relay per ordered pair
+//! (i dials j through its own relay). Cutting every link of a validator isolates it
+//! from the others (a network partition) without touching the process; healing the
+//! links lets it reconnect. Nothing of this is in the node: it only sees TCP
+//! connections that fail and come back.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{CliResult, NodeProcess, bin, json_u64, kyoto};
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A TCP relay from a local port to `target`, which can be cut and healed.
+pub struct Link {
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+    epoch: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Link {
+    pub fn new(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a relay");
+        let port = listener.local_addr().expect("relay address").port();
+        listener.set_nonblocking(true).expect("non-blocking relay");
+        let cut = Arc::new(AtomicBool::new(false));
+        let epoch = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, e, s) = (cut.clone(), epoch.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((inbound, _)) => {
+                        if c.load(Ordering::Relaxed) {
+                            drop(inbound);
+                            continue;
+                        }
+                        let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else {
+                            continue;
+                        };
+                        let born = e.load(Ordering::Relaxed);
+                        pump(inbound, outbound, e.clone(), born, s.clone());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Link {
+            port,
+            cut,
+            epoch,
+            stop,
+        }
+    }
+
+    /// Drops the relayed connections and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn heal(&self) {
+        self.cut.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Copies both ways until either side closes or the link's epoch moves on.
+fn pump(a: TcpStream, b: TcpStream, epoch: Arc<AtomicU64>, born: u64, stop: Arc<AtomicBool>) {
+    let _ = a.set_nodelay(true);
+    let _ = b.set_nodelay(true);
+    for (mut from, mut to) in [
+        (a.try_clone(), b.try_clone()),
+        (b.try_clone(), a.try_clone()),
+    ]
+    .into_iter()
+    .filter_map(|(x, y)| Some((x.ok()?, y.ok()?)))
+    {
+        let (epoch, stop) = (epoch.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                if epoch.load(Ordering::Relaxed) != born || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match from.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = from.shutdown(Shutdown::Both);
+            let _ = to.shutdown(Shutdown::Both);
+        });
+    }
+}
+
+/// N validators and their observers, in one directory made by `kyotod init`.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub genesis: PathBuf,
+    n: usize,
+    p2p: Vec<u16>,
+    /// links[i][j]: the relay validator i dials to reach validator j.
+    links: Vec<Vec<Option<Link>>>,
+    pub validators: Vec<Option<NodeProcess>>,
+    pub observers: Vec<NodeProcess>,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    /// Writes the network with `kyotod init` under `dir` and starts its `n`
+    /// validators (each with `extra` arguments too).
+    pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Self {
+        let out = Command::new(bin("kyotod"))
+            .args(["init", "--validators", &n.to_string(), "--dir"])
+            .arg(dir)
+            .output()
+            .expect("run kyotod init");
+        assert!(
+            out.status.success(),
+            "kyotod init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let links = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| (i != j).then(|| Link::new(p2p[j])))
+                    .collect()
+            })
+            .collect();
+        let mut c = Cluster {
+            dir: dir.to_owned(),
+            genesis: dir.join("genesis.json"),
+            n,
+            p2p,
+            links,
+            validators: (0..n).map(|_| None).collect(),
+            observers: Vec::new(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for i in 0..n {
+            c.start_validator(i);
+        }
+        c
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The log file of validator `i` (0-based).
+    pub fn log(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("validator-{}.log", i + 1))
+    }
+
+    /// Starts (or restarts) validator `i` with its data in `DIR/validator-<i+1>`.
+    pub fn start_validator(&mut self, i: usize) {
+        assert!(self.validators[i].is_none(), "validator {i} is running");
+        let data = self.dir.join(format!("validator-{}", i + 1));
+        let key = data.join("validator.key");
+        let peers: Vec<String> = (0..self.n)
+            .filter(|&j| j != i)
+            .filter_map(|j| self.links[i][j].as_ref())
+            .map(|l| format!("/ip4/127.0.0.1/tcp/{}", l.port))
+            .collect();
+        let listen = format!("/ip4/127.0.0.1/tcp/{}", self.p2p[i]);
+        let mut args: Vec<String> = vec![
+            "--genesis".into(),
+            self.genesis.display().to_string(),
+            "--validator-key".into(),
+            key.display().to_string(),
+            "--p2p-addr".into(),
+            listen,
+            "--peer".into(),
+            peers.join(","),
+        ];
+        args.extend(self.extra.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let log = self.log(i);
+        self.validators[i] = Some(NodeProcess::spawn(&data, &args, Some(&log)));
+    }
+
+    /// SIGKILL validator `i`.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut v) = self.validators[i].take() {
+            v.kill9();
+        }
+    }
+
+    /// Starts an observer following validator `i`.
+    pub fn start_observer(&mut self, i: usize) -> usize {
+        let k = self.observers.len() + 1;
+        let data = self.dir.join(format!("observer-{k}"));
+        let url = self.node(i).url.clone();
+        let genesis = self.genesis.display().to_string();
+        let args = ["--observer", "--genesis", &genesis, "--sync-from", &url];
+        let log = self.dir.join(format!("observer-{k}.log"));
+        self.observers
+            .push(NodeProcess::spawn(&data, &args, Some(&log)));
+        k - 1
+    }
+
+    /// Cuts validator `i` off from every other validator.
+    pub fn isolate(&self, i: usize) {
+        for j in 0..self.n {
+            for (a, b) in [(i, j), (j, i)] {
+                if let Some(l) = &self.links[a][b] {
+                    l.cut();
+                }
+            }
+        }
+    }
+
+    /// Undoes [`Cluster::isolate`].
+    pub fn heal(&self, i: usize) {
+        for j in 0..self.n {
+            for (a, b) in [(i, j), (j, i)] {
+                if let Some(l) = &self.links[a][b] {
+                    l.heal();
+                }
+            }
+        }
+    }
+
+    pub fn node(&self, i: usize) -> &NodeProcess {
+        self.validators[i].as_ref().expect("validator is running")
+    }
+
+    /// Runs the CLI against validator `i` from the network directory (Party keys
+    /// are `dev-keys/<CODE>.key`).
+    pub fn kyoto(&self, i: usize, args: &[&str]) -> CliResult {
+        kyoto(&self.node(i).url, &self.dir, args)
+    }
+
+    /// `kyoto status` of a node, as JSON.
+    pub fn status(url: &str, cwd: &Path) -> serde_json::Value {
+        kyoto(url, cwd, &["--output", "json", "status"]).json()
+    }
+
+    /// The height validator `i` reports.
+    pub fn height(&self, i: usize) -> u64 {
+        json_u64(&Self::status(&self.node(i).url, &self.dir)["height"])
+    }
+
+    /// Block `h` as node `url` has it: (block hash, state root after it).
+    pub fn block_at(&self, url: &str, h: u64) -> (String, String) {
+        let b = kyoto(
+            url,
+            &self.dir,
+            &["--output", "json", "block", &h.to_string()],
+        )
+        .json();
+        (
+            b["blockHash"].as_str().unwrap_or_default().to_owned(),
+            b["stateRoot"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Every running node's URL (validators, then observers).
+    pub fn urls(&self) -> Vec<String> {
+        self.validators
+            .iter()
+            .flatten()
+            .chain(self.observers.iter())
+            .map(|n| n.url.clone())
+            .collect()
+    }
+
+    /// Waits until every node in `urls` has reached `height`; panics after `limit`.
+    pub fn wait_all_at(&self, urls: &[String], height: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        for url in urls {
+            loop {
+                let h = json_u64(&Self::status(url, &self.dir)["height"]);
+                if h >= height {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{url} is at height {h}, not {height}, after {limit:?} (logs in {})",
+                    self.dir.display()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// Asserts that every node in `urls` has the same block and state root at each
+    /// height up to `height`.
+    pub fn assert_same_chain(&self, urls: &[String], height: u64) {
+        for h in 1..=height {
+            let first = self.block_at(&urls[0], h);
+            assert!(!first.0.is_empty(), "{} has no block {h}", urls[0]);
+            for url in &urls[1..] {
+                assert_eq!(
+                    self.block_at(url, h),
+                    first,
+                    "{url} and {} differ at height {h}",
+                    urls[0]
+                );
+            }
+        }
+    }
+
+    /// Whether any log of this network reports equivocation (double signing).
+    pub fn equivocation_reported(&self) -> bool {
+        (0..self.n).any(|i| {
+            std::fs::read_to_string(self.log(i))
+                .map(|l| l.contains("validators equivocated"))
+                .unwrap_or(false)
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! Many registries, one log: four validators in BFT consensus (Malachite) on
+//! loopback, plus an observer. Each scenario runs real `kyotod` processes; they run
+//! one at a time (a 2-core machine runs one network well, not two), each under a
+//! hard time limit with generous waits inside.
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kyoto_tests::cluster::Cluster;
+use kyoto_tests::json_u64;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn transfer_args<'a>(party: &'a str, from: &'a str, amount: &'a str) -> Vec<&'a str> {
+    vec![
+        "--output",
+        "json",
+        "transfer",
+        "--key",
+        party,
+        "--from",
+        from,
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        amount,
+        "--unit",
+        "AAU",
+        "--period",
+        "1",
+        "--wait-secs",
+        "60",
+    ]
+}
+
+/// The protobuf JSON mapping writes bytes in base64; the CLI takes hashes in hex.
+fn hex_of(b64: &str) -> String {
+    use base64::Engine as _;
+    hex::encode(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default(),
+    )
+}
+
+fn can_total(c: &Cluster, url: &str) -> u64 {
+    let a = kyoto_tests::kyoto(url, &c.dir, &["--output", "json", "account", "CAN-100-1"]).json();
+    json_u64(&a["total"])
+}
+
+fn max_height(c: &Cluster, urls: &[String]) -> u64 {
+    urls.iter()
+        .map(|u| json_u64(&Cluster::status(u, &c.dir)["height"]))
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn four_validators_and_an_observer_commit_each_transfer_once_in_one_order() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 4, &[]);
+    c.start_observer(0);
+    let before = can_total(&c, &c.node(0).url.clone());
+    // Four Parties submit at once, each to a different validator.
+    let senders = [
+        ("dev-keys/JPN.key", "JPN-100-1", "11"),
+        ("dev-keys/NZL.key", "NZL-100-1", "12"),
+        ("dev-keys/NOR.key", "NOR-100-1", "13"),
+        ("dev-keys/CHE.key", "CHE-100-1", "14"),
+    ];
+    let hashes: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, (key, from, amount))| {
+                let c = &c;
+                s.spawn(move || {
+                    let r = c.kyoto(i, &transfer_args(key, from, amount)).json();
+                    r["txHash"].as_str().unwrap_or_default().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(hashes.iter().all(|h| !h.is_empty()), "{hashes:?}");
+    let urls = c.urls();
+    let top = max_height(&c, &urls);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+    // Each transfer is in exactly one block, and the units arrived once.
+    let mut seen = Vec::new();
+    for h in 1..=top {
+        let b = kyoto_tests::kyoto(
+            &urls[0],
+            &c.dir,
+            &["--output", "json", "block", &h.to_string()],
+        )
+        .json();
+        for t in b["transactionHashes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            seen.push(t.as_str().unwrap_or_default().to_owned());
+        }
+    }
+    seen.sort();
+    let mut want = hashes.clone();
+    want.sort();
+    assert_eq!(seen, want, "every transfer committed exactly once");
+    for url in &urls {
+        assert_eq!(can_total(&c, url), before + 11 + 12 + 13 + 14, "{url}");
+    }
+    // The observer verified every certificate and reached the same state.
+    let obs = Cluster::status(&urls[4], &c.dir);
+    assert_eq!(obs["role"], "observer");
+    assert!(!c.equivocation_reported());
+}
+
+#[test]
+fn a_validator_killed_under_load_catches_up_and_loses_nothing() {
+    let _one = serial();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 4, &[]);
+    c.wait_all_at(&c.urls(), 2, LIMIT);
+    let url0 = c.node(0).url.clone();
+    let before = can_total(&c, &url0);
+    // Load: JPN keeps transferring through validator 1 while validator 3 dies and
+    // comes back.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let net_dir = c.dir.clone();
+    let sent = thread::scope(|s| {
+        let load = s.spawn(|| {
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "1");
+                args.push("--no-wait");
+                let r = kyoto_tests::kyoto(&url0, &net_dir, &args);
+                if r.success {
+                    sent += 1;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            sent
+        });
+        thread::sleep(Duration::from_secs(2));
+        c.kill9(2);
+        thread::sleep(Duration::from_secs(4));
+        c.start_validator(2);
+        let target = c.height(0) + 2;
+        c.wait_all_at(&[c.node(2).url.clone()], target, LIMIT);
+        thread::sleep(Duration::from_secs(1));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert!(sent > 0);
+    // Everything validator 1 accepted is committed, on every validator.
+    let urls = c.urls();
+    let deadline = Instant::now() + LIMIT;
+    while can_total(&c, &url0) < before + sent {
+        assert!(Instant::now() < deadline, "transfers were lost");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let top = max_height(&c, &urls);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+    for url in &urls {
+        assert_eq!(can_total(&c, url), before + sent, "{url}");
+    }
+    assert!(
+        !c.equivocation_reported(),
+        "a restarted validator signed twice"
+    );
+    assert!(started.elapsed() < Duration::from_secs(240));
+}
+
+#[test]
+fn without_a_quorum_nothing_commits_and_progress_resumes_with_it() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 4, &[]);
+    c.wait_all_at(&c.urls(), 2, LIMIT);
+    c.kill9(2);
+    c.kill9(3);
+    // Let whatever was in flight settle, then watch: two of four cannot commit.
+    thread::sleep(Duration::from_secs(3));
+    let stalled = c.height(0).max(c.height(1));
+    let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "3");
+    args.push("--no-wait");
+    let r = c.kyoto(0, &args).json();
+    let hash = hex_of(r["txHash"].as_str().unwrap_or_default());
+    thread::sleep(Duration::from_secs(6));
+    assert_eq!(c.height(0), stalled, "no block without a quorum");
+    assert_eq!(c.height(1), stalled, "no block without a quorum");
+    let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
+    assert_eq!(tx["status"], "TRANSACTION_STATUS_PENDING", "{tx}");
+    // Quorum back: the transfer commits and the chain moves on.
+    c.start_validator(2);
+    c.start_validator(3);
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
+        if tx["status"] == "TRANSACTION_STATUS_COMMITTED" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress after the restart: {tx}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let urls = c.urls();
+    let top = max_height(&c, &urls);
+    assert!(top > stalled);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+}
+
+#[test]
+fn an_isolated_validator_catches_up_when_the_partition_heals() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path(), 4, &[]);
+    c.wait_all_at(&c.urls(), 2, LIMIT);
+    c.isolate(3);
+    thread::sleep(Duration::from_secs(2));
+    let cut_at = c.height(3);
+    // The other three keep committing (three of four is a quorum)...
+    c.wait_all_at(&[c.node(0).url.clone()], cut_at + 4, LIMIT);
+    // ...and the isolated one cannot.
+    assert!(c.height(3) <= cut_at + 1, "an isolated validator committed");
+    c.heal(3);
+    let target = c.height(0);
+    c.wait_all_at(&[c.node(3).url.clone()], target, LIMIT);
+    let urls = c.urls();
+    c.assert_same_chain(&urls, target);
+}
