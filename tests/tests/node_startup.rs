@@ -23,6 +23,8 @@ fn a_node_runs_from_a_genesis_file_with_its_validator_key() {
             genesis.to_str().unwrap(),
             "--validator-key",
             key.to_str().unwrap(),
+            "--p2p-addr",
+            "/ip4/127.0.0.1/tcp/0",
         ],
     );
     let status = node.kyoto(&["--output", "json", "status"]).json();
@@ -31,6 +33,29 @@ fn a_node_runs_from_a_genesis_file_with_its_validator_key() {
     // The same genesis gives the same state root on a second node.
     let jpn = node.kyoto(&["--output", "json", "party", "JPN"]).json();
     assert_eq!(jpn["code"], "JPN");
+    // A network node runs BFT consensus (here with its one validator): a transfer
+    // commits with a certificate of that validator's precommit.
+    let key_dir = dev_dir.join("dev-keys/JPN.key");
+    let t = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            key_dir.to_str().unwrap(),
+            "--from",
+            "JPN-100-1",
+            "--to",
+            "CAN-100-1",
+            "--amount",
+            "5",
+        ])
+        .json();
+    assert_eq!(t["status"], "TRANSACTION_STATUS_COMMITTED", "{t}");
+    let height = t["receipt"]["height"].as_str().unwrap().to_owned();
+    let block = node.kyoto(&["--output", "json", "block", &height]).json();
+    let sigs = block["certificate"]["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 1, "{block}");
 
     // The wrong key for the genesis validator is refused.
     let other_dir = dir.path().join("other");
@@ -50,7 +75,7 @@ fn a_node_runs_from_a_genesis_file_with_its_validator_key() {
     );
     assert!(!ok);
     assert!(
-        err.contains("is not the key of the genesis validator"),
+        err.contains("is not the key of a validator of this genesis"),
         "{err}"
     );
 }
