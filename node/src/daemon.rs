@@ -15,6 +15,7 @@ use crate::chain::{Chain, ChainError};
 use crate::consensus;
 use crate::crypto;
 use crate::dev;
+use crate::gossip;
 use crate::ledger::Genesis;
 use crate::node::{Node, NodeConfig, Role};
 use crate::rpc;
@@ -94,6 +95,23 @@ pub struct Args {
         env = "KYOTOD_PEERS"
     )]
     pub peers: Vec<Multiaddr>,
+    /// Validators: libp2p listen address of transaction gossip.
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/26657",
+        env = "KYOTOD_GOSSIP_ADDR"
+    )]
+    pub gossip_addr: Multiaddr,
+    /// Validators: another validator's transaction-gossip address (repeat, or
+    /// separate with commas), e.g. /ip4/10.0.0.2/tcp/26657.
+    #[arg(
+        long = "gossip-peer",
+        value_name = "MULTIADDR",
+        value_delimiter = ',',
+        env = "KYOTOD_GOSSIP_PEERS"
+    )]
+    pub gossip_peers: Vec<Multiaddr>,
     /// Validators: refuse a proposed block timestamped more than this far ahead of
     /// this node's clock.
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
@@ -389,6 +407,21 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
                 empty_block_interval: Duration::from_millis(args.empty_block_interval_ms),
             },
         };
+        if let Some(key) = node.validator_key() {
+            let (outbox_tx, outbox_rx) = tokio::sync::mpsc::channel(gossip::OUTBOX);
+            node.set_gossip(outbox_tx);
+            let gossip_settings = gossip::GossipSettings {
+                listen: args.gossip_addr.clone(),
+                peers: args.gossip_peers.clone(),
+            };
+            let keypair = gossip::keypair(key)?;
+            let (n, stop) = (Arc::clone(&node), stop_rx.clone());
+            tokio::spawn(async move {
+                if let Err(e) = gossip::run(n, keypair, gossip_settings, outbox_rx, stop).await {
+                    tracing::error!("transaction gossip stopped: {e:#}");
+                }
+            });
+        }
         tokio::spawn(consensus::run_validator(
             Arc::clone(&node),
             settings,

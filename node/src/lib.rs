@@ -8,6 +8,7 @@ pub mod consensus;
 pub mod crypto;
 pub mod daemon;
 pub mod dev;
+pub mod gossip;
 pub mod ledger;
 pub mod mempool;
 pub mod node;

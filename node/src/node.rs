@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use kyoto_proto::v1 as pb;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::chain::{Chain, ChainError, PendingTx};
 use crate::ledger::{Hash, PublicKey};
@@ -117,6 +117,7 @@ pub struct Node {
     config: NodeConfig,
     clock: Mutex<DevClock>,
     role: Role,
+    gossip: std::sync::OnceLock<mpsc::Sender<Vec<u8>>>,
 }
 
 /// What the node does in the network.
@@ -161,7 +162,27 @@ impl Node {
                 advance_to_ms: None,
             }),
             role,
+            gossip: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Hands every transaction submitted from now on to the gossip swarm too.
+    pub fn set_gossip(&self, outbox: mpsc::Sender<Vec<u8>>) {
+        let _ = self.gossip.set(outbox);
+    }
+
+    /// Verifies and admits a transaction another validator gossiped (not gossiped
+    /// again from here: gossipsub forwards it).
+    pub fn admit_gossiped(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
+        let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
+        let hash = tx.hash;
+        {
+            let chain = self.chain()?;
+            self.mempool()?
+                .admit(PendingTx { raw, tx }, chain.state())?;
+        }
+        self.new_tx.notify_one();
+        Ok(hash)
     }
 
     pub fn chain_id(&self) -> &str {
@@ -270,12 +291,18 @@ impl Node {
         }
         let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
         let hash = tx.hash;
+        let gossip = self.gossip.get().map(|g| (g, raw.clone()));
         {
             let chain = self.chain()?;
             self.mempool()?
                 .admit(PendingTx { raw, tx }, chain.state())?;
         }
         self.new_tx.notify_one();
+        if let Some((outbox, raw)) = gossip
+            && outbox.try_send(raw).is_err()
+        {
+            tracing::debug!("gossip queue full; the transaction waits for this validator's turn");
+        }
         Ok(hash)
     }
 

@@ -131,8 +131,10 @@ pub struct Cluster {
     pub genesis: PathBuf,
     n: usize,
     p2p: Vec<u16>,
-    /// links[i][j]: the relay validator i dials to reach validator j.
-    links: Vec<Vec<Option<Link>>>,
+    gossip: Vec<u16>,
+    /// links[i][j]: the relays validator i dials to reach validator j (consensus,
+    /// transaction gossip).
+    links: Vec<Vec<Option<(Link, Link)>>>,
     pub validators: Vec<Option<NodeProcess>>,
     pub observers: Vec<NodeProcess>,
     extra: Vec<String>,
@@ -153,10 +155,11 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
         let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let links = (0..n)
             .map(|i| {
                 (0..n)
-                    .map(|j| (i != j).then(|| Link::new(p2p[j])))
+                    .map(|j| (i != j).then(|| (Link::new(p2p[j]), Link::new(gossip[j]))))
                     .collect()
             })
             .collect();
@@ -165,6 +168,7 @@ impl Cluster {
             genesis: dir.join("genesis.json"),
             n,
             p2p,
+            gossip,
             links,
             validators: (0..n).map(|_| None).collect(),
             observers: Vec::new(),
@@ -194,12 +198,15 @@ impl Cluster {
         assert!(self.validators[i].is_none(), "validator {i} is running");
         let data = self.dir.join(format!("validator-{}", i + 1));
         let key = data.join("validator.key");
-        let peers: Vec<String> = (0..self.n)
-            .filter(|&j| j != i)
-            .filter_map(|j| self.links[i][j].as_ref())
-            .map(|l| format!("/ip4/127.0.0.1/tcp/{}", l.port))
+        let links = || (0..self.n).filter_map(|j| self.links[i][j].as_ref());
+        let peers: Vec<String> = links()
+            .map(|(l, _)| format!("/ip4/127.0.0.1/tcp/{}", l.port))
+            .collect();
+        let gossip_peers: Vec<String> = links()
+            .map(|(_, l)| format!("/ip4/127.0.0.1/tcp/{}", l.port))
             .collect();
         let listen = format!("/ip4/127.0.0.1/tcp/{}", self.p2p[i]);
+        let gossip_listen = format!("/ip4/127.0.0.1/tcp/{}", self.gossip[i]);
         let mut args: Vec<String> = vec![
             "--genesis".into(),
             self.genesis.display().to_string(),
@@ -209,6 +216,10 @@ impl Cluster {
             listen,
             "--peer".into(),
             peers.join(","),
+            "--gossip-addr".into(),
+            gossip_listen,
+            "--gossip-peer".into(),
+            gossip_peers.join(","),
         ];
         args.extend(self.extra.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -240,8 +251,9 @@ impl Cluster {
     pub fn isolate(&self, i: usize) {
         for j in 0..self.n {
             for (a, b) in [(i, j), (j, i)] {
-                if let Some(l) = &self.links[a][b] {
+                if let Some((l, g)) = &self.links[a][b] {
                     l.cut();
+                    g.cut();
                 }
             }
         }
@@ -251,8 +263,9 @@ impl Cluster {
     pub fn heal(&self, i: usize) {
         for j in 0..self.n {
             for (a, b) in [(i, j), (j, i)] {
-                if let Some(l) = &self.links[a][b] {
+                if let Some((l, g)) = &self.links[a][b] {
                     l.heal();
+                    g.heal();
                 }
             }
         }

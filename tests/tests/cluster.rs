@@ -122,6 +122,29 @@ fn four_validators_and_an_observer_commit_each_transfer_once_in_one_order() {
     // The observer verified every certificate and reached the same state.
     let obs = Cluster::status(&urls[4], &c.dir);
     assert_eq!(obs["role"], "observer");
+    // A transfer submitted to one validator is gossiped to all: it commits even if
+    // that validator dies right after accepting it.
+    let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "9");
+    args.push("--no-wait");
+    let hash = hex_of(
+        c.kyoto(3, &args).json()["txHash"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    thread::sleep(Duration::from_millis(500));
+    c.kill9(3);
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
+        if tx["status"] == "TRANSACTION_STATUS_COMMITTED" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gossiped transfer was lost: {tx}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
     assert!(!c.equivocation_reported());
 }
 
