@@ -52,9 +52,17 @@ pub struct Args {
     /// commit certificate and transactions (needs --genesis and --sync-from).
     #[arg(long, requires_all = ["genesis", "sync_from"], conflicts_with = "dev")]
     pub observer: bool,
-    /// The validator's gRPC URL an observer follows.
-    #[arg(long, value_name = "URL", requires = "observer")]
-    pub sync_from: Option<String>,
+    /// The validators' gRPC URLs an observer follows (repeat, or separate with
+    /// commas); it follows the first that answers and moves to the next when that
+    /// one fails. Every block is verified whoever serves it.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "observer",
+        value_delimiter = ',',
+        num_args = 1..
+    )]
+    pub sync_from: Vec<String>,
     /// Where blocks, state and (in dev mode) keys are kept.
     #[arg(
         long,
@@ -276,11 +284,17 @@ fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
 /// lost connection, reconnect. An invalid block or a diverging state stops the node.
 async fn run_sync(
     node: Arc<Node>,
-    url: String,
+    urls: Vec<String>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use kyoto_proto::v1::{StreamBlocksRequest, ledger_client::LedgerClient};
+    if urls.is_empty() {
+        bail!("an observer needs --sync-from URL");
+    }
+    let mut turn = 0usize;
     loop {
+        let url = urls[turn % urls.len()].clone();
+        turn = turn.wrapping_add(1);
         let from_height = node.chain().map_err(|e| anyhow::anyhow!("{e}"))?.height() + 1;
         let stream = async {
             let mut client = LedgerClient::connect(url.clone())
@@ -295,9 +309,9 @@ async fn run_sync(
         let mut stream = match stream.await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(%url, error = %e, "cannot reach the validator; retrying");
+                tracing::warn!(%url, error = %e, "cannot reach the validator; trying the next");
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => continue,
                     _ = shutdown.changed() => return Ok(()),
                 }
             }
@@ -311,15 +325,29 @@ async fn run_sync(
             match next {
                 Ok(Some(block)) => {
                     let n = Arc::clone(&node);
-                    let height = tokio::task::spawn_blocking(move || n.apply_synced(&block))
+                    let applied = tokio::task::spawn_blocking(move || n.apply_synced(&block))
                         .await
-                        .map_err(|e| anyhow::anyhow!("sync task failed: {e}"))?
-                        .context("refusing the validator's block")?;
-                    tracing::info!(height, "verified and committed block");
+                        .map_err(|e| anyhow::anyhow!("sync task failed: {e}"))?;
+                    match applied {
+                        Ok(height) => tracing::info!(height, "verified and committed block"),
+                        // A forged or malformed block changes nothing here: refuse it
+                        // and follow another validator.
+                        Err(ChainError::InvalidBlock(reason)) => {
+                            tracing::error!(%url, %reason, "refused a block that does not verify; following another validator");
+                            tokio::select! {
+                                () = tokio::time::sleep(Duration::from_secs(1)) => break,
+                                _ = shutdown.changed() => return Ok(()),
+                            }
+                        }
+                        Err(e) => {
+                            return Err(anyhow::Error::new(e)
+                                .context(format!("applying the block {url} served")));
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "block stream interrupted; reconnecting");
+                    tracing::warn!(%url, error = %e, "block stream interrupted; reconnecting");
                     break;
                 }
             }
@@ -391,8 +419,8 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let producer = if observer {
-        let url = args.sync_from.clone().unwrap_or_default();
-        tokio::spawn(run_sync(Arc::clone(&node), url, stop_rx.clone()))
+        let urls = args.sync_from.clone();
+        tokio::spawn(run_sync(Arc::clone(&node), urls, stop_rx.clone()))
     } else if !args.dev {
         let wal_dir = args.data_dir.join("wal");
         std::fs::create_dir_all(&wal_dir)
