@@ -48,6 +48,11 @@ pub struct Args {
         conflicts_with = "observer"
     )]
     pub validator_key: Option<PathBuf>,
+    /// With --validator-key: the key is not (yet) a validator of this network. The node
+    /// follows consensus without voting and starts voting once governance adds its key
+    /// (`kyoto gov propose ... add-validator`).
+    #[arg(long, requires = "validator_key")]
+    pub join: bool,
     /// Run a read-only replica that follows a validator and verifies every block's
     /// commit certificate and transactions (needs --genesis and --sync-from).
     #[arg(long, requires_all = ["genesis", "sync_from"], conflicts_with = "dev")]
@@ -145,11 +150,24 @@ pub enum Command {
         /// The chain id.
         #[arg(long, default_value = "kyoto-testnet")]
         chain_id: String,
+        /// Notice before voting opens on a proposal, months (the treaty: 6).
+        #[arg(long, default_value_t = 6)]
+        notice_months: u32,
+        /// Test networks: a voting session lasts this many seconds instead of 14 days
+        /// (0 = the treaty durations).
+        #[arg(long, default_value_t = 0)]
+        session_seconds: u32,
     },
 }
 
 /// `kyotod init`: a network genesis and its keys.
-pub fn init_network(validators: u16, dir: &Path, chain_id: &str) -> anyhow::Result<()> {
+pub fn init_network(
+    validators: u16,
+    dir: &Path,
+    chain_id: &str,
+    notice_months: u32,
+    session_seconds: u32,
+) -> anyhow::Result<()> {
     let genesis_path = dir.join("genesis.json");
     if genesis_path.exists() {
         bail!(
@@ -161,10 +179,12 @@ pub fn init_network(validators: u16, dir: &Path, chain_id: &str) -> anyhow::Resu
     let keys_dir = dir.join("dev-keys");
     std::fs::create_dir_all(&keys_dir)
         .with_context(|| format!("cannot create {}", keys_dir.display()))?;
-    let (genesis, keys, validator_keys) =
+    let (mut genesis, keys, validator_keys) =
         dev::testnet_genesis_with_keys(usize::from(validators), chain_id, &mut |_| {
             crypto::generate_key()
         });
+    genesis.params.notice_months = notice_months;
+    genesis.params.session_seconds = session_seconds;
     for (name, key) in &keys {
         crypto::write_key_file(&keys_dir.join(format!("{name}.key")), key)?;
     }
@@ -268,9 +288,9 @@ fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
     };
     let key = crypto::read_key_file(key_path)?;
     let validators = genesis.validator_keys()?;
-    if !validators.contains(&key.verifying_key().to_bytes()) {
+    if !validators.contains(&key.verifying_key().to_bytes()) && !args.join {
         bail!(
-            "{} is not the key of a validator of this genesis (run as --observer to follow the network without voting)",
+            "{} is not the key of a validator of this genesis (give --join if governance adds it later, or run as --observer)",
             key_path.display()
         );
     }
@@ -361,9 +381,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validators,
         dir,
         chain_id,
+        notice_months,
+        session_seconds,
     }) = &args.command
     {
-        return init_network(*validators, dir, chain_id);
+        return init_network(*validators, dir, chain_id, *notice_months, *session_seconds);
     }
     init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()

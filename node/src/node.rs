@@ -432,6 +432,14 @@ impl Node {
                 "an observer does not produce blocks".into(),
             ));
         };
+        // A dev chain's one validator certifies blocks alone; once governance changed
+        // the validator set, only BFT consensus among the new set may go on.
+        let validators = &chain.state().governance().validators;
+        if validators.len() != 1 || validators[0].key != key.verifying_key().to_bytes() {
+            return Err(ChainError::InvalidBlock(
+                "governance changed the validator set: a dev chain's single validator cannot certify blocks any more; run the validators with kyotod --genesis (BFT consensus)".into(),
+            ));
+        }
         let block = chain.commit_next(txs, timestamp, key)?;
         mempool.remove_committed(&hashes, chain.state());
         let height = chain.height();

@@ -138,15 +138,32 @@ pub struct Cluster {
     pub validators: Vec<Option<NodeProcess>>,
     pub observers: Vec<NodeProcess>,
     extra: Vec<String>,
+    in_genesis: usize,
 }
 
 impl Cluster {
     /// Writes the network with `kyotod init` under `dir` and starts its `n`
     /// validators (each with `extra` arguments too).
     pub fn start(dir: &Path, n: usize, extra: &[&str]) -> Self {
+        Self::start_with(dir, n, n, &[], extra)
+    }
+
+    /// Like [`Cluster::start`], with `init` arguments for `kyotod init`, and `total`
+    /// nodes of which only the first `in_genesis` are validators in the genesis; the
+    /// others get fresh keys and run with `--join` (they vote once governance adds
+    /// them).
+    pub fn start_with(
+        dir: &Path,
+        in_genesis: usize,
+        total: usize,
+        init: &[&str],
+        extra: &[&str],
+    ) -> Self {
+        let n = total;
         let out = Command::new(bin("kyotod"))
-            .args(["init", "--validators", &n.to_string(), "--dir"])
+            .args(["init", "--validators", &in_genesis.to_string(), "--dir"])
             .arg(dir)
+            .args(init)
             .output()
             .expect("run kyotod init");
         assert!(
@@ -154,6 +171,22 @@ impl Cluster {
             "kyotod init: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        for i in in_genesis..total {
+            let data = dir.join(format!("validator-{}", i + 1));
+            std::fs::create_dir_all(&data).expect("create the joining node's directory");
+            let key = data.join("validator.key");
+            kyoto(
+                "http://127.0.0.1:1",
+                dir,
+                &[
+                    "keys",
+                    "generate",
+                    "--out",
+                    key.to_str().expect("utf-8 path"),
+                ],
+            )
+            .ok();
+        }
         let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let links = (0..n)
@@ -173,6 +206,7 @@ impl Cluster {
             validators: (0..n).map(|_| None).collect(),
             observers: Vec::new(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            in_genesis,
         };
         for i in 0..n {
             c.start_validator(i);
@@ -222,9 +256,30 @@ impl Cluster {
             gossip_peers.join(","),
         ];
         args.extend(self.extra.iter().cloned());
+        if i >= self.in_genesis {
+            args.push("--join".into());
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let log = self.log(i);
         self.validators[i] = Some(NodeProcess::spawn(&data, &args, Some(&log)));
+    }
+
+    /// Validator `i`'s public key, hex.
+    pub fn public_key(&self, i: usize) -> String {
+        let key = self.dir.join(format!("validator-{}/validator.key", i + 1));
+        let out = kyoto(
+            "http://127.0.0.1:1",
+            &self.dir,
+            &[
+                "--output",
+                "json",
+                "keys",
+                "show",
+                key.to_str().expect("utf-8 path"),
+            ],
+        )
+        .json();
+        out["public_key"].as_str().unwrap_or_default().to_owned()
     }
 
     /// SIGKILL validator `i`.

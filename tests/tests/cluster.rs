@@ -267,3 +267,136 @@ fn an_isolated_validator_catches_up_when_the_partition_heals() {
     let urls = c.urls();
     c.assert_same_chain(&urls, target);
 }
+
+/// The validators that signed block `h`'s certificate, as hex keys.
+fn signers(c: &Cluster, url: &str, h: u64) -> Vec<String> {
+    let b = kyoto_tests::kyoto(url, &c.dir, &["--output", "json", "block", &h.to_string()]).json();
+    b["certificate"]["signatures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| hex_of(s["publicKey"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+/// Proposes a validator decision as Norway, votes it through (the EU with its 27
+/// member States, Norway, Japan, Russia: a quorum and more than three fourths), and
+/// waits until the ledger's validator set satisfies `done`.
+fn decide(c: &Cluster, id: &str, kind: &[&str], done: impl Fn(&[String]) -> bool) {
+    let mut args = vec![
+        "gov",
+        "propose",
+        "--key",
+        "dev-keys/NOR.key",
+        "--proposer",
+        "NOR",
+        "--title",
+        "Registry nodes",
+    ];
+    args.extend_from_slice(kind);
+    c.kyoto(1, &args).ok();
+    for party in ["EU", "NOR", "JPN", "RUS"] {
+        let key = format!("dev-keys/{party}.key");
+        c.kyoto(
+            1,
+            &[
+                "gov",
+                "vote",
+                "--key",
+                &key,
+                "--proposal",
+                id,
+                "--party",
+                party,
+                "--choice",
+                "yes",
+            ],
+        )
+        .ok();
+    }
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let v = c
+            .kyoto(1, &["--output", "json", "gov", "validators"])
+            .json();
+        let keys: Vec<String> = v["validators"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| hex_of(x["publicKey"].as_str().unwrap_or_default()))
+            .collect();
+        if done(&keys) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "proposal {id} did not take effect: {keys:?}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_validator_added_by_governance_starts_voting_and_one_removed_stops() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // Four validators in the genesis and a fifth registry node waiting to join; the
+    // test genesis shortens the treaty durations (no notice, 12-second sessions).
+    let mut c = Cluster::start_with(
+        dir.path(),
+        4,
+        5,
+        &["--notice-months", "0", "--session-seconds", "12"],
+        &[],
+    );
+    c.wait_all_at(&c.urls(), 2, LIMIT);
+    let fifth = c.public_key(4);
+    decide(
+        &c,
+        "1",
+        &[
+            "add-validator",
+            "--name",
+            "validator-5",
+            "--party",
+            "NZL",
+            "--public-key",
+            &fifth,
+        ],
+        |keys| keys.contains(&fifth),
+    );
+    // Five validators: a quorum is four. With validator 1 down, blocks can only be
+    // committed if the new validator votes.
+    c.kill9(0);
+    let url = c.node(1).url.clone();
+    let from = c.height(1);
+    c.wait_all_at(std::slice::from_ref(&url), from + 3, LIMIT);
+    let top = c.height(1);
+    assert!(
+        signers(&c, &url, top).contains(&fifth),
+        "block {top} was committed without the new validator"
+    );
+    c.start_validator(0);
+    // Remove validator 2: its node keeps running, but its votes no longer count.
+    let second = c.public_key(1);
+    decide(
+        &c,
+        "2",
+        &["remove-validator", "--public-key", &second],
+        |keys| !keys.contains(&second) && keys.len() == 4,
+    );
+    let removed_at = c.height(1);
+    c.wait_all_at(std::slice::from_ref(&url), removed_at + 4, LIMIT);
+    for h in removed_at + 2..=removed_at + 4 {
+        assert!(
+            !signers(&c, &url, h).contains(&second),
+            "block {h} counts a removed validator's vote"
+        );
+    }
+    let urls = c.urls();
+    let top = max_height(&c, &urls);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+}

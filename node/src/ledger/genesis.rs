@@ -55,6 +55,10 @@ pub struct GenesisParams {
     pub carry_over_eru_permille: u32,
     pub notice_months: u32,
     pub session_days: u32,
+    /// Test networks only: when not 0, a voting session lasts this many seconds instead
+    /// of `session_days` (so that a network running on wall-clock time can adopt a
+    /// decision within a test; DESIGN.md §3b lets a test genesis shorten durations).
+    pub session_seconds: u32,
     pub quorum_numerator: u32,
     pub quorum_denominator: u32,
     pub entry_into_force_days: u32,
@@ -97,6 +101,7 @@ impl Default for GenesisParams {
             carry_over_eru_permille: 25,
             notice_months: 6,
             session_days: 14,
+            session_seconds: 0,
             quorum_numerator: 2,
             quorum_denominator: 3,
             entry_into_force_days: 90,
@@ -269,6 +274,7 @@ impl GenesisParams {
             carry_over_eru_permille: self.carry_over_eru_permille,
             notice_months: self.notice_months,
             session_days: self.session_days.max(1),
+            session_seconds: self.session_seconds,
             quorum_numerator: self.quorum_numerator,
             quorum_denominator: self.quorum_denominator.max(1),
             entry_into_force_days: self.entry_into_force_days,

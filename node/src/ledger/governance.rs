@@ -16,11 +16,6 @@ use super::state::{
 use super::tx::{Applied, AppliedKind};
 use super::types::{Amount, Hash, PartyCode, Period, PublicKey};
 
-/// Whether the node runs consensus among several validators. Until it does, a change
-/// of the validator set could not be honoured (the single validator would go on
-/// signing alone and observers would refuse its blocks), so such proposals are refused.
-pub const MULTI_VALIDATOR: bool = false;
-
 /// Longest proposal title accepted.
 pub const MAX_TITLE_CHARS: usize = 200;
 
@@ -345,8 +340,17 @@ impl State {
                     });
                 }
                 self.check_proposal_kind(kind)?;
-                let opens_ms = months_after(now, gp.notice_months);
-                let closes_ms = days_after(opens_ms, gp.session_days);
+                // No notice (a test genesis): voting opens at once, not at midnight.
+                let opens_ms = if gp.notice_months == 0 {
+                    now
+                } else {
+                    months_after(now, gp.notice_months)
+                };
+                let closes_ms = if gp.session_seconds > 0 {
+                    opens_ms.saturating_add(i64::from(gp.session_seconds) * 1000)
+                } else {
+                    days_after(opens_ms, gp.session_days)
+                };
                 let id = self.governance.next_proposal_id;
                 let proposal = Proposal {
                     id,
@@ -638,13 +642,6 @@ impl State {
                     .ok_or(Refusal::UnknownPeriod { period: *period })?;
                 Ok(())
             }
-            ProposalKind::AddValidator { .. } | ProposalKind::RemoveValidator { .. }
-                if !MULTI_VALIDATOR =>
-            {
-                bad(
-                    "validator set changes take effect with BFT consensus among several validators, which this release does not run yet",
-                )
-            }
             ProposalKind::AddValidator { name, party, key } => {
                 self.parties
                     .get(party)
@@ -656,6 +653,12 @@ impl State {
                 }
                 if self.governance.validators.iter().any(|v| &v.key == key) {
                     return bad("that key is already a validator");
+                }
+                // Consensus verifies votes strictly: a key that is not a valid, strong
+                // Ed25519 point could never vote.
+                match ed25519_dalek::VerifyingKey::from_bytes(key) {
+                    Ok(k) if !k.is_weak() => {}
+                    _ => return bad("the validator key is not a valid Ed25519 public key"),
                 }
                 Ok(())
             }

@@ -252,6 +252,9 @@ pub struct Params {
     pub notice_months: u32,
     /// Length of the voting session, days.
     pub session_days: u32,
+    /// Test networks: when not 0, the voting session lasts this many seconds instead.
+    #[serde(default)]
+    pub session_seconds: u32,
     /// Quorum: this fraction of the Parties must take part (two thirds).
     pub quorum_numerator: u32,
     pub quorum_denominator: u32,
