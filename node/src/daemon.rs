@@ -38,14 +38,15 @@ pub struct Args {
     #[arg(long, conflicts_with = "genesis")]
     pub dev: bool,
     /// A genesis file (JSON) for a real network; needs --validator-key.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "KYOTOD_GENESIS")]
     pub genesis: Option<PathBuf>,
     /// This node's validator key (PKCS#8 PEM), with --genesis.
     #[arg(
         long,
         value_name = "FILE",
         requires = "genesis",
-        conflicts_with = "observer"
+        conflicts_with = "observer",
+        env = "KYOTOD_VALIDATOR_KEY"
     )]
     pub validator_key: Option<PathBuf>,
     /// With --validator-key: the key is not (yet) a validator of this network. The node
@@ -77,7 +78,12 @@ pub struct Args {
     )]
     pub data_dir: PathBuf,
     /// gRPC listen address (port 0 picks a free port; the address is printed).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:50051",
+        env = "KYOTOD_GRPC_ADDR"
+    )]
     pub grpc_addr: SocketAddr,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
