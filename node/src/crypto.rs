@@ -45,6 +45,35 @@ pub enum SignatureError {
     Invalid,
 }
 
+/// Most decompressed signer keys remembered (a registry network has a few thousand
+/// signers; past this the cache starts afresh).
+const KEY_CACHE: usize = 16_384;
+
+/// The signer key, decompressed and checked (valid point, not of small order) once per
+/// key rather than once per signature: decompression and the small-order check cost
+/// about as much as a third of a verification.
+fn checked_key(pk: &PublicKey) -> Result<VerifyingKey, SignatureError> {
+    static CACHE: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<PublicKey, VerifyingKey>>,
+    > = std::sync::LazyLock::new(Default::default);
+    if let Ok(cache) = CACHE.lock()
+        && let Some(vk) = cache.get(pk)
+    {
+        return Ok(*vk);
+    }
+    let vk = VerifyingKey::from_bytes(pk).map_err(|_| SignatureError::BadKey)?;
+    if vk.is_weak() {
+        return Err(SignatureError::WeakKey);
+    }
+    if let Ok(mut cache) = CACHE.lock() {
+        if cache.len() >= KEY_CACHE {
+            cache.clear();
+        }
+        cache.insert(*pk, vk);
+    }
+    Ok(vk)
+}
+
 /// Verifies a transaction signature strictly over the received body bytes.
 pub fn verify_tx(
     public_key: &[u8],
@@ -57,10 +86,7 @@ pub fn verify_tx(
     let sig: [u8; 64] = signature
         .try_into()
         .map_err(|_| SignatureError::SignatureLength)?;
-    let vk = VerifyingKey::from_bytes(&pk).map_err(|_| SignatureError::BadKey)?;
-    if vk.is_weak() {
-        return Err(SignatureError::WeakKey);
-    }
+    let vk = checked_key(&pk)?;
     vk.verify_strict(
         &signing_payload(TX_DOMAIN, body),
         &Signature::from_bytes(&sig),

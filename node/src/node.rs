@@ -118,6 +118,32 @@ pub struct Node {
     clock: Mutex<DevClock>,
     role: Role,
     gossip: std::sync::OnceLock<mpsc::Sender<Vec<u8>>>,
+    verified: Mutex<VerifiedCache>,
+}
+
+/// Hashes of transactions whose signatures this node has verified (on submission, on
+/// gossip, or in a proposed block), so that a transaction is verified once however
+/// many times it arrives. Bounded: the oldest are forgotten first.
+#[derive(Default)]
+struct VerifiedCache {
+    set: std::collections::HashSet<Hash>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+/// Most transaction hashes remembered as verified.
+const VERIFIED_CACHE: usize = 1 << 18;
+
+impl VerifiedCache {
+    fn insert(&mut self, h: Hash) {
+        if self.set.insert(h) {
+            self.order.push_back(h);
+            if self.order.len() > VERIFIED_CACHE
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
 }
 
 /// What the node does in the network.
@@ -163,7 +189,25 @@ impl Node {
             }),
             role,
             gossip: std::sync::OnceLock::new(),
+            verified: Mutex::new(VerifiedCache::default()),
         })
+    }
+
+    /// Remembers that these transactions' signatures verified.
+    pub fn remember_verified(&self, hashes: impl IntoIterator<Item = Hash>) {
+        if let Ok(mut v) = self.verified.lock() {
+            for h in hashes {
+                v.insert(h);
+            }
+        }
+    }
+
+    /// Decodes and checks a transaction, verifying its signature unless it was
+    /// verified before; remembers it as verified.
+    fn decode_once(&self, raw: &[u8]) -> Result<crate::ledger::Tx, TxError> {
+        let tx = tx::decode_checked(raw, &self.chain_id, |h| self.is_verified(h))?;
+        self.remember_verified([tx.hash]);
+        Ok(tx)
     }
 
     /// Hands every transaction submitted from now on to the gossip swarm too.
@@ -174,7 +218,7 @@ impl Node {
     /// Verifies and admits a transaction another validator gossiped (not gossiped
     /// again from here: gossipsub forwards it).
     pub fn admit_gossiped(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
-        let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
+        let tx = self.decode_once(&raw)?;
         let hash = tx.hash;
         {
             let chain = self.chain()?;
@@ -242,13 +286,10 @@ impl Node {
         }
     }
 
-    /// Whether these exact transaction bytes (by hash) were verified on their way
-    /// into this node's mempool, so a block carrying them need not verify them again.
+    /// Whether these exact transaction bytes (by hash) were verified here before (on
+    /// submission, gossip or in a proposed block), so they need not be verified again.
     pub fn is_verified(&self, hash: &Hash) -> bool {
-        self.mempool
-            .lock()
-            .map(|m| m.contains(hash))
-            .unwrap_or(false)
+        self.verified.lock().is_ok_and(|v| v.set.contains(hash))
     }
 
     /// The transactions for the next block: up to `max_block_txs`, each signer's in
@@ -289,7 +330,7 @@ impl Node {
         if matches!(self.role, Role::Observer) {
             return Err(SubmitError::ReadOnly);
         }
-        let tx = tx::decode_and_verify(&raw, &self.chain_id)?;
+        let tx = self.decode_once(&raw)?;
         let hash = tx.hash;
         let gossip = self.gossip.get().map(|g| (g, raw.clone()));
         {

@@ -676,10 +676,18 @@ fn judge(
     let mut validity = Validity::Valid;
     if header.height != a.height.0 {
         validity = Validity::Invalid;
-    } else if let Err(e) = chain.check_block(&block, |h| node.is_verified(h)) {
-        tracing::warn!(height = %a.height, round = %a.round, "refusing a proposed block: {e}");
-        validity = Validity::Invalid;
     } else {
+        match chain.check_block(&block, |h| node.is_verified(h)) {
+            Err(e) => {
+                tracing::warn!(height = %a.height, round = %a.round, "refusing a proposed block: {e}");
+                validity = Validity::Invalid;
+            }
+            Ok(checked) => {
+                node.remember_verified(checked.tx_signers().into_iter().map(|(h, _)| h));
+            }
+        }
+    }
+    if validity == Validity::Valid {
         let limit = now_ms().saturating_add(i64::try_from(drift.as_millis()).unwrap_or(i64::MAX));
         if header.timestamp_ms > limit {
             tracing::warn!(

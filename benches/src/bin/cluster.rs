@@ -1,0 +1,673 @@
+//! `kyoto-cluster-bench`: starts an N-validator Kyoto Ledger network on loopback (real
+//! `kyotod` processes in BFT consensus), offers pre-signed transfers open-loop at a set
+//! rate through gRPC, and reports committed transfers/s, submit→commit latency, blocks/s
+//! and peak memory per node, next to the machine's ceiling measured in the same run.
+//!
+//! ```sh
+//! cargo build --release --workspace --bins
+//! target/release/kyoto-cluster-bench --validators 4 --rate 6000 --duration 60 --json bench.json
+//! target/release/kyoto-cluster-bench --validators 4 --rate 200 --duration 30      # latency
+//! target/release/kyoto-cluster-bench --validators 40 --rate 100 --duration 30     # liveness
+//! target/release/kyoto-cluster-bench --validators 4 --rate 3000 --catch-up        # replay speed
+//! ```
+//!
+//! The ceiling: with t_v the batched signature-verify time per transaction and t_a the
+//! ledger-apply time per transaction on sled (one flush per 1,000-transfer block), both
+//! measured here first, n validators sharing `cores` cores can commit at most
+//! cores / (n × (t_v + t_a)) transfers/s (every validator verifies and applies every one).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+use kyoto_bench::transfer_body;
+use kyoto_node::chain::{Chain, PendingTx};
+use kyoto_node::crypto::read_key_file;
+use kyoto_node::store::SledStore;
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
+use serde_json::json;
+use tonic_types::StatusExt;
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "Throughput and latency of an N-validator loopback network, against the machine's ceiling"
+)]
+struct Args {
+    /// Validators in the network.
+    #[arg(long, default_value_t = 4)]
+    validators: u16,
+    /// Offered load, transfers per second (open loop).
+    #[arg(long, default_value_t = 6_000)]
+    rate: u64,
+    /// Seconds of offered load.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Seconds at the start not counted in the sustained rate and latency.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// The kyotod binary (default: next to this one).
+    #[arg(long)]
+    kyotod: Option<PathBuf>,
+    /// Where the network lives (default: a temporary directory, removed at the end).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep one validator stopped during the load, then restart it and measure how
+    /// fast it replays the history it missed.
+    #[arg(long)]
+    catch_up: bool,
+    /// Passed to every validator.
+    #[arg(long, default_value_t = 2_000)]
+    max_block_txs: u32,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The machine's ceiling, measured in this process.
+struct Ceiling {
+    cores: usize,
+    verify_single_per_s: f64,
+    verify_batched_per_s: f64,
+    apply_sled_per_s: f64,
+}
+
+impl Ceiling {
+    fn per_tx_s(&self) -> f64 {
+        1.0 / self.verify_batched_per_s + 1.0 / self.apply_sled_per_s
+    }
+    fn for_validators(&self, n: usize) -> f64 {
+        self.cores as f64 / (n as f64 * self.per_tx_s())
+    }
+}
+
+fn measure_ceiling() -> anyhow::Result<Ceiling> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let msgs: Vec<Vec<u8>> = (0..4096u32).map(|i| i.to_be_bytes().repeat(40)).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = msgs.iter().map(|m| key.sign(m)).collect();
+    let vk = key.verifying_key();
+    let start = Instant::now();
+    for (m, s) in msgs.iter().zip(&sigs) {
+        vk.verify_strict(m, s)?;
+    }
+    let verify_single_per_s = msgs.len() as f64 / start.elapsed().as_secs_f64();
+    let vks = vec![vk; 512];
+    let start = Instant::now();
+    let mut n = 0usize;
+    for (m, s) in msgs.chunks(512).zip(sigs.chunks(512)) {
+        let refs: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+        ed25519_dalek::verify_batch(&refs, s, &vks[..m.len()])?;
+        n += m.len();
+    }
+    let verify_batched_per_s = n as f64 / start.elapsed().as_secs_f64();
+    let _ = vk.verify(&msgs[0], &sigs[0]);
+
+    // Ledger apply on sled, one flush per 1,000-transfer block.
+    let (genesis, keys, validator) = kyoto_bench::fixture();
+    let dir = tempfile::tempdir()?;
+    let mut chain = Chain::open(
+        Box::new(SledStore::open(dir.path())?) as Box<dyn kyoto_node::store::Store>,
+        &genesis,
+    )?;
+    let mut nonces = vec![1u64; keys.len()];
+    let blocks = 6;
+    let per_block = 1000;
+    let mut all = Vec::new();
+    for _ in 0..blocks {
+        let raws = kyoto_bench::signed_transfers(&genesis.chain_id, &keys, per_block, &mut nonces);
+        let txs: Vec<PendingTx> = raws
+            .into_iter()
+            .map(|raw| {
+                let tx = kyoto_node::tx::decode_checked(&raw, &genesis.chain_id, |_| true)?;
+                anyhow::Ok(PendingTx { raw, tx })
+            })
+            .collect::<Result<_, _>>()?;
+        all.push(txs);
+    }
+    let start = Instant::now();
+    for (i, txs) in all.into_iter().enumerate() {
+        chain.commit_next(txs, 1_300_000_000_000 + i as i64, &validator)?;
+    }
+    let apply_sled_per_s = (blocks * per_block) as f64 / start.elapsed().as_secs_f64();
+    Ok(Ceiling {
+        cores,
+        verify_single_per_s,
+        verify_batched_per_s,
+        apply_sled_per_s,
+    })
+}
+
+struct Node {
+    child: Child,
+    url: String,
+    peak_rss_kib: Arc<AtomicU64>,
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+struct Network {
+    dir: PathBuf,
+    kyotod: PathBuf,
+    nodes: Vec<Option<Node>>,
+    args: Vec<Vec<String>>,
+}
+
+impl Network {
+    fn start(kyotod: &Path, dir: &Path, n: usize, max_block_txs: u32) -> anyhow::Result<Self> {
+        let out = Command::new(kyotod)
+            .args(["init", "--validators", &n.to_string(), "--dir"])
+            .arg(dir)
+            .output()
+            .with_context(|| format!("running {}", kyotod.display()))?;
+        if !out.status.success() {
+            bail!("kyotod init: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_, _>>()?;
+        let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_, _>>()?;
+        let mut args = Vec::new();
+        for i in 0..n {
+            let others = |ports: &[u16]| {
+                (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| format!("/ip4/127.0.0.1/tcp/{}", ports[j]))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let data = dir.join(format!("validator-{}", i + 1));
+            let mut a = vec![
+                "--genesis".to_owned(),
+                dir.join("genesis.json").display().to_string(),
+                "--validator-key".to_owned(),
+                data.join("validator.key").display().to_string(),
+                "--data-dir".to_owned(),
+                data.display().to_string(),
+                "--grpc-addr".to_owned(),
+                "127.0.0.1:0".to_owned(),
+                "--p2p-addr".to_owned(),
+                format!("/ip4/127.0.0.1/tcp/{}", p2p[i]),
+                "--gossip-addr".to_owned(),
+                format!("/ip4/127.0.0.1/tcp/{}", gossip[i]),
+                "--max-block-txs".to_owned(),
+                max_block_txs.to_string(),
+                "--mempool-max-txs".to_owned(),
+                "100000".to_owned(),
+            ];
+            if n > 1 {
+                a.extend([
+                    "--peer".to_owned(),
+                    others(&p2p),
+                    "--gossip-peer".to_owned(),
+                    others(&gossip),
+                ]);
+            }
+            args.push(a);
+        }
+        let mut net = Network {
+            dir: dir.to_owned(),
+            kyotod: kyotod.to_owned(),
+            nodes: (0..n).map(|_| None).collect(),
+            args,
+        };
+        for i in 0..n {
+            net.start_node(i)?;
+        }
+        Ok(net)
+    }
+
+    fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
+        use std::io::BufRead;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("validator-{}.log", i + 1)))?;
+        let mut child = Command::new(&self.kyotod)
+            .args(&self.args[i])
+            .env(
+                "RUST_LOG",
+                std::env::var("KYOTO_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()?;
+        let stdout = child.stdout.take().context("kyotod stdout")?;
+        let mut url = None;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(u) = line.strip_prefix("kyotod: gRPC listening on ") {
+                url = Some(u.to_owned());
+                break;
+            }
+        }
+        let url = url.context("kyotod did not start")?;
+        let peak = Arc::new(AtomicU64::new(0));
+        let (pid, p) = (child.id(), Arc::clone(&peak));
+        std::thread::spawn(move || {
+            while let Some(kib) = rss_kib(pid) {
+                p.fetch_max(kib, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        self.nodes[i] = Some(Node {
+            child,
+            url,
+            peak_rss_kib: peak,
+        });
+        Ok(())
+    }
+
+    fn stop_node(&mut self, i: usize) {
+        if let Some(mut n) = self.nodes[i].take() {
+            let _ = n.child.kill();
+            let _ = n.child.wait();
+        }
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.nodes.iter().flatten().map(|n| n.url.clone()).collect()
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop_node(i);
+        }
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let n = usize::from(args.validators.max(1));
+    println!("measuring the machine's ceiling ...");
+    let ceiling = tokio::task::spawn_blocking(measure_ceiling).await??;
+    let ceiling_n = ceiling.for_validators(n);
+    println!(
+        "  {} cores; ed25519 verify {:.0}/s single, {:.0}/s batched (512); ledger apply on sled {:.0} transfers/s",
+        ceiling.cores,
+        ceiling.verify_single_per_s,
+        ceiling.verify_batched_per_s,
+        ceiling.apply_sled_per_s
+    );
+    println!(
+        "  ceiling: {:.0} transfers/s for one node, {:.0} for {n} validators",
+        ceiling.for_validators(1),
+        ceiling_n
+    );
+
+    let kyotod = match &args.kyotod {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary directory")?
+            .join("kyotod"),
+    };
+    if !kyotod.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release --workspace --bins`, or give --kyotod",
+            kyotod.display()
+        );
+    }
+    let tmp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    println!("starting {n} validators in {} ...", dir.display());
+    let mut net = Network::start(&kyotod, &dir, n, args.max_block_txs)?;
+    let laggard = (args.catch_up && n > 3).then_some(n - 1);
+    if let Some(l) = laggard {
+        net.stop_node(l);
+    }
+    let urls = net.urls();
+    let mut clients = Vec::new();
+    for u in &urls {
+        clients.push(LedgerClient::connect(u.clone()).await?);
+    }
+    // Wait for the first blocks.
+    let start_height = loop {
+        let s = clients[0]
+            .get_status(pb::GetStatusRequest {})
+            .await?
+            .into_inner();
+        if s.height >= 2 {
+            break s.height;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let status = clients[0]
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner();
+    let genesis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("genesis.json"))?)?;
+    let signers: Vec<String> = genesis["issuances"]
+        .as_array()
+        .context("genesis issuances")?
+        .iter()
+        .filter_map(|i| i["party"].as_str().map(str::to_owned))
+        .collect();
+    let total = (args.rate * args.duration) as usize;
+    let per_signer = total.div_ceil(signers.len());
+    println!(
+        "pre-signing {} transfers from {} Parties ...",
+        per_signer * signers.len(),
+        signers.len()
+    );
+    let mut work = Vec::new();
+    for (i, code) in signers.iter().enumerate() {
+        let key = read_key_file(&dir.join("dev-keys").join(format!("{code}.key")))?;
+        let to = signers[(i + 1) % signers.len()].clone();
+        let chain_id = status.chain_id.clone();
+        let code = code.clone();
+        work.push(tokio::task::spawn_blocking(move || {
+            (0..per_signer as u64)
+                .map(|k| {
+                    kyoto_node::tx::sign_transaction(
+                        &key,
+                        &transfer_body(&chain_id, 1 + k, &code, &to, 1),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut presigned = Vec::new();
+    for w in work {
+        presigned.push(w.await?);
+    }
+
+    // Commit times and block times from validator 1's block stream.
+    let committed: Arc<Mutex<HashMap<Vec<u8>, Instant>>> = Arc::default();
+    let block_times: Arc<Mutex<Vec<(Instant, usize)>>> = Arc::default();
+    let mut stream = clients[0]
+        .stream_blocks(pb::StreamBlocksRequest {
+            from_height: start_height + 1,
+        })
+        .await?
+        .into_inner();
+    let (seen, bt) = (Arc::clone(&committed), Arc::clone(&block_times));
+    let watcher = tokio::spawn(async move {
+        while let Ok(Some(b)) = stream.message().await {
+            let now = Instant::now();
+            if let Ok(mut t) = bt.lock() {
+                t.push((now, b.transaction_hashes.len()));
+            }
+            if let Ok(mut m) = seen.lock() {
+                for h in b.transaction_hashes {
+                    m.insert(h, now);
+                }
+            }
+        }
+    });
+
+    println!(
+        "offering {} transfers/s for {} s to {} validators ...",
+        args.rate,
+        args.duration,
+        urls.len()
+    );
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(signers.len() as f64 / args.rate.max(1) as f64);
+    let offered = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (i, txs) in presigned.into_iter().enumerate() {
+        let mut client = clients[i % clients.len()].clone();
+        let offered = Arc::clone(&offered);
+        tasks.push(tokio::spawn(async move {
+            let mut submitted = Vec::with_capacity(txs.len());
+            // Stagger the signers across one interval.
+            let mut next = start + interval.mul_f64(i as f64 / 40.0);
+            for tx in txs {
+                tokio::time::sleep_until(next.into()).await;
+                next += interval;
+                let at = Instant::now();
+                loop {
+                    match client
+                        .submit_transaction(pb::SubmitTransactionRequest {
+                            transaction: tx.clone(),
+                        })
+                        .await
+                    {
+                        Ok(r) => {
+                            submitted.push((r.into_inner().tx_hash, at));
+                            offered.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Err(s) => {
+                            let code = s
+                                .get_error_details()
+                                .error_info()
+                                .map(|i| i.reason.clone())
+                                .unwrap_or_default();
+                            if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                            } else {
+                                bail!("submission refused: {}", s.message());
+                            }
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(submitted)
+        }));
+    }
+    // Progress, once a second.
+    let progress = {
+        let (offered, committed) = (Arc::clone(&offered), Arc::clone(&committed));
+        let mut client = clients[0].clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let c = committed.lock().map(|m| m.len()).unwrap_or(0);
+                let h = client
+                    .get_status(pb::GetStatusRequest {})
+                    .await
+                    .map(|s| s.into_inner())
+                    .ok();
+                println!(
+                    "  {:>4.0} s  submitted {:>8}  committed {:>8}  height {:>6}  mempool {:>6}",
+                    start.elapsed().as_secs_f64(),
+                    offered.load(Ordering::Relaxed),
+                    c,
+                    h.as_ref().map_or(0, |s| s.height),
+                    h.as_ref().map_or(0, |s| s.mempool_size)
+                );
+            }
+        })
+    };
+    let mut submitted_at = Vec::new();
+    for t in tasks {
+        submitted_at.extend(t.await??);
+    }
+    let submit_done = start.elapsed();
+    // Wait for the last commits (at most 60 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = committed.lock().map(|m| m.len()).unwrap_or(0);
+        if c >= submitted_at.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    progress.abort();
+    let end_status = clients[0]
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner();
+
+    // Sustained rate: transfers committed between warm-up and the end of the offer.
+    let warm = start + Duration::from_secs(args.warmup);
+    let offer_end = start + submit_done;
+    let (in_window, mut latencies, last_commit) = {
+        let m = committed.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let in_window = m
+            .values()
+            .filter(|t| **t >= warm && **t <= offer_end)
+            .count();
+        let lat: Vec<f64> = submitted_at
+            .iter()
+            .filter(|(_, at)| *at >= warm)
+            .filter_map(|(h, at)| m.get(h).map(|c| c.duration_since(*at).as_secs_f64() * 1e3))
+            .collect();
+        let last = m.values().max().copied().unwrap_or(start);
+        (in_window, lat, last)
+    };
+    let lost = submitted_at
+        .len()
+        .saturating_sub(committed.lock().map(|m| m.len()).unwrap_or(0));
+    latencies.sort_by(f64::total_cmp);
+    let window_s = offer_end
+        .saturating_duration_since(warm)
+        .as_secs_f64()
+        .max(1e-3);
+    let sustained = in_window as f64 / window_s;
+    let overall = submitted_at.len() as f64 / last_commit.duration_since(start).as_secs_f64();
+    let (blocks, blocks_per_s) = {
+        let t = block_times
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let in_w: Vec<_> = t
+            .iter()
+            .filter(|(at, _)| *at >= warm && *at <= offer_end)
+            .collect();
+        (t.len(), in_w.len() as f64 / window_s)
+    };
+    watcher.abort();
+
+    // Catch-up: restart the validator kept down and time its replay.
+    let mut catch_up = None;
+    if let Some(l) = laggard {
+        let head = end_status.height;
+        println!("restarting validator-{} to replay {head} blocks ...", l + 1);
+        let t0 = Instant::now();
+        net.start_node(l)?;
+        let url = net.nodes[l]
+            .as_ref()
+            .map(|n| n.url.clone())
+            .context("laggard")?;
+        let mut c = LedgerClient::connect(url).await?;
+        loop {
+            let s = c.get_status(pb::GetStatusRequest {}).await?.into_inner();
+            if s.height >= head {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(600) {
+                bail!("the restarted validator did not catch up within 600 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let replayed_txs = submitted_at.len() as f64;
+        catch_up = Some((head, secs, replayed_txs / secs));
+    }
+
+    let rss: Vec<u64> = net
+        .nodes
+        .iter()
+        .flatten()
+        .map(|n| n.peak_rss_kib.load(Ordering::Relaxed) / 1024)
+        .collect();
+    println!();
+    println!("{:<44} {:>14}", "figure", "value");
+    let row = |k: &str, v: String| println!("{k:<44} {v:>14}");
+    row("validators", n.to_string());
+    row("offered load (transfers/s)", args.rate.to_string());
+    row(
+        "committed transfers/s (sustained)",
+        format!("{sustained:.0}"),
+    );
+    row("committed transfers/s (whole run)", format!("{overall:.0}"));
+    row(
+        "transfers submitted / not committed",
+        format!("{} / {lost}", submitted_at.len()),
+    );
+    row("latency p50 (ms)", format!("{:.1}", pct(&latencies, 0.5)));
+    row("latency p90 (ms)", format!("{:.1}", pct(&latencies, 0.9)));
+    row("latency p99 (ms)", format!("{:.1}", pct(&latencies, 0.99)));
+    row("latency max (ms)", format!("{:.1}", pct(&latencies, 1.0)));
+    row("blocks/s", format!("{blocks_per_s:.2}"));
+    row("blocks in the run", blocks.to_string());
+    row("peak RSS per node (MiB)", format!("{rss:?}"));
+    row(
+        "verify, 1 core, single (sig/s)",
+        format!("{:.0}", ceiling.verify_single_per_s),
+    );
+    row(
+        "verify, 1 core, batched 512 (sig/s)",
+        format!("{:.0}", ceiling.verify_batched_per_s),
+    );
+    row(
+        "ledger apply on sled (transfers/s)",
+        format!("{:.0}", ceiling.apply_sled_per_s),
+    );
+    row(
+        &format!("ceiling, {n} validators (transfers/s)"),
+        format!("{ceiling_n:.0}"),
+    );
+    row(
+        "sustained / ceiling",
+        format!("{:.0} %", 100.0 * sustained / ceiling_n),
+    );
+    if let Some((head, secs, rate)) = catch_up {
+        row("catch-up: blocks replayed", head.to_string());
+        row("catch-up: seconds", format!("{secs:.1}"));
+        row("catch-up: transfers/s replayed", format!("{rate:.0}"));
+        row(
+            "catch-up / live rate",
+            format!("{:.1} x", rate / overall.max(1e-9)),
+        );
+    }
+    if let Some(path) = &args.json {
+        let out = json!({
+            "validators": n,
+            "offered_per_s": args.rate,
+            "duration_s": args.duration,
+            "committed_per_s_sustained": sustained,
+            "committed_per_s_overall": overall,
+            "submitted": submitted_at.len(),
+            "not_committed": lost,
+            "latency_ms": {
+                "p50": pct(&latencies, 0.5), "p90": pct(&latencies, 0.9),
+                "p99": pct(&latencies, 0.99), "max": pct(&latencies, 1.0),
+            },
+            "blocks_per_s": blocks_per_s,
+            "peak_rss_mib": rss,
+            "ceiling": {
+                "cores": ceiling.cores,
+                "verify_single_per_s": ceiling.verify_single_per_s,
+                "verify_batched_per_s": ceiling.verify_batched_per_s,
+                "apply_sled_per_s": ceiling.apply_sled_per_s,
+                "ceiling_per_s": ceiling_n,
+                "fraction": sustained / ceiling_n,
+            },
+            "catch_up": catch_up.map(|(h, s, r)| json!({"blocks": h, "seconds": s, "per_s": r, "vs_live": r / overall.max(1e-9)})),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
