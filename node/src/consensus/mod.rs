@@ -103,8 +103,11 @@ pub async fn run_validator(
     consensus.p2p.listen_addr = settings.listen.clone();
     consensus.p2p.persistent_peers = settings.peers.clone();
     let value_sync = ValueSyncConfig {
-        status_update_interval: Duration::from_secs(2),
+        status_update_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
+        // Up to 20 blocks per request (a response stays under 8 MiB: the application
+        // answers with fewer blocks when they are large, and sync asks for the rest).
+        batch_size: 20,
         ..ValueSyncConfig::default()
     };
     let config = EngineSettings {
