@@ -102,6 +102,10 @@ pub async fn run_validator(
     let mut consensus = ConsensusConfig::default();
     consensus.p2p.listen_addr = settings.listen.clone();
     consensus.p2p.persistent_peers = settings.peers.clone();
+    // Malachite caps connections per IP address (5 by default) against connection
+    // floods; validators behind one address (a registry's NAT, or a test network on
+    // loopback) must still all connect: two connections per configured peer.
+    consensus.p2p.discovery.max_connections_per_ip = (settings.peers.len() * 2 + 2).max(5);
     let value_sync = ValueSyncConfig {
         status_update_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
