@@ -863,3 +863,93 @@ impl Proposer {
         Ok(Some(value))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_peer() -> PeerId {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let id = crate::gossip::peer_id(&key).unwrap();
+        PeerId::from_bytes(&id.to_bytes()).unwrap()
+    }
+
+    fn proposal(len: usize) -> Assembled {
+        Assembled {
+            height: Height(3),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: Address([9; 32]),
+            block: (0..len).map(|i| i as u8).collect(),
+            signature: Signature([7; 64]),
+        }
+    }
+
+    fn same(a: &Assembled, b: &Assembled) -> bool {
+        a.height == b.height
+            && a.round == b.round
+            && a.pol_round == b.pol_round
+            && a.proposer == b.proposer
+            && a.block == b.block
+            && a.signature == b.signature
+    }
+
+    #[test]
+    fn a_stream_reassembles_in_any_order_with_duplicates() {
+        let a = proposal(CHUNK_BYTES * 2 + 17);
+        let mut msgs = stream_messages(&a, StreamId::new(Bytes::from_static(b"s1")));
+        assert_eq!(msgs.len(), 6, "init, three chunks, fin part, end");
+        msgs.reverse();
+        let dup = msgs[2].clone();
+        msgs.insert(3, dup);
+        let mut streams = Streams::new(1 << 30);
+        let peer = test_peer();
+        let mut done = None;
+        for m in msgs {
+            if let Some(x) = streams.add(peer, m) {
+                assert!(done.is_none(), "completed twice");
+                done = Some(x);
+            }
+        }
+        assert!(same(&done.unwrap(), &a));
+        assert!(
+            streams.streams.is_empty(),
+            "a completed stream is forgotten"
+        );
+    }
+
+    #[test]
+    fn oversized_malformed_and_excess_streams_are_dropped() {
+        let a = proposal(CHUNK_BYTES * 3);
+        let peer = test_peer();
+        // Over the per-stream byte limit: dropped, never completes.
+        let mut small = Streams::new(CHUNK_BYTES);
+        let done: Vec<_> = stream_messages(&a, StreamId::new(Bytes::from_static(b"big")))
+            .into_iter()
+            .filter_map(|m| small.add(peer, m))
+            .collect();
+        assert!(done.is_empty());
+        // Parts out of place (data after the signature): not a proposal.
+        let parts = vec![
+            ProposalPart::Init {
+                height: Height(1),
+                round: Round::new(0),
+                pol_round: Round::Nil,
+                proposer: Address([1; 32]),
+            },
+            ProposalPart::Fin {
+                signature: Signature([0; 64]),
+            },
+            ProposalPart::Data(Bytes::from_static(b"late")),
+        ];
+        assert!(assemble(parts.into_iter()).is_none());
+        // No more than MAX_STREAMS incomplete streams are kept.
+        let mut many = Streams::new(1 << 20);
+        for i in 0..(MAX_STREAMS as u64 + 10) {
+            let id = StreamId::new(Bytes::from(i.to_be_bytes().to_vec()));
+            let first = stream_messages(&proposal(10), id).remove(0);
+            assert!(many.add(peer, first).is_none());
+        }
+        assert!(many.streams.len() <= MAX_STREAMS);
+    }
+}
