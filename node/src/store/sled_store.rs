@@ -18,6 +18,9 @@ fn is_lock_error(e: &std::io::Error) -> bool {
     e.to_string().contains("could not acquire lock")
 }
 
+/// sled's page cache.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (or creates) the database. If another handle is still closing it (sled
     /// releases its file lock from a background thread), waits up to two seconds.
@@ -25,6 +28,9 @@ impl SledStore {
         let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            // sled caches up to 1 GiB by default; the node's memory should not grow
+            // with the chain. Hot state fits in far less.
+            .cache_capacity(CACHE_BYTES)
             // Every block is flushed explicitly before it is acknowledged.
             .flush_every_ms(None);
         let mut attempts = 0;
