@@ -73,3 +73,34 @@ pub fn signed_transfers(
         })
         .collect()
 }
+
+/// Submits signed transaction bytes over gRPC, retrying while the node asks to wait
+/// (`NONCE_TOO_HIGH`: earlier nonces not in yet; `MEMPOOL_FULL`); returns the hash.
+pub async fn submit_with_retry(
+    client: &mut pb::ledger_client::LedgerClient<tonic::transport::Channel>,
+    tx: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    use tonic_types::StatusExt;
+    loop {
+        match client
+            .submit_transaction(pb::SubmitTransactionRequest {
+                transaction: tx.to_vec(),
+            })
+            .await
+        {
+            Ok(r) => return Ok(r.into_inner().tx_hash),
+            Err(s) => {
+                let code = s
+                    .get_error_details()
+                    .error_info()
+                    .map(|i| i.reason.clone())
+                    .unwrap_or_default();
+                if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                } else {
+                    anyhow::bail!("submission refused: {}", s.message());
+                }
+            }
+        }
+    }
+}

@@ -125,6 +125,32 @@ fn pump(a: TcpStream, b: TcpStream, epoch: Arc<AtomicU64>, born: u64, stop: Arc<
     }
 }
 
+impl Drop for Cluster {
+    /// A failed test keeps the nodes' logs: copied to a directory it names.
+    fn drop(&mut self) {
+        for v in self.validators.iter_mut().flatten() {
+            v.kill9();
+        }
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!(
+                "kyoto-cluster-failure-{}-{}",
+                std::process::id(),
+                self.p2p.first().copied().unwrap_or(0)
+            ));
+            let _ = std::fs::create_dir_all(&keep);
+            if let Ok(entries) = std::fs::read_dir(&self.dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name();
+                    if name.to_string_lossy().ends_with(".log") {
+                        let _ = std::fs::copy(e.path(), keep.join(name));
+                    }
+                }
+            }
+            eprintln!("cluster logs kept in {}", keep.display());
+        }
+    }
+}
+
 /// N validators and their observers, in one directory made by `kyotod init`.
 pub struct Cluster {
     pub dir: PathBuf,

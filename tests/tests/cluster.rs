@@ -50,6 +50,19 @@ fn hex_of(b64: &str) -> String {
     )
 }
 
+/// Waits until validator 1 reports transaction `hash` (hex) committed.
+fn wait_committed(c: &Cluster, hash: &str, what: &str) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let tx = c.kyoto(0, &["--output", "json", "tx", hash]).json();
+        if tx["status"] == "TRANSACTION_STATUS_COMMITTED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{what}: {tx}");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn can_total(c: &Cluster, url: &str) -> u64 {
     let a = kyoto_tests::kyoto(url, &c.dir, &["--output", "json", "account", "CAN-100-1"]).json();
     json_u64(&a["total"])
@@ -133,18 +146,7 @@ fn four_validators_and_an_observer_commit_each_transfer_once_in_one_order() {
     );
     thread::sleep(Duration::from_millis(500));
     c.kill9(3);
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
-        if tx["status"] == "TRANSACTION_STATUS_COMMITTED" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gossiped transfer was lost: {tx}"
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
+    wait_committed(&c, &hash, "the gossiped transfer was lost");
     assert!(!c.equivocation_reported());
 }
 
@@ -229,18 +231,7 @@ fn without_a_quorum_nothing_commits_and_progress_resumes_with_it() {
     // Quorum back: the transfer commits and the chain moves on.
     c.start_validator(2);
     c.start_validator(3);
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
-        if tx["status"] == "TRANSACTION_STATUS_COMMITTED" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no progress after the restart: {tx}"
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
+    wait_committed(&c, &hash, "no progress after the restart");
     let urls = c.urls();
     let top = max_height(&c, &urls);
     assert!(top > stalled);

@@ -32,7 +32,6 @@ use kyoto_node::crypto::read_key_file;
 use kyoto_node::store::SledStore;
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
 use serde_json::json;
-use tonic_types::StatusExt;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -443,32 +442,8 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep_until(next.into()).await;
                 next += interval;
                 let at = Instant::now();
-                loop {
-                    match client
-                        .submit_transaction(pb::SubmitTransactionRequest {
-                            transaction: tx.clone(),
-                        })
-                        .await
-                    {
-                        Ok(r) => {
-                            submitted.push((r.into_inner().tx_hash, at));
-                            offered.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
-                        Err(s) => {
-                            let code = s
-                                .get_error_details()
-                                .error_info()
-                                .map(|i| i.reason.clone())
-                                .unwrap_or_default();
-                            if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
-                                tokio::time::sleep(Duration::from_millis(2)).await;
-                            } else {
-                                bail!("submission refused: {}", s.message());
-                            }
-                        }
-                    }
-                }
+                submitted.push((kyoto_bench::submit_with_retry(&mut client, &tx).await?, at));
+                offered.fetch_add(1, Ordering::Relaxed);
             }
             anyhow::Ok(submitted)
         }));

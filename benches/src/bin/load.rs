@@ -13,12 +13,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use kyoto_bench::transfer_body;
 use kyoto_node::crypto::read_key_file;
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
-use tonic_types::StatusExt;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -118,31 +117,7 @@ async fn main() -> anyhow::Result<()> {
                     next += i;
                 }
                 let at = Instant::now();
-                loop {
-                    match client
-                        .submit_transaction(pb::SubmitTransactionRequest {
-                            transaction: tx.clone(),
-                        })
-                        .await
-                    {
-                        Ok(r) => {
-                            submitted.push((r.into_inner().tx_hash, at));
-                            break;
-                        }
-                        Err(s) => {
-                            let code = s
-                                .get_error_details()
-                                .error_info()
-                                .map(|i| i.reason.clone())
-                                .unwrap_or_default();
-                            if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
-                                tokio::time::sleep(Duration::from_millis(2)).await;
-                            } else {
-                                bail!("submission refused: {}", s.message());
-                            }
-                        }
-                    }
-                }
+                submitted.push((kyoto_bench::submit_with_retry(&mut client, &tx).await?, at));
             }
             anyhow::Ok(submitted)
         }));

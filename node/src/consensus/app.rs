@@ -739,8 +739,9 @@ async fn publish(
     Ok(())
 }
 
-/// Builds and streams this validator's proposal (runs beside the app loop, so that
-/// waiting for transactions does not hold up the engine's other messages).
+/// Builds and streams this validator's proposal. It runs in a task of its own, but
+/// Malachite's host connector still waits for its answer before it delivers anything
+/// else, so the wait for transactions is bounded (and skipped while catching up).
 struct Proposer {
     node: Arc<Node>,
     signer: Arc<KyotoSigner>,

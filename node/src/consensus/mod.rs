@@ -144,6 +144,31 @@ pub async fn run_validator(
         settings.rules.clone(),
         channels.network.clone(),
     );
+    // The engine says it is ready only once its network listens: if that never
+    // happens (the port is taken, say), stop with a reason rather than serve a chain
+    // that never moves.
+    let first = tokio::select! {
+        m = tokio::time::timeout(Duration::from_secs(30), channels.consensus.recv()) => m,
+        _ = shutdown.changed() => {
+            handle.actor.stop(None);
+            return Ok(());
+        }
+    };
+    let first = match first {
+        Ok(Some(m)) => m,
+        Ok(None) => anyhow::bail!("the consensus engine stopped before it was ready"),
+        Err(_) => {
+            handle.actor.stop(None);
+            anyhow::bail!(
+                "the consensus network did not start within 30 s (can it listen on {}? see the log above)",
+                settings.listen
+            );
+        }
+    };
+    if let Err(e) = app.handle(first).await {
+        handle.actor.stop(None);
+        return Err(e);
+    }
     let result = loop {
         tokio::select! {
             msg = channels.consensus.recv() => match msg {
