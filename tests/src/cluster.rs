@@ -16,12 +16,31 @@ use std::time::{Duration, Instant};
 
 use crate::{CliResult, NodeProcess, bin, json_u64, kyoto};
 
-/// A free loopback port (bound, read, released).
+/// A free loopback port for a node to listen on, below the kernel's ephemeral range:
+/// a port from that range, once released, can be taken by any outgoing connection
+/// (a restarted node could then not listen on its own port again).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::AtomicU32;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .clamp(12_000, 65_535);
+    // Steps of 50, so that a caller may also use the few ports after the one returned.
+    let span = (low - 10_000) / 50;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let k = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10_000 + ((start + k) % span) * 50;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range");
 }
 
 /// A TCP relay from a local port to `target`, which can be cut and healed.

@@ -13,22 +13,17 @@ fn local_testnet_starts_four_validators_and_an_observer_and_stops_them() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local-testnet.sh");
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    // Four ranges of consecutive ports (one per validator), below the ephemeral range.
+    let base = kyoto_tests::cluster::free_port();
     let mut child = Command::new("bash")
         .arg(script)
         .arg("4")
         .arg(&net)
         .env("KYOTOD", bin("kyotod"))
-        .env("KYOTO_VALIDATOR_PORT", free_port().to_string())
-        .env("KYOTO_OBSERVER_PORT", free_port().to_string())
-        .env("KYOTO_P2P_PORT", free_port().to_string())
-        .env("KYOTO_GOSSIP_PORT", free_port().to_string())
+        .env("KYOTO_VALIDATOR_PORT", base.to_string())
+        .env("KYOTO_OBSERVER_PORT", (base + 10).to_string())
+        .env("KYOTO_P2P_PORT", (base + 20).to_string())
+        .env("KYOTO_GOSSIP_PORT", (base + 30).to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -69,10 +69,20 @@ struct Args {
     max_block_txs: u32,
 }
 
+/// A free port below the kernel's ephemeral range (32768 and up by default), so that
+/// a restarted node gets its port back: an outgoing connection can take a released
+/// ephemeral port.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let start = u64::from(std::process::id()) * 7919;
+    for _ in 0..20_000 {
+        let port = 10_000 + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 20_000;
+        let port = u16::try_from(port)?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port between 10000 and 30000")
 }
 
 /// The machine's ceiling, measured in this process.
