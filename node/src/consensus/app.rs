@@ -518,15 +518,15 @@ impl App {
         let catching_up = Arc::clone(&self.catching_up);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let h = cert.height.0;
+            if node.chain()?.height() >= h {
+                return Ok(());
+            }
             let found = node
                 .chain()?
                 .store()
                 .proposals_at(h)?
                 .into_iter()
                 .find(|(_, hash, _)| *hash == cert.value_id.0);
-            if node.chain()?.height() >= h {
-                return Ok(());
-            }
             let Some((_, _, bytes)) = found else {
                 anyhow::bail!(
                     "consensus decided block {} at height {h}, which this node does not have",

@@ -244,18 +244,51 @@ fn commit_sigs_to<'a>(
     .collect()
 }
 
+/// A certificate's common fields in the consensus encoding (commit, extended commit
+/// and polka certificates share one message).
+fn cert_to<'a>(
+    height: Height,
+    round: Round,
+    value: &BlockId,
+    sigs: impl Iterator<Item = (&'a Address, &'a Signature, Option<cpb::SignedExtension>)>,
+) -> cpb::Certificate {
+    cpb::Certificate {
+        height: height.0,
+        round: round_to(round),
+        value: value.0.to_vec(),
+        signatures: commit_sigs_to(sigs),
+    }
+}
+
+/// A certificate's common fields from the consensus encoding, each signature made
+/// into `S` by `sig`.
+fn cert_from<S>(
+    c: cpb::Certificate,
+    sig: impl Fn(Address, Signature, Option<cpb::SignedExtension>) -> Result<S, CodecError>,
+) -> Result<(Height, Round, BlockId, Vec<S>), CodecError> {
+    let mut sigs = Vec::with_capacity(c.signatures.len());
+    for s in c.signatures {
+        sigs.push(sig(
+            address_from(&s.address)?,
+            signature_from(&s.signature)?,
+            s.extension,
+        )?);
+    }
+    Ok((
+        Height(c.height),
+        round_from(c.round)?,
+        block_id_from(&c.value)?,
+        sigs,
+    ))
+}
+
 /// A commit certificate in the consensus encoding.
 pub fn commit_certificate_to(c: &CommitCertificate<KyotoContext>) -> cpb::Certificate {
-    cpb::Certificate {
-        height: c.height.0,
-        round: round_to(c.round),
-        value: c.value_id.0.to_vec(),
-        signatures: commit_sigs_to(
-            c.commit_signatures
-                .iter()
-                .map(|s| (&s.address, &s.signature, None)),
-        ),
-    }
+    let sigs = c
+        .commit_signatures
+        .iter()
+        .map(|s| (&s.address, &s.signature, None));
+    cert_to(c.height, c.round, &c.value_id, sigs)
 }
 
 /// A commit certificate from the consensus encoding (extensions are refused: Kyoto
@@ -263,81 +296,59 @@ pub fn commit_certificate_to(c: &CommitCertificate<KyotoContext>) -> cpb::Certif
 pub fn commit_certificate_from(
     c: cpb::Certificate,
 ) -> Result<CommitCertificate<KyotoContext>, CodecError> {
-    let mut commit_signatures = Vec::with_capacity(c.signatures.len());
-    for s in c.signatures {
-        if s.extension.is_some() {
-            return Err(bad("a commit signature carries a vote extension"));
-        }
-        commit_signatures.push(CommitSignature::new(
-            address_from(&s.address)?,
-            signature_from(&s.signature)?,
-        ));
-    }
+    let (height, round, value_id, commit_signatures) = cert_from(c, |a, s, e| match e {
+        Some(_) => Err(bad("a commit signature carries a vote extension")),
+        None => Ok(CommitSignature::new(a, s)),
+    })?;
     Ok(CommitCertificate {
-        height: Height(c.height),
-        round: round_from(c.round)?,
-        value_id: block_id_from(&c.value)?,
+        height,
+        round,
+        value_id,
         commit_signatures,
     })
 }
 
 fn extended_cert_to(c: &ExtendedCommitCertificate<KyotoContext>) -> cpb::Certificate {
-    cpb::Certificate {
-        height: c.height.0,
-        round: round_to(c.round),
-        value: c.value_id.0.to_vec(),
-        signatures: commit_sigs_to(
-            c.commit_signatures
-                .iter()
-                .map(|s| (&s.address, &s.signature, s.extension.as_ref().map(ext_to))),
-        ),
-    }
+    let sigs = c
+        .commit_signatures
+        .iter()
+        .map(|s| (&s.address, &s.signature, s.extension.as_ref().map(ext_to)));
+    cert_to(c.height, c.round, &c.value_id, sigs)
 }
 
 fn extended_cert_from(
     c: cpb::Certificate,
 ) -> Result<ExtendedCommitCertificate<KyotoContext>, CodecError> {
-    let mut commit_signatures = Vec::with_capacity(c.signatures.len());
-    for s in c.signatures {
-        commit_signatures.push(ExtendedCommitSignature::new(
-            address_from(&s.address)?,
-            signature_from(&s.signature)?,
-            s.extension.map(ext_from).transpose()?,
-        ));
-    }
+    let (height, round, value_id, commit_signatures) = cert_from(c, |a, s, e| {
+        Ok(ExtendedCommitSignature::new(
+            a,
+            s,
+            e.map(ext_from).transpose()?,
+        ))
+    })?;
     Ok(ExtendedCommitCertificate {
-        height: Height(c.height),
-        round: round_from(c.round)?,
-        value_id: block_id_from(&c.value)?,
+        height,
+        round,
+        value_id,
         commit_signatures,
     })
 }
 
 fn polka_to(c: &PolkaCertificate<KyotoContext>) -> cpb::Certificate {
-    cpb::Certificate {
-        height: c.height.0,
-        round: round_to(c.round),
-        value: c.value_id.0.to_vec(),
-        signatures: commit_sigs_to(
-            c.polka_signatures
-                .iter()
-                .map(|s| (&s.address, &s.signature, None)),
-        ),
-    }
+    let sigs = c
+        .polka_signatures
+        .iter()
+        .map(|s| (&s.address, &s.signature, None));
+    cert_to(c.height, c.round, &c.value_id, sigs)
 }
 
 fn polka_from(c: cpb::Certificate) -> Result<PolkaCertificate<KyotoContext>, CodecError> {
-    let mut polka_signatures = Vec::with_capacity(c.signatures.len());
-    for s in c.signatures {
-        polka_signatures.push(PolkaSignature::new(
-            address_from(&s.address)?,
-            signature_from(&s.signature)?,
-        ));
-    }
+    let (height, round, value_id, polka_signatures) =
+        cert_from(c, |a, s, _| Ok(PolkaSignature::new(a, s)))?;
     Ok(PolkaCertificate {
-        height: Height(c.height),
-        round: round_from(c.round)?,
-        value_id: block_id_from(&c.value)?,
+        height,
+        round,
+        value_id,
         polka_signatures,
     })
 }

@@ -20,16 +20,22 @@ use crate::ledger::{Hash, State};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address(pub [u8; 32]);
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
+/// Display: the whole key in hex; Debug: its first six bytes.
+macro_rules! hex_formats {
+    ($t:ident) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($t), hex::encode(&self.0[..6]))
+            }
+        }
+    };
 }
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Address({})", &hex::encode(self.0)[..12])
-    }
-}
+hex_formats!(Address);
 impl mcore::Address for Address {}
 
 /// A block height (the genesis state is height 0, the first block height 1).
@@ -60,16 +66,7 @@ impl mcore::Height for Height {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BlockId(pub Hash);
 
-impl fmt::Display for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-impl fmt::Debug for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlockId({})", &hex::encode(self.0)[..12])
-    }
-}
+hex_formats!(BlockId);
 impl mcore::Value for BlockId {
     type Id = BlockId;
     fn id(&self) -> BlockId {
