@@ -260,16 +260,31 @@ impl<S: Store> Chain<S> {
                 header.height
             )));
         }
+        let tx_error = |i: usize, e: crate::tx::TxError| {
+            invalid(format!(
+                "block {} transaction {i}: {}: {e}",
+                header.height,
+                e.code()
+            ))
+        };
         let mut txs = Vec::with_capacity(block.transactions.len());
+        let (mut unverified, mut pending) = (Vec::new(), Vec::new());
         for (i, raw) in block.transactions.iter().enumerate() {
-            let tx = crate::tx::decode_checked(raw, &meta.chain_id, &verified).map_err(|e| {
-                invalid(format!(
-                    "block {} transaction {i}: {}: {e}",
-                    header.height,
-                    e.code()
-                ))
-            })?;
+            let (tx, signature) = crate::tx::decode_deferred(raw, &meta.chain_id, &verified)
+                .map_err(|e| tx_error(i, e))?;
             txs.push(tx);
+            if let Some(p) = signature {
+                unverified.push(i);
+                pending.push(p);
+            }
+        }
+        // The signatures not verified before, in one batch; if the batch fails, one by
+        // one to name the first that does not verify (the same answer either way).
+        if crate::crypto::verify_batch(&pending).is_err() {
+            for (i, p) in unverified.into_iter().zip(&pending) {
+                p.verify()
+                    .map_err(|e| tx_error(i, crate::tx::TxError::BadSignature(e)))?;
+            }
         }
         let hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
         if header.transactions_root != transactions_root(&hashes).as_slice() {
@@ -547,6 +562,24 @@ mod tests {
         let sled_dir = tempfile::tempdir().unwrap();
         let disk = Chain::open(SledStore::open(sled_dir.path()).unwrap(), &genesis).unwrap();
         assert_eq!(mem.state_root(), disk.state_root());
+    }
+
+    #[test]
+    fn a_block_s_signatures_are_verified_in_one_batch_and_a_bad_one_is_named() {
+        let (genesis, validator, jpn) = fixture();
+        let mut a = Chain::open(MemoryStore::default(), &genesis).unwrap();
+        let txs = (1..=4).map(|n| transfer(&a, &jpn, n)).collect();
+        let block = a.commit_next(txs, 10, &validator).unwrap().block.unwrap();
+        let b = Chain::open(MemoryStore::default(), &genesis).unwrap();
+        assert_eq!(b.check_block(&block, |_| false).unwrap().txs.len(), 4);
+        let mut bad = block.clone();
+        let raw = &mut bad.transactions[2];
+        let n = raw.len();
+        raw[n - 1] ^= 1;
+        assert!(matches!(
+            b.check_block(&bad, |_| false),
+            Err(ChainError::InvalidBlock(m)) if m.contains("transaction 2: BAD_SIGNATURE")
+        ));
     }
 
     #[test]

@@ -57,6 +57,38 @@ pub fn decode_checked(
     chain_id: &str,
     verified: impl Fn(&crate::ledger::Hash) -> bool,
 ) -> Result<Tx, TxError> {
+    let (signed, hash) = decode_signed(bytes)?;
+    let signer = if verified(&hash) {
+        signer_key(&signed)?
+    } else {
+        crypto::verify_tx(&signed.public_key, &signed.body, &signed.signature)
+            .map_err(TxError::BadSignature)?
+    };
+    decode_body(&signed.body, chain_id, hash, signer)
+}
+
+/// Like [`decode_checked`], but leaves the signature (unless `verified` knows these
+/// bytes) for the caller to verify, so that a block's signatures can be verified in
+/// one batch: the transaction is valid only once its `PendingSignature` verifies.
+pub fn decode_deferred(
+    bytes: &[u8],
+    chain_id: &str,
+    verified: impl Fn(&crate::ledger::Hash) -> bool,
+) -> Result<(Tx, Option<crypto::PendingSignature>), TxError> {
+    let (signed, hash) = decode_signed(bytes)?;
+    if verified(&hash) {
+        let signer = signer_key(&signed)?;
+        return Ok((decode_body(&signed.body, chain_id, hash, signer)?, None));
+    }
+    let pending =
+        crypto::PendingSignature::new(&signed.public_key, &signed.body, &signed.signature)
+            .map_err(TxError::BadSignature)?;
+    let tx = decode_body(&signed.body, chain_id, hash, pending.public_key())?;
+    Ok((tx, Some(pending)))
+}
+
+/// The envelope, in canonical encoding, and its hash.
+fn decode_signed(bytes: &[u8]) -> Result<(pb::SignedTransaction, crate::ledger::Hash), TxError> {
     if bytes.len() > MAX_TX_BYTES {
         return Err(TxError::TooLarge(bytes.len()));
     }
@@ -68,18 +100,25 @@ pub fn decode_checked(
             "the SignedTransaction is not in canonical protobuf encoding",
         ));
     }
-    let hash = crypto::sha256(bytes);
-    let signer = if verified(&hash) {
-        signed
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| TxError::BadSignature(crypto::SignatureError::KeyLength))?
-    } else {
-        crypto::verify_tx(&signed.public_key, &signed.body, &signed.signature)
-            .map_err(TxError::BadSignature)?
-    };
-    let body = pb::TransactionBody::decode(signed.body.as_slice())
+    Ok((signed, crypto::sha256(bytes)))
+}
+
+fn signer_key(signed: &pb::SignedTransaction) -> Result<crate::ledger::PublicKey, TxError> {
+    signed
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| TxError::BadSignature(crypto::SignatureError::KeyLength))
+}
+
+/// The body of a transaction whose envelope was checked.
+fn decode_body(
+    body: &[u8],
+    chain_id: &str,
+    hash: crate::ledger::Hash,
+    signer: crate::ledger::PublicKey,
+) -> Result<Tx, TxError> {
+    let body = pb::TransactionBody::decode(body)
         .map_err(|e| malformed(format!("the body is not a TransactionBody: {e}")))?;
     if body.chain_id != chain_id {
         return Err(TxError::WrongChain {
