@@ -98,7 +98,7 @@ pub async fn submit_with_retry(
                 if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
                     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 } else {
-                    anyhow::bail!("submission refused: {}", s.message());
+                    anyhow::bail!("submission refused: {s:?}");
                 }
             }
         }

@@ -25,13 +25,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+use ed25519_dalek::SigningKey;
 use kyoto_bench::transfer_body;
 use kyoto_node::chain::{Chain, PendingTx};
-use kyoto_node::crypto::read_key_file;
+use kyoto_node::crypto::{PendingSignature, read_key_file};
 use kyoto_node::store::SledStore;
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
 use serde_json::json;
+
+/// How many gossip peers each validator dials (a ring: it is also dialled by as many).
+const GOSSIP_DIAL: usize = 4;
+
+/// Submissions in flight per validator connection.
+const MAX_IN_FLIGHT: usize = 192;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,25 +110,29 @@ impl Ceiling {
 
 fn measure_ceiling() -> anyhow::Result<Ceiling> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let msgs: Vec<Vec<u8>> = (0..4096u32).map(|i| i.to_be_bytes().repeat(40)).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = msgs.iter().map(|m| key.sign(m)).collect();
-    let vk = key.verifying_key();
+    // The node's own verification paths: one by one (submissions, gossip) and
+    // batched (a block's signatures).
+    let keys: Vec<SigningKey> = (0..37u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
+    let pending: Vec<PendingSignature> = (0..4096u32)
+        .map(|i| {
+            let key = &keys[i as usize % keys.len()];
+            let body = i.to_be_bytes().repeat(40);
+            let sig = kyoto_node::crypto::sign_tx(key, &body);
+            PendingSignature::new(&key.verifying_key().to_bytes(), &body, &sig)
+        })
+        .collect::<Result<_, _>>()?;
     let start = Instant::now();
-    for (m, s) in msgs.iter().zip(&sigs) {
-        vk.verify_strict(m, s)?;
+    for p in &pending {
+        p.verify()?;
     }
-    let verify_single_per_s = msgs.len() as f64 / start.elapsed().as_secs_f64();
-    let vks = vec![vk; 512];
+    let verify_single_per_s = pending.len() as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let mut n = 0usize;
-    for (m, s) in msgs.chunks(512).zip(sigs.chunks(512)) {
-        let refs: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
-        ed25519_dalek::verify_batch(&refs, s, &vks[..m.len()])?;
-        n += m.len();
+    for chunk in pending.chunks(512) {
+        kyoto_node::crypto::verify_batch(chunk)?;
     }
-    let verify_batched_per_s = n as f64 / start.elapsed().as_secs_f64();
-    let _ = vk.verify(&msgs[0], &sigs[0]);
+    let verify_batched_per_s = pending.len() as f64 / start.elapsed().as_secs_f64();
 
     // Ledger apply on sled, one flush per 1,000-transfer block.
     let (genesis, keys, validator) = kyoto_bench::fixture();
@@ -202,6 +212,16 @@ impl Network {
                     .collect::<Vec<_>>()
                     .join(",")
             };
+            // Transaction gossip relays, so a node needs only a few gossip peers:
+            // each dials the next GOSSIP_DIAL nodes of a ring (and is dialled by
+            // the previous ones), which keeps every node within a few hops without
+            // 40 × 39 connections.
+            let gossip_peers = |i: usize, ports: &[u16]| {
+                (1..n.min(GOSSIP_DIAL + 1))
+                    .map(|k| format!("/ip4/127.0.0.1/tcp/{}", ports[(i + k) % n]))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             let data = dir.join(format!("validator-{}", i + 1));
             let mut a = vec![
                 "--genesis".to_owned(),
@@ -226,7 +246,7 @@ impl Network {
                     "--peer".to_owned(),
                     others(&p2p),
                     "--gossip-peer".to_owned(),
-                    others(&gossip),
+                    gossip_peers(i, &gossip),
                 ]);
             }
             args.push(a);
@@ -440,20 +460,40 @@ async fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let interval = Duration::from_secs_f64(signers.len() as f64 / args.rate.max(1) as f64);
     let offered = Arc::new(AtomicU64::new(0));
+    // At most this many submissions in flight per validator connection (HTTP/2
+    // closes a connection flooded with thousands of concurrent streams).
+    let in_flight: Vec<Arc<tokio::sync::Semaphore>> = (0..clients.len())
+        .map(|_| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)))
+        .collect();
     let mut tasks = Vec::new();
     for (i, txs) in presigned.into_iter().enumerate() {
-        let mut client = clients[i % clients.len()].clone();
+        let client = clients[i % clients.len()].clone();
+        let in_flight = Arc::clone(&in_flight[i % clients.len()]);
         let offered = Arc::clone(&offered);
         tasks.push(tokio::spawn(async move {
-            let mut submitted = Vec::with_capacity(txs.len());
+            // Open loop: each transfer is sent at its time whether or not the ones
+            // before it were answered (the mempool holds a signer's later nonces).
+            let mut sending = Vec::with_capacity(txs.len());
             // Stagger the signers across one interval.
             let mut next = start + interval.mul_f64(i as f64 / 40.0);
             for tx in txs {
                 tokio::time::sleep_until(next.into()).await;
                 next += interval;
                 let at = Instant::now();
-                submitted.push((kyoto_bench::submit_with_retry(&mut client, &tx).await?, at));
-                offered.fetch_add(1, Ordering::Relaxed);
+                let mut client = client.clone();
+                let offered = Arc::clone(&offered);
+                let in_flight = Arc::clone(&in_flight);
+                sending.push(tokio::spawn(async move {
+                    // Latency counts from the scheduled time, waiting here included.
+                    let _permit = in_flight.acquire_owned().await?;
+                    let hash = kyoto_bench::submit_with_retry(&mut client, &tx).await?;
+                    offered.fetch_add(1, Ordering::Relaxed);
+                    anyhow::Ok((hash, at))
+                }));
+            }
+            let mut submitted = Vec::with_capacity(sending.len());
+            for s in sending {
+                submitted.push(s.await??);
             }
             anyhow::Ok(submitted)
         }));
