@@ -6,10 +6,13 @@
 //! sync only, and plugging our traffic into it means replacing its whole network
 //! actor. A separate gossipsub topic costs one more port and keeps each protocol
 //! simple. A transaction a client submits to any validator is published on the
-//! topic `/kyoto-ledger/<genesis hash>/txs/v1`; every validator verifies it once (the
-//! same checks as a submission) before gossipsub forwards it further, admits it to its
-//! mempool, and so can propose it in its turn. Invalid transactions are rejected and
-//! not forwarded; the queue to the swarm is bounded (when full, a transaction still
+//! topic `/kyoto-ledger/<genesis hash>/txs/v2`, in a `TransactionBatch` with whatever
+//! else was waiting to be published; every validator verifies the batch's signatures
+//! in one batch (the same checks as a submission) before gossipsub forwards it
+//! further, admits the transactions to its mempool, and so can propose them in its
+//! turn. Verification runs beside the swarm, never blocking it. A batch with an
+//! invalid transaction is rejected and not forwarded (its publisher should have
+//! checked it); the queue to the swarm is bounded (when full, a transaction still
 //! reaches the network through the validator it was submitted to, in its turn).
 
 use std::sync::Arc;
@@ -21,12 +24,30 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, identity, noise, tcp, yamux};
 use tokio::sync::{mpsc, watch};
 
+use kyoto_proto::v1 as pb;
+use libp2p::gossipsub::MessageId;
+use prost::Message as _;
+
 use crate::crypto::sha256;
 use crate::node::{Node, SubmitError};
 use crate::tx::MAX_TX_BYTES;
 
 /// Most submitted transactions waiting to be published.
 pub const OUTBOX: usize = 4_096;
+
+/// Most bytes of transactions in one gossip message (a batch holds at least one).
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Most transactions in one gossip message.
+const MAX_BATCH_TXS: usize = 1_024;
+/// Most received batches waiting for verification (past this they are dropped).
+const INBOX: usize = 256;
+
+/// A received batch waiting for verification.
+struct Inbound {
+    id: MessageId,
+    source: PeerId,
+    transactions: Vec<Vec<u8>>,
+}
 
 /// Where the gossip swarm listens and whom it dials.
 #[derive(Clone, Debug)]
@@ -37,7 +58,7 @@ pub struct GossipSettings {
 
 /// The gossip topic of a chain.
 pub fn topic(genesis: &[u8; 32]) -> IdentTopic {
-    IdentTopic::new(format!("/kyoto-ledger/{}/txs/v1", hex::encode(genesis)))
+    IdentTopic::new(format!("/kyoto-ledger/{}/txs/v2", hex::encode(genesis)))
 }
 
 /// Runs the gossip swarm until `shutdown` fires: publishes what `outbox` yields and
@@ -57,7 +78,7 @@ pub async fn run(
         // own, which would cost a second signature per transaction and hop.
         .validation_mode(ValidationMode::None)
         .validate_messages()
-        .max_transmit_size(MAX_TX_BYTES + 1024)
+        .max_transmit_size(MAX_BATCH_BYTES + MAX_TX_BYTES + 64 * 1024)
         .heartbeat_interval(Duration::from_millis(500))
         .duplicate_cache_time(Duration::from_secs(120))
         .message_id_fn(|m| gossipsub::MessageId::from(sha256(&m.data).to_vec()))
@@ -86,6 +107,10 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("gossip cannot listen on {}: {e}", settings.listen))?;
     tracing::info!(listen = %settings.listen, peers = settings.peers.len(), "transaction gossip started");
 
+    let (inbox, inbound) = mpsc::channel::<Inbound>(INBOX);
+    let (verdict_tx, mut verdicts) = mpsc::channel(INBOX);
+    let verifier = tokio::spawn(verify_batches(Arc::clone(&node), inbound, verdict_tx));
+    let _stop_verifier = AbortOnDrop(verifier);
     let mut redial = tokio::time::interval(Duration::from_secs(2));
     loop {
         tokio::select! {
@@ -101,14 +126,39 @@ pub async fn run(
             }
             raw = outbox.recv() => {
                 let Some(raw) = raw else { return Ok(()) };
-                if let Err(e) = swarm.behaviour_mut().publish(topic.clone(), raw) {
-                    tracing::debug!("transaction not gossiped: {e}");
+                // Everything else already waiting goes in the same message.
+                let mut bytes = raw.len();
+                let mut transactions = vec![raw];
+                while transactions.len() < MAX_BATCH_TXS && bytes < MAX_BATCH_BYTES {
+                    let Ok(raw) = outbox.try_recv() else { break };
+                    bytes += raw.len();
+                    transactions.push(raw);
                 }
+                let batch = pb::TransactionBatch { transactions }.encode_to_vec();
+                if let Err(e) = swarm.behaviour_mut().publish(topic.clone(), batch) {
+                    tracing::debug!("transactions not gossiped: {e}");
+                }
+            }
+            Some((id, source, acceptance)) = verdicts.recv() => {
+                swarm.behaviour_mut().report_message_validation_result(&id, &source, acceptance);
             }
             event = swarm.select_next_some() => match event {
                 SwarmEvent::Behaviour(gossipsub::Event::Message { propagation_source, message_id, message }) => {
-                    let acceptance = admit(&node, message.data).await;
-                    swarm.behaviour_mut().report_message_validation_result(&message_id, &propagation_source, acceptance);
+                    let acceptance = match decode_batch(&message.data) {
+                        Some(transactions) => {
+                            let inbound = Inbound { id: message_id.clone(), source: propagation_source, transactions };
+                            match inbox.try_send(inbound) {
+                                Ok(()) => None,
+                                // Verification is behind: drop it (it still reaches
+                                // this node in a proposal).
+                                Err(_) => Some(MessageAcceptance::Ignore),
+                            }
+                        }
+                        None => Some(MessageAcceptance::Reject),
+                    };
+                    if let Some(a) = acceptance {
+                        swarm.behaviour_mut().report_message_validation_result(&message_id, &propagation_source, a);
+                    }
                 }
                 SwarmEvent::NewListenAddr { address, .. } => {
                     tracing::info!(%address, "transaction gossip listening");
@@ -122,16 +172,81 @@ pub async fn run(
     }
 }
 
-/// Verifies and admits a gossiped transaction; tells gossipsub whether to pass it on.
-async fn admit(node: &Arc<Node>, raw: Vec<u8>) -> MessageAcceptance {
-    let n = Arc::clone(node);
-    let admitted = tokio::task::spawn_blocking(move || n.admit_gossiped(raw)).await;
-    match admitted {
-        Ok(Ok(_)) => MessageAcceptance::Accept,
-        // Bad bytes or a bad signature: the sender is at fault.
-        Ok(Err(SubmitError::Tx(_))) => MessageAcceptance::Reject,
-        // Already known, out of date or no room: drop it quietly.
-        _ => MessageAcceptance::Ignore,
+/// Aborts a task when dropped (the verifier stops with the swarm).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The transactions of a gossip message, or `None` if it is not a well-formed
+/// batch (not a `TransactionBatch`, empty, or with more transactions than a batch
+/// may hold).
+pub fn decode_batch(data: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let batch = pb::TransactionBatch::decode(data).ok()?;
+    let n = batch.transactions.len();
+    (n > 0 && n <= MAX_BATCH_TXS).then_some(batch.transactions)
+}
+
+/// Verifies received batches, as many together as are waiting (their signatures in
+/// one batch), admits their transactions and tells the swarm whether to pass each
+/// message on.
+async fn verify_batches(
+    node: Arc<Node>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    verdicts: mpsc::Sender<(MessageId, PeerId, MessageAcceptance)>,
+) {
+    while let Some(first) = inbound.recv().await {
+        let mut messages = vec![first];
+        let mut count = messages[0].transactions.len();
+        while count < MAX_BATCH_TXS {
+            let Ok(m) = inbound.try_recv() else { break };
+            count += m.transactions.len();
+            messages.push(m);
+        }
+        let mut sizes = Vec::with_capacity(messages.len());
+        let mut all = Vec::with_capacity(count);
+        let mut heads = Vec::with_capacity(messages.len());
+        for m in messages {
+            sizes.push(m.transactions.len());
+            all.extend(m.transactions);
+            heads.push((m.id, m.source));
+        }
+        let n = Arc::clone(&node);
+        let Ok(results) = tokio::task::spawn_blocking(move || n.admit_gossiped_batch(all)).await
+        else {
+            return;
+        };
+        let mut results = results.into_iter();
+        for ((id, source), size) in heads.into_iter().zip(sizes) {
+            let acceptance = acceptance(results.by_ref().take(size));
+            if verdicts.send((id, source, acceptance)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Whether to pass a message on, from what became of its transactions: rejected if
+/// any is malformed or badly signed (its publisher is at fault), accepted if any was
+/// new here, otherwise (all known, out of date or no room) dropped quietly.
+fn acceptance(
+    results: impl Iterator<Item = Result<crate::ledger::Hash, SubmitError>>,
+) -> MessageAcceptance {
+    let mut any_new = false;
+    for r in results {
+        match r {
+            Ok(_) => any_new = true,
+            Err(SubmitError::Tx(_)) => return MessageAcceptance::Reject,
+            Err(_) => {}
+        }
+    }
+    if any_new {
+        MessageAcceptance::Accept
+    } else {
+        MessageAcceptance::Ignore
     }
 }
 
@@ -144,4 +259,57 @@ pub fn keypair(key: &ed25519_dalek::SigningKey) -> anyhow::Result<identity::Keyp
 /// The gossip peer id of a validator key (for logs and operators).
 pub fn peer_id(key: &ed25519_dalek::SigningKey) -> anyhow::Result<PeerId> {
     Ok(keypair(key)?.public().to_peer_id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mempool::AdmitError;
+    use crate::tx::TxError;
+
+    #[test]
+    fn a_batch_round_trips_and_empty_or_oversized_batches_are_refused() {
+        let txs = vec![vec![1u8, 2, 3], vec![4u8; 100]];
+        let data = pb::TransactionBatch {
+            transactions: txs.clone(),
+        }
+        .encode_to_vec();
+        assert_eq!(decode_batch(&data), Some(txs));
+        assert_eq!(decode_batch(&[]), None);
+        let too_many = pb::TransactionBatch {
+            transactions: vec![vec![0u8]; MAX_BATCH_TXS + 1],
+        }
+        .encode_to_vec();
+        assert_eq!(decode_batch(&too_many), None);
+        assert_eq!(decode_batch(&[0xff, 0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn a_batch_with_a_bad_transaction_is_rejected_and_one_with_nothing_new_ignored() {
+        let ok = || Ok([0u8; 32]);
+        let bad = || Err(SubmitError::Tx(TxError::Malformed("x".into())));
+        let known = || Err(SubmitError::Admit(AdmitError::AlreadyPending));
+        assert!(matches!(
+            acceptance([ok(), known()].into_iter()),
+            MessageAcceptance::Accept
+        ));
+        assert!(matches!(
+            acceptance([known(), known()].into_iter()),
+            MessageAcceptance::Ignore
+        ));
+        assert!(matches!(
+            acceptance([ok(), bad()].into_iter()),
+            MessageAcceptance::Reject
+        ));
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes a peer sends, decoding answers without panicking.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(data in proptest::collection::vec(0u8..=255, 0..512)) {
+            if let Some(txs) = decode_batch(&data) {
+                proptest::prop_assert!(!txs.is_empty() && txs.len() <= MAX_BATCH_TXS);
+            }
+        }
+    }
 }

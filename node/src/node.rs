@@ -215,18 +215,58 @@ impl Node {
         let _ = self.gossip.set(outbox);
     }
 
-    /// Verifies and admits a transaction another validator gossiped (not gossiped
-    /// again from here: gossipsub forwards it).
-    pub fn admit_gossiped(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
-        let tx = self.decode_once(&raw)?;
-        let hash = tx.hash;
-        {
-            let chain = self.chain()?;
-            self.mempool()?
-                .admit(PendingTx { raw, tx }, chain.state())?;
+    /// Verifies a batch of gossiped transactions (their signatures in one batch) and
+    /// admits them to the mempool; one result per transaction, in order.
+    pub fn admit_gossiped_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
+        let mut results: Vec<Result<Hash, SubmitError>> = Vec::with_capacity(raws.len());
+        let mut decoded = Vec::with_capacity(raws.len());
+        let (mut unverified, mut pending) = (Vec::new(), Vec::new());
+        for raw in raws {
+            match tx::decode_deferred(&raw, &self.chain_id, |h| self.is_verified(h)) {
+                Ok((tx, signature)) => {
+                    if let Some(p) = signature {
+                        unverified.push(results.len());
+                        pending.push(p);
+                    }
+                    results.push(Ok(tx.hash));
+                    decoded.push(Some(PendingTx { raw, tx }));
+                }
+                Err(e) => {
+                    results.push(Err(e.into()));
+                    decoded.push(None);
+                }
+            }
+        }
+        if crate::crypto::verify_batch(&pending).is_err() {
+            // One by one, to find which (the same answers as the batch's, by ZIP-215).
+            for (i, p) in unverified.iter().zip(&pending) {
+                if let Err(e) = p.verify() {
+                    results[*i] = Err(SubmitError::Tx(TxError::BadSignature(e)));
+                    decoded[*i] = None;
+                }
+            }
+        }
+        self.remember_verified(decoded.iter().flatten().map(|p| p.tx.hash));
+        let admitted = self.chain().and_then(|chain| {
+            let mut mempool = self.mempool()?;
+            for (slot, p) in results.iter_mut().zip(decoded) {
+                if let Some(p) = p
+                    && let Err(e) = mempool.admit(p, chain.state())
+                {
+                    *slot = Err(e.into());
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = admitted {
+            let why = e.to_string();
+            return results
+                .into_iter()
+                .map(|_| Err(SubmitError::Internal(why.clone())))
+                .collect();
         }
         self.new_tx.notify_one();
-        Ok(hash)
+        results
     }
 
     pub fn chain_id(&self) -> &str {
