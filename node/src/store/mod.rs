@@ -160,16 +160,24 @@ impl<S: Store> ChainStore<S> {
             loc.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
             batch.push((tx_key(&hash), Some(loc)));
         }
-        // Each account's audit trail: the transactions that changed its holdings.
+        // Each account's audit trail: the transactions that changed its holdings, one
+        // entry per account and block (key: account, height; value: the transaction
+        // indices, 4 bytes each, in block order).
+        let mut history: std::collections::BTreeMap<&str, Vec<u8>> = Default::default();
         for r in &block.receipts {
             if let Some(pb::receipt::Outcome::Applied(a)) = &r.outcome {
                 for account in &a.accounts {
-                    let mut key = history_prefix(account);
-                    key.extend_from_slice(&height.to_be_bytes());
-                    key.extend_from_slice(&r.index.to_be_bytes());
-                    batch.push((key, Some(Vec::new())));
+                    history
+                        .entry(account.as_str())
+                        .or_default()
+                        .extend_from_slice(&r.index.to_be_bytes());
                 }
             }
+        }
+        for (account, indices) in history {
+            let mut key = history_prefix(account);
+            key.extend_from_slice(&height.to_be_bytes());
+            batch.push((key, Some(indices)));
         }
         batch.push((block_key(height), Some(block.encode_to_vec())));
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
@@ -238,21 +246,25 @@ impl<S: Store> ChainStore<S> {
     ) -> Result<Vec<TxLocation>, StoreError> {
         let prefix = history_prefix(account);
         let entries = self.inner.scan_prefix(&prefix)?;
+        let corrupt = || StoreError::Corrupt("bad history entry".into());
         let mut out = Vec::with_capacity(entries.len().min(limit));
-        for (k, _) in entries.iter().rev().take(limit) {
+        for (k, v) in entries.iter().rev() {
             let rest = &k[prefix.len()..];
-            let (h, i) = rest
-                .split_at_checked(8)
-                .ok_or_else(|| StoreError::Corrupt("history entry too short".into()))?;
-            let height = u64::from_be_bytes(
-                h.try_into()
-                    .map_err(|_| StoreError::Corrupt("bad history entry".into()))?,
-            );
-            let index = u32::from_be_bytes(
-                i.try_into()
-                    .map_err(|_| StoreError::Corrupt("bad history entry".into()))?,
-            );
-            out.push(TxLocation { height, index });
+            let (h, i) = rest.split_at_checked(8).ok_or_else(corrupt)?;
+            let height = u64::from_be_bytes(h.try_into().map_err(|_| corrupt())?);
+            // One entry per block with the indices in its value; a store written by
+            // an earlier version has one entry per transaction, the index in the key.
+            let indices = if i.is_empty() { v.as_slice() } else { i };
+            if indices.is_empty() || indices.len() % 4 != 0 {
+                return Err(corrupt());
+            }
+            for index in indices.rchunks_exact(4) {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
+                out.push(TxLocation { height, index });
+            }
         }
         Ok(out)
     }
@@ -318,6 +330,61 @@ mod tests {
             store.scan_prefix(b"a/").unwrap(),
             vec![(b"a/2".to_vec(), b"w".to_vec())]
         );
+    }
+
+    #[test]
+    fn account_history_is_newest_first_across_blocks_and_reads_the_earlier_layout() {
+        let store = ChainStore::new(MemoryStore::default());
+        let block = |height: u64, touched: &[&[&str]]| pb::GetBlockResponse {
+            block: Some(pb::Block {
+                header: Some(pb::BlockHeader {
+                    height,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            receipts: touched
+                .iter()
+                .enumerate()
+                .map(|(i, accounts)| pb::Receipt {
+                    index: i as u32,
+                    outcome: Some(pb::receipt::Outcome::Applied(pb::Applied {
+                        accounts: accounts.iter().map(|a| a.to_string()).collect(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        // An entry in the earlier layout (one key per transaction) at height 1.
+        let mut legacy = history_prefix("A");
+        legacy.extend_from_slice(&1u64.to_be_bytes());
+        legacy.extend_from_slice(&7u32.to_be_bytes());
+        store.inner.write(vec![(legacy, Some(Vec::new()))]).unwrap();
+        store
+            .commit_block(&block(2, &[&["A", "B"], &["B"], &["A"]]), Vec::new())
+            .unwrap();
+        store
+            .commit_block(&block(3, &[&["B"], &["A"]]), Vec::new())
+            .unwrap();
+        let at = |h, i| TxLocation {
+            height: h,
+            index: i,
+        };
+        assert_eq!(
+            store.account_history("A", 10).unwrap(),
+            vec![at(3, 1), at(2, 2), at(2, 0), at(1, 7)]
+        );
+        assert_eq!(
+            store.account_history("A", 2).unwrap(),
+            vec![at(3, 1), at(2, 2)]
+        );
+        assert_eq!(
+            store.account_history("B", 10).unwrap(),
+            vec![at(3, 0), at(2, 1), at(2, 0)]
+        );
+        assert_eq!(store.account_history("C", 10).unwrap(), vec![]);
     }
 
     #[test]
