@@ -278,13 +278,13 @@ impl<S: Store> Chain<S> {
                 pending.push(p);
             }
         }
-        // The signatures not verified before, in one batch; if the batch fails, one by
-        // one to name the first that does not verify (the same answer either way).
-        if crate::crypto::verify_batch(&pending).is_err() {
-            for (i, p) in unverified.into_iter().zip(&pending) {
-                p.verify()
-                    .map_err(|e| tx_error(i, crate::tx::TxError::BadSignature(e)))?;
-            }
+        // The signatures not verified before, in one batch (the same answer as one by
+        // one, which names the first that does not verify).
+        for (i, verdict) in unverified
+            .into_iter()
+            .zip(crate::crypto::verify_each(&pending))
+        {
+            verdict.map_err(|e| tx_error(i, crate::tx::TxError::BadSignature(e)))?;
         }
         let hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
         if header.transactions_root != transactions_root(&hashes).as_slice() {

@@ -68,11 +68,11 @@ fn checked_key(pk: &PublicKey) -> Result<ed25519_zebra::VerificationKey, Signatu
     {
         return Ok(*vk);
     }
-    if !is_valid_public_key(pk) {
-        return Err(match VerifyingKey::from_bytes(pk) {
-            Ok(_) => SignatureError::WeakKey,
-            Err(_) => SignatureError::BadKey,
-        });
+    if VerifyingKey::from_bytes(pk)
+        .map_err(|_| SignatureError::BadKey)?
+        .is_weak()
+    {
+        return Err(SignatureError::WeakKey);
     }
     let vk = ed25519_zebra::VerificationKey::try_from(*pk).map_err(|_| SignatureError::BadKey)?;
     if let Ok(mut cache) = CACHE.lock() {
@@ -148,6 +148,15 @@ pub fn verify_batch(pending: &[PendingSignature]) -> Result<(), SignatureError> 
                 .map_err(|_| SignatureError::Invalid)
         }
     }
+}
+
+/// Verifies many signatures, in one batch when all are valid; otherwise one by one,
+/// to say which are not. One result per signature, in order.
+pub fn verify_each(pending: &[PendingSignature]) -> Vec<Result<(), SignatureError>> {
+    if verify_batch(pending).is_ok() {
+        return vec![Ok(()); pending.len()];
+    }
+    pending.iter().map(PendingSignature::verify).collect()
 }
 
 /// Verifies a transaction signature over the received body bytes.

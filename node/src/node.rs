@@ -237,13 +237,13 @@ impl Node {
                 }
             }
         }
-        if crate::crypto::verify_batch(&pending).is_err() {
-            // One by one, to find which (the same answers as the batch's, by ZIP-215).
-            for (i, p) in unverified.iter().zip(&pending) {
-                if let Err(e) = p.verify() {
-                    results[*i] = Err(SubmitError::Tx(TxError::BadSignature(e)));
-                    decoded[*i] = None;
-                }
+        for (i, verdict) in unverified
+            .into_iter()
+            .zip(crate::crypto::verify_each(&pending))
+        {
+            if let Err(e) = verdict {
+                results[i] = Err(SubmitError::Tx(TxError::BadSignature(e)));
+                decoded[i] = None;
             }
         }
         self.remember_verified(decoded.iter().flatten().map(|p| p.tx.hash));
