@@ -35,12 +35,29 @@ pub fn transfer_body(
     to: &str,
     amount: u64,
 ) -> pb::TransactionBody {
+    transfer_between(
+        chain_id,
+        nonce,
+        &format!("{from}-100-1"),
+        &format!("{to}-100-1"),
+        amount,
+    )
+}
+
+/// A transfer of `amount` AAUs of period 1 between two accounts.
+pub fn transfer_between(
+    chain_id: &str,
+    nonce: u64,
+    from_account: &str,
+    to_account: &str,
+    amount: u64,
+) -> pb::TransactionBody {
     pb::TransactionBody {
         chain_id: chain_id.to_owned(),
         nonce,
         kind: Some(Kind::TransferUnits(pb::TransferUnits {
-            from_account: format!("{from}-100-1"),
-            to_account: format!("{to}-100-1"),
+            from_account: from_account.to_owned(),
+            to_account: to_account.to_owned(),
             amount,
             units: Some(pb::UnitFilter {
                 unit_type: pb::UnitType::Aau as i32,
@@ -103,4 +120,30 @@ pub async fn submit_with_retry(
             }
         }
     }
+}
+
+/// A Party's registry opens an entity holding account for a trader's key.
+pub fn open_account_body(
+    chain_id: &str,
+    nonce: u64,
+    party: &str,
+    holder_name: &str,
+    holder: &SigningKey,
+) -> pb::TransactionBody {
+    pb::TransactionBody {
+        chain_id: chain_id.to_owned(),
+        nonce,
+        kind: Some(Kind::OpenAccount(pb::OpenAccount {
+            party: party.to_owned(),
+            holder_name: holder_name.to_owned(),
+            holder_key: holder.verifying_key().to_bytes().to_vec(),
+        })),
+    }
+}
+
+/// The key of a benchmark trader: deterministic, so a kept network can be reused.
+pub fn trader_key(party: &str, k: usize) -> SigningKey {
+    SigningKey::from_bytes(&kyoto_node::crypto::sha256(
+        format!("kyoto-bench/trader/{party}/{k}").as_bytes(),
+    ))
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use ed25519_dalek::SigningKey;
-use kyoto_bench::transfer_body;
+use kyoto_bench::{open_account_body, submit_with_retry, trader_key, transfer_between};
 use kyoto_node::chain::{Chain, PendingTx};
 use kyoto_node::crypto::{PendingSignature, read_key_file};
 use kyoto_node::store::SledStore;
@@ -73,6 +73,115 @@ struct Args {
     /// Passed to every validator.
     #[arg(long, default_value_t = 2_000)]
     max_block_txs: u32,
+    /// Trader accounts opened per Party before the load, each signing its own
+    /// transfers (0: the Parties' registry keys sign them all). A signer may queue at
+    /// most 64 transactions ahead of its committed nonce, so the offered rate per
+    /// signer must stay below 64 per commit latency.
+    #[arg(long, default_value_t = 8)]
+    traders: usize,
+}
+
+/// Who signs a share of the load, and between which accounts it moves units.
+struct BenchSigner {
+    key: SigningKey,
+    from: String,
+    to: String,
+}
+
+/// Each Party's registry opens `traders` entity holding accounts for benchmark
+/// traders and funds each with `units` AAUs; returns the traders once every account
+/// is committed with its key and units (checked through gRPC).
+async fn open_trader_accounts(
+    client: &mut LedgerClient<tonic::transport::Channel>,
+    chain_id: &str,
+    parties: &[(String, SigningKey)],
+    traders: usize,
+    units: u64,
+) -> anyhow::Result<Vec<BenchSigner>> {
+    let mut signers = Vec::new();
+    let mut hashes = Vec::new();
+    for (i, (code, key)) in parties.iter().enumerate() {
+        let next = &parties[(i + 1) % parties.len()].0;
+        let first = client
+            .get_nonce(pb::GetNonceRequest {
+                public_key: key.verifying_key().to_bytes().to_vec(),
+            })
+            .await?
+            .into_inner()
+            .next_nonce;
+        let mut nonce = first;
+        for k in 1..=traders {
+            let trader = trader_key(code, k);
+            let open = kyoto_node::tx::sign_transaction(
+                key,
+                &open_account_body(chain_id, nonce, code, &format!("Bench trader {k}"), &trader),
+            );
+            nonce += 1;
+            hashes.push(submit_with_retry(client, &open).await?);
+            signers.push(BenchSigner {
+                key: trader,
+                from: format!("{code}-120-{k}"),
+                to: format!("{next}-100-1"),
+            });
+        }
+        for k in 1..=traders {
+            let fund = kyoto_node::tx::sign_transaction(
+                key,
+                &transfer_between(
+                    chain_id,
+                    nonce,
+                    &format!("{code}-100-1"),
+                    &format!("{code}-120-{k}"),
+                    units,
+                ),
+            );
+            nonce += 1;
+            hashes.push(submit_with_retry(client, &fund).await?);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for hash in hashes {
+        loop {
+            let t = client
+                .get_transaction(pb::GetTransactionRequest {
+                    tx_hash: hash.clone(),
+                })
+                .await?
+                .into_inner();
+            if t.status == pb::TransactionStatus::Committed as i32 {
+                let applied = t
+                    .receipt
+                    .and_then(|r| r.outcome)
+                    .is_some_and(|o| matches!(o, pb::receipt::Outcome::Applied(_)));
+                if !applied {
+                    bail!(
+                        "setting up a trader account was refused: {}",
+                        hex::encode(&hash)
+                    );
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the trader accounts were not committed within 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for s in &signers {
+        let a = client
+            .get_account(pb::GetAccountRequest {
+                account_id: s.from.clone(),
+            })
+            .await?
+            .into_inner();
+        if a.holder_key != s.key.verifying_key().to_bytes() || a.total < units {
+            bail!(
+                "{} is not the bench trader's account with {units} units (was the network used before?)",
+                s.from
+            );
+        }
+    }
+    Ok(signers)
 }
 
 /// A free port below the kernel's ephemeral range (32768 and up by default), so that
@@ -376,47 +485,78 @@ async fn main() -> anyhow::Result<()> {
         clients.push(LedgerClient::connect(u.clone()).await?);
     }
     // Wait for the first blocks.
-    let start_height = loop {
+    loop {
         let s = clients[0]
             .get_status(pb::GetStatusRequest {})
             .await?
             .into_inner();
         if s.height >= 2 {
-            break s.height;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     let status = clients[0]
         .get_status(pb::GetStatusRequest {})
         .await?
         .into_inner();
     let genesis: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("genesis.json"))?)?;
-    let signers: Vec<String> = genesis["issuances"]
+    let mut parties = Vec::new();
+    for code in genesis["issuances"]
         .as_array()
         .context("genesis issuances")?
         .iter()
-        .filter_map(|i| i["party"].as_str().map(str::to_owned))
-        .collect();
+        .filter_map(|i| i["party"].as_str())
+    {
+        let key = read_key_file(&dir.join("dev-keys").join(format!("{code}.key")))?;
+        parties.push((code.to_owned(), key));
+    }
+    let signers = if args.traders == 0 {
+        (0..parties.len())
+            .map(|i| BenchSigner {
+                key: parties[i].1.clone(),
+                from: format!("{}-100-1", parties[i].0),
+                to: format!("{}-100-1", parties[(i + 1) % parties.len()].0),
+            })
+            .collect::<Vec<_>>()
+    } else {
+        println!(
+            "opening {} trader accounts ({} per Party) ...",
+            parties.len() * args.traders,
+            args.traders
+        );
+        let units = (args.rate * args.duration).div_ceil((parties.len() * args.traders) as u64);
+        open_trader_accounts(
+            &mut clients[0],
+            &status.chain_id,
+            &parties,
+            args.traders,
+            units,
+        )
+        .await?
+    };
+    let start_height = clients[0]
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner()
+        .height;
     let total = (args.rate * args.duration) as usize;
     let per_signer = total.div_ceil(signers.len());
     println!(
-        "pre-signing {} transfers from {} Parties ...",
+        "pre-signing {} transfers from {} signers ...",
         per_signer * signers.len(),
         signers.len()
     );
     let mut work = Vec::new();
-    for (i, code) in signers.iter().enumerate() {
-        let key = read_key_file(&dir.join("dev-keys").join(format!("{code}.key")))?;
-        let to = signers[(i + 1) % signers.len()].clone();
+    for s in &signers {
+        let (key, from, to) = (s.key.clone(), s.from.clone(), s.to.clone());
         let chain_id = status.chain_id.clone();
-        let code = code.clone();
         work.push(tokio::task::spawn_blocking(move || {
             (0..per_signer as u64)
                 .map(|k| {
                     kyoto_node::tx::sign_transaction(
                         &key,
-                        &transfer_body(&chain_id, 1 + k, &code, &to, 1),
+                        &transfer_between(&chain_id, 1 + k, &from, &to, 1),
                     )
                 })
                 .collect::<Vec<_>>()
@@ -459,6 +599,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let interval = Duration::from_secs_f64(signers.len() as f64 / args.rate.max(1) as f64);
+    let spread = signers.len() as f64;
     let offered = Arc::new(AtomicU64::new(0));
     // At most this many submissions in flight per validator connection (HTTP/2
     // closes a connection flooded with thousands of concurrent streams).
@@ -475,7 +616,7 @@ async fn main() -> anyhow::Result<()> {
             // before it were answered (the mempool holds a signer's later nonces).
             let mut sending = Vec::with_capacity(txs.len());
             // Stagger the signers across one interval.
-            let mut next = start + interval.mul_f64(i as f64 / 40.0);
+            let mut next = start + interval.mul_f64(i as f64 / spread);
             for tx in txs {
                 tokio::time::sleep_until(next.into()).await;
                 next += interval;
@@ -486,7 +627,7 @@ async fn main() -> anyhow::Result<()> {
                 sending.push(tokio::spawn(async move {
                     // Latency counts from the scheduled time, waiting here included.
                     let _permit = in_flight.acquire_owned().await?;
-                    let hash = kyoto_bench::submit_with_retry(&mut client, &tx).await?;
+                    let hash = submit_with_retry(&mut client, &tx).await?;
                     offered.fetch_add(1, Ordering::Relaxed);
                     anyhow::Ok((hash, at))
                 }));
