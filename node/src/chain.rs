@@ -418,6 +418,7 @@ impl<S: Store> Chain<S> {
             txs: ledger_txs,
         } = block;
         let ledger_txs = &ledger_txs;
+        let started = std::time::Instant::now();
         let ctx = BlockContext {
             height: header.height,
             timestamp_ms: header.timestamp_ms,
@@ -469,11 +470,21 @@ impl<S: Store> Chain<S> {
                 .collect(),
             certificate: Some(certificate),
         };
+        let applied = started.elapsed();
+        let leaves = outcome.writes.len();
         if let Err(e) = self.store.commit_block(&response, outcome.writes) {
             // Memory is ahead of the disk now: refuse to go on.
             self.poisoned = true;
             return Err(e.into());
         }
+        tracing::debug!(
+            height = header.height,
+            txs = ledger_txs.len(),
+            leaves,
+            apply_us = applied.as_micros() as u64,
+            write_us = (started.elapsed() - applied).as_micros() as u64,
+            "block applied and written"
+        );
         self.state_root = outcome.state_root;
         Ok(response)
     }

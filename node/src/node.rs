@@ -358,7 +358,13 @@ impl Node {
         if chain.height() >= certificate.height {
             return Ok(None);
         }
+        let started = Instant::now();
         let checked = chain.check_block(block, |h| certified_signatures || self.is_verified(h))?;
+        tracing::debug!(
+            height = certificate.height,
+            check_us = started.elapsed().as_micros() as u64,
+            "decided block checked"
+        );
         let included = checked.tx_signers();
         let committed = chain.commit_decided(checked, certificate)?;
         let height = chain.height();

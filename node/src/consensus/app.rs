@@ -517,6 +517,7 @@ impl App {
         let cert = certificate.clone();
         let catching_up = Arc::clone(&self.catching_up);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let started = Instant::now();
             let h = cert.height.0;
             if node.chain()?.height() >= h {
                 return Ok(());
@@ -551,6 +552,11 @@ impl App {
                 );
             }
             node.chain()?.store().prune_proposals(h)?;
+            tracing::debug!(
+                height = h,
+                commit_us = started.elapsed().as_micros() as u64,
+                "decided block committed"
+            );
             Ok(())
         })
         .await?
