@@ -1,0 +1,553 @@
+//! One measured run: start a network, open trader accounts, offer pre-signed
+//! transfers open-loop through gRPC, and time every commit from a node's block
+//! stream; optionally wipe a validator afterwards and time its replay.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use kyoto_bench::{open_account_body, submit_with_retry, trader_key, transfer_between};
+use kyoto_node::crypto::read_key_file;
+use kyoto_node::ledger::calendar::parse_date_ms;
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
+use serde_json::json;
+use tonic::transport::Channel;
+
+use crate::network::Network;
+
+/// Submissions in flight per node connection.
+const MAX_IN_FLIGHT: usize = 192;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    /// Validators in BFT consensus; 0 runs one dev node (`kyotod --dev`).
+    pub validators: usize,
+    /// Offered transfers per second (open loop).
+    pub rate: u64,
+    /// Seconds of offered load.
+    pub duration: u64,
+    /// Seconds at the start not counted in the sustained rate and latency.
+    pub warmup: u64,
+    /// Trader accounts per Party (0: the Parties' registry keys sign).
+    pub traders: usize,
+    /// Afterwards, wipe a validator and time its replay of the whole history.
+    pub catch_up: bool,
+    pub max_block_txs: u32,
+}
+
+impl Scenario {
+    /// Nodes that verify and apply every transaction.
+    pub fn nodes(&self) -> usize {
+        self.validators.max(1)
+    }
+}
+
+/// A replay of the whole history by a wiped validator.
+#[derive(Clone, Debug)]
+pub struct CatchUp {
+    pub blocks: u64,
+    pub seconds: f64,
+    pub per_s: f64,
+}
+
+/// Resident memory of the largest node over the offer (MiB).
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    /// Peak per node over the whole run.
+    pub peak: Vec<u64>,
+    /// Largest node when the warm-up ends, half-way and when the offer ends.
+    pub after_warmup: u64,
+    pub half_way: u64,
+    pub at_end: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub scenario: Scenario,
+    pub sustained: f64,
+    pub overall: f64,
+    pub submitted: usize,
+    pub not_committed: usize,
+    /// p50, p90, p99, max, in ms.
+    pub latency: [f64; 4],
+    pub blocks_per_s: f64,
+    pub blocks: usize,
+    pub memory: Memory,
+    pub catch_up: Option<CatchUp>,
+}
+
+impl Report {
+    pub fn json(&self) -> serde_json::Value {
+        let s = &self.scenario;
+        json!({
+            "name": s.name,
+            "validators": s.validators,
+            "dev_node": s.validators == 0,
+            "offered_per_s": s.rate,
+            "duration_s": s.duration,
+            "signers_per_party": s.traders,
+            "committed_per_s_sustained": self.sustained,
+            "committed_per_s_overall": self.overall,
+            "submitted": self.submitted,
+            "not_committed": self.not_committed,
+            "latency_ms": {
+                "p50": self.latency[0], "p90": self.latency[1],
+                "p99": self.latency[2], "max": self.latency[3],
+            },
+            "blocks_per_s": self.blocks_per_s,
+            "blocks": self.blocks,
+            "rss_mib": {
+                "peak_per_node": self.memory.peak,
+                "after_warmup": self.memory.after_warmup,
+                "half_way": self.memory.half_way,
+                "at_end": self.memory.at_end,
+            },
+            "catch_up": self.catch_up.as_ref().map(|c| json!({
+                "blocks": c.blocks, "seconds": c.seconds, "per_s": c.per_s,
+                "vs_live": c.per_s / self.overall.max(1e-9),
+            })),
+        })
+    }
+}
+
+/// Who signs a share of the load, and between which accounts it moves units.
+struct BenchSigner {
+    key: SigningKey,
+    from: String,
+    to: String,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+async fn status(client: &mut LedgerClient<Channel>) -> anyhow::Result<pb::GetStatusResponse> {
+    Ok(client
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner())
+}
+
+/// Runs a scenario on a network of its own in `dir`.
+pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Report> {
+    std::fs::create_dir_all(dir)?;
+    let mut net = if s.validators == 0 {
+        println!("starting a dev node in {} ...", dir.display());
+        Network::dev(kyotod, dir, s.max_block_txs)?
+    } else {
+        println!(
+            "starting {} validators in {} ...",
+            s.validators,
+            dir.display()
+        );
+        Network::validators(kyotod, dir, s.validators, s.max_block_txs)?
+    };
+    let laggard = (s.catch_up && net.len() > 3).then_some(net.len() - 1);
+    let mut clients = Vec::new();
+    for u in net.urls() {
+        clients.push(LedgerClient::connect(u).await?);
+    }
+    // A BFT network: wait for its first blocks (a dev node cuts blocks on demand).
+    let first = if s.validators == 0 { 0 } else { 2 };
+    while status(&mut clients[0]).await?.height < first {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chain_id = status(&mut clients[0]).await?.chain_id;
+    let genesis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("genesis.json"))?)?;
+    // Parties holding units whose Protocol is in force at the genesis time (a dev
+    // genesis has some that enter into force later).
+    let genesis_ms = genesis["genesis_time_ms"].as_i64().unwrap_or(0);
+    let in_force = |code: &str| {
+        genesis["parties"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["code"] == code
+                    && p["status"] == "in_force"
+                    && p["in_force_since"]
+                        .as_str()
+                        .and_then(parse_date_ms)
+                        .is_none_or(|since| since <= genesis_ms)
+            })
+        })
+    };
+    let mut parties = Vec::new();
+    for code in genesis["issuances"]
+        .as_array()
+        .context("genesis issuances")?
+        .iter()
+        .filter_map(|i| i["party"].as_str())
+        .filter(|code| in_force(code))
+    {
+        let key = read_key_file(&dir.join("dev-keys").join(format!("{code}.key")))?;
+        parties.push((code.to_owned(), key));
+    }
+    if parties.is_empty() {
+        bail!("the genesis issues units to no Party");
+    }
+    let total = s.rate * s.duration;
+    let signers = if s.traders == 0 {
+        (0..parties.len())
+            .map(|i| BenchSigner {
+                key: parties[i].1.clone(),
+                from: format!("{}-100-1", parties[i].0),
+                to: format!("{}-100-1", parties[(i + 1) % parties.len()].0),
+            })
+            .collect::<Vec<_>>()
+    } else {
+        println!(
+            "opening {} trader accounts ({} per Party) ...",
+            parties.len() * s.traders,
+            s.traders
+        );
+        let units = total.div_ceil((parties.len() * s.traders) as u64);
+        open_trader_accounts(&mut clients[0], &chain_id, &parties, s.traders, units).await?
+    };
+    let start_height = status(&mut clients[0]).await?.height;
+    let per_signer = total.div_ceil(signers.len() as u64);
+    println!(
+        "pre-signing {} transfers from {} signers ...",
+        per_signer * signers.len() as u64,
+        signers.len()
+    );
+    let mut work = Vec::new();
+    for signer in &signers {
+        let (key, from, to) = (signer.key.clone(), signer.from.clone(), signer.to.clone());
+        let chain_id = chain_id.clone();
+        work.push(tokio::task::spawn_blocking(move || {
+            (0..per_signer)
+                .map(|k| {
+                    kyoto_node::tx::sign_transaction(
+                        &key,
+                        &transfer_between(&chain_id, 1 + k, &from, &to, 1),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut presigned = Vec::new();
+    for w in work {
+        presigned.push(w.await?);
+    }
+
+    // Commit times and block times from the first node's block stream.
+    let committed: Arc<Mutex<HashMap<Vec<u8>, Instant>>> = Arc::default();
+    let block_times: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let mut stream = clients[0]
+        .stream_blocks(pb::StreamBlocksRequest {
+            from_height: start_height + 1,
+        })
+        .await?
+        .into_inner();
+    let (seen, bt) = (Arc::clone(&committed), Arc::clone(&block_times));
+    let watcher = tokio::spawn(async move {
+        while let Ok(Some(b)) = stream.message().await {
+            let now = Instant::now();
+            if let Ok(mut t) = bt.lock() {
+                t.push(now);
+            }
+            if let Ok(mut m) = seen.lock() {
+                for h in b.transaction_hashes {
+                    m.insert(h, now);
+                }
+            }
+        }
+    });
+
+    println!(
+        "offering {} transfers/s for {} s to {} node(s) ...",
+        s.rate,
+        s.duration,
+        clients.len()
+    );
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(signers.len() as f64 / s.rate.max(1) as f64);
+    let spread = signers.len() as f64;
+    let offered = Arc::new(AtomicU64::new(0));
+    // At most this many submissions in flight per node connection (HTTP/2 closes a
+    // connection flooded with thousands of concurrent streams).
+    let in_flight: Vec<Arc<tokio::sync::Semaphore>> = (0..clients.len())
+        .map(|_| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)))
+        .collect();
+    let mut tasks = Vec::new();
+    for (i, txs) in presigned.into_iter().enumerate() {
+        let client = clients[i % clients.len()].clone();
+        let in_flight = Arc::clone(&in_flight[i % clients.len()]);
+        let offered = Arc::clone(&offered);
+        tasks.push(tokio::spawn(async move {
+            // Open loop: each transfer is sent at its time whether or not the ones
+            // before it were answered (the mempool holds a signer's later nonces).
+            let mut sending = Vec::with_capacity(txs.len());
+            // Stagger the signers across one interval.
+            let mut next = start + interval.mul_f64(i as f64 / spread);
+            for tx in txs {
+                tokio::time::sleep_until(next.into()).await;
+                let at = next;
+                next += interval;
+                let mut client = client.clone();
+                let offered = Arc::clone(&offered);
+                let in_flight = Arc::clone(&in_flight);
+                sending.push(tokio::spawn(async move {
+                    // Latency counts from the scheduled time, waiting here included.
+                    let _permit = in_flight.acquire_owned().await?;
+                    let hash = submit_with_retry(&mut client, &tx).await?;
+                    offered.fetch_add(1, Ordering::Relaxed);
+                    anyhow::Ok((hash, at))
+                }));
+            }
+            let mut submitted = Vec::with_capacity(sending.len());
+            for s in sending {
+                submitted.push(s.await??);
+            }
+            anyhow::Ok(submitted)
+        }));
+    }
+    // Progress once a second, and the largest node's memory over time.
+    let rss_samples: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
+    let progress = {
+        let (offered, committed) = (Arc::clone(&offered), Arc::clone(&committed));
+        let (gauges, samples) = (net.rss_gauges(), Arc::clone(&rss_samples));
+        let mut client = clients[0].clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let c = committed.lock().map(|m| m.len()).unwrap_or(0);
+                let rss = gauges
+                    .iter()
+                    .map(|g| g.load(Ordering::Relaxed) / 1024)
+                    .max()
+                    .unwrap_or(0);
+                if let Ok(mut v) = samples.lock() {
+                    v.push((Instant::now(), rss));
+                }
+                let h = status(&mut client).await.ok();
+                println!(
+                    "  {:>4.0} s  submitted {:>9}  committed {:>9}  height {:>6}  mempool {:>6}  RSS {:>5} MiB",
+                    start.elapsed().as_secs_f64(),
+                    offered.load(Ordering::Relaxed),
+                    c,
+                    h.as_ref().map_or(0, |s| s.height),
+                    h.as_ref().map_or(0, |s| s.mempool_size),
+                    rss
+                );
+            }
+        })
+    };
+    let mut submitted_at = Vec::new();
+    for t in tasks {
+        submitted_at.extend(t.await??);
+    }
+    let submit_done = start.elapsed();
+    // Wait for the last commits (at most 60 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = committed.lock().map(|m| m.len()).unwrap_or(0);
+        if c >= submitted_at.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    progress.abort();
+    watcher.abort();
+
+    // Sustained rate: transfers committed between warm-up and the end of the offer.
+    let warm = start + Duration::from_secs(s.warmup);
+    let offer_end = start + submit_done;
+    let (in_window, mut latencies, last_commit, committed_count) = {
+        let m = committed.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let in_window = m
+            .values()
+            .filter(|t| **t >= warm && **t <= offer_end)
+            .count();
+        let lat: Vec<f64> = submitted_at
+            .iter()
+            .filter(|(_, at)| *at >= warm)
+            .filter_map(|(h, at)| m.get(h).map(|c| c.duration_since(*at).as_secs_f64() * 1e3))
+            .collect();
+        let last = m.values().max().copied().unwrap_or(start);
+        (in_window, lat, last, m.len())
+    };
+    latencies.sort_by(f64::total_cmp);
+    let window_s = offer_end
+        .saturating_duration_since(warm)
+        .as_secs_f64()
+        .max(1e-3);
+    let sustained = in_window as f64 / window_s;
+    let overall =
+        submitted_at.len() as f64 / last_commit.duration_since(start).as_secs_f64().max(1e-3);
+    let (blocks, blocks_per_s) = {
+        let t = block_times
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let in_w = t.iter().filter(|at| **at >= warm && **at <= offer_end);
+        (t.len(), in_w.count() as f64 / window_s)
+    };
+    let memory = {
+        let v = rss_samples
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let at = |t: Instant| {
+            v.iter()
+                .find(|(when, _)| *when >= t)
+                .or(v.last())
+                .map_or(0, |(_, r)| *r)
+        };
+        Memory {
+            peak: net.peak_rss_mib(),
+            after_warmup: at(warm),
+            half_way: at(warm + offer_end.saturating_duration_since(warm) / 2),
+            at_end: at(offer_end),
+        }
+    };
+
+    // Catch-up: wipe one validator, restart it, and time its replay.
+    let mut catch_up = None;
+    if let Some(l) = laggard {
+        net.stop_node(l);
+        let data = net.dir().join(format!("validator-{}", l + 1));
+        for sub in ["db", "wal"] {
+            let _ = std::fs::remove_dir_all(data.join(sub));
+        }
+        let head = status(&mut clients[0]).await?.height;
+        println!(
+            "validator-{} wiped and restarted: replaying {head} blocks ...",
+            l + 1
+        );
+        let t0 = Instant::now();
+        net.start_node(l)?;
+        let mut c = LedgerClient::connect(net.url(l).context("the wiped validator")?).await?;
+        while status(&mut c).await?.height < head {
+            if t0.elapsed() > Duration::from_secs(600) {
+                bail!("the restarted validator did not catch up within 600 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        // Every transfer of the run (the trader set-up and empty blocks aside).
+        catch_up = Some(CatchUp {
+            blocks: head,
+            seconds,
+            per_s: submitted_at.len() as f64 / seconds,
+        });
+    }
+    Ok(Report {
+        scenario: s.clone(),
+        sustained,
+        overall,
+        submitted: submitted_at.len(),
+        not_committed: submitted_at.len().saturating_sub(committed_count),
+        latency: [
+            pct(&latencies, 0.5),
+            pct(&latencies, 0.9),
+            pct(&latencies, 0.99),
+            pct(&latencies, 1.0),
+        ],
+        blocks_per_s,
+        blocks,
+        memory,
+        catch_up,
+    })
+}
+
+/// Each Party's registry opens `traders` entity holding accounts for benchmark
+/// traders and funds each with `units` AAUs; returns the traders once every account
+/// is committed with its key and units (checked through gRPC).
+async fn open_trader_accounts(
+    client: &mut LedgerClient<Channel>,
+    chain_id: &str,
+    parties: &[(String, SigningKey)],
+    traders: usize,
+    units: u64,
+) -> anyhow::Result<Vec<BenchSigner>> {
+    let mut signers = Vec::new();
+    let mut hashes = Vec::new();
+    for (i, (code, key)) in parties.iter().enumerate() {
+        let next = &parties[(i + 1) % parties.len()].0;
+        let mut nonce = client
+            .get_nonce(pb::GetNonceRequest {
+                public_key: key.verifying_key().to_bytes().to_vec(),
+            })
+            .await?
+            .into_inner()
+            .next_nonce;
+        for k in 1..=traders {
+            let trader = trader_key(code, k);
+            let open = kyoto_node::tx::sign_transaction(
+                key,
+                &open_account_body(chain_id, nonce, code, &format!("Bench trader {k}"), &trader),
+            );
+            nonce += 1;
+            hashes.push(submit_with_retry(client, &open).await?);
+            signers.push(BenchSigner {
+                key: trader,
+                from: format!("{code}-120-{k}"),
+                to: format!("{next}-100-1"),
+            });
+        }
+        for k in 1..=traders {
+            let fund = kyoto_node::tx::sign_transaction(
+                key,
+                &transfer_between(
+                    chain_id,
+                    nonce,
+                    &format!("{code}-100-1"),
+                    &format!("{code}-120-{k}"),
+                    units,
+                ),
+            );
+            nonce += 1;
+            hashes.push(submit_with_retry(client, &fund).await?);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for hash in hashes {
+        loop {
+            let t = client
+                .get_transaction(pb::GetTransactionRequest {
+                    tx_hash: hash.clone(),
+                })
+                .await?
+                .into_inner();
+            if t.status == pb::TransactionStatus::Committed as i32 {
+                let applied = t
+                    .receipt
+                    .and_then(|r| r.outcome)
+                    .is_some_and(|o| matches!(o, pb::receipt::Outcome::Applied(_)));
+                if !applied {
+                    bail!(
+                        "setting up a trader account was refused: {}",
+                        hex::encode(&hash)
+                    );
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the trader accounts were not committed within 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for s in &signers {
+        let a = client
+            .get_account(pb::GetAccountRequest {
+                account_id: s.from.clone(),
+            })
+            .await?
+            .into_inner();
+        if a.holder_key != s.key.verifying_key().to_bytes() || a.total < units {
+            bail!(
+                "{} is not the bench trader's account with {units} units (was the network used before?)",
+                s.from
+            );
+        }
+    }
+    Ok(signers)
+}
