@@ -218,6 +218,22 @@ impl Node {
     /// Verifies a batch of gossiped transactions (their signatures in one batch) and
     /// admits them to the mempool; one result per transaction, in order.
     pub fn admit_gossiped_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
+        self.admit_batch(raws, false)
+    }
+
+    /// Submits several transactions at once: each as [`Node::submit`] would, with
+    /// their signatures verified in one batch; one result per transaction, in order.
+    pub fn submit_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
+        if matches!(self.role, Role::Observer) {
+            return raws.iter().map(|_| Err(SubmitError::ReadOnly)).collect();
+        }
+        self.admit_batch(raws, true)
+    }
+
+    /// Decodes, verifies (one signature batch) and admits transactions; those
+    /// admitted are handed to the gossip swarm when `forward` (gossip relays what it
+    /// received by itself).
+    fn admit_batch(&self, raws: Vec<Vec<u8>>, forward: bool) -> Vec<Result<Hash, SubmitError>> {
         let mut results: Vec<Result<Hash, SubmitError>> = Vec::with_capacity(raws.len());
         let mut decoded = Vec::with_capacity(raws.len());
         let (mut unverified, mut pending) = (Vec::new(), Vec::new());
@@ -247,13 +263,17 @@ impl Node {
             }
         }
         self.remember_verified(decoded.iter().flatten().map(|p| p.tx.hash));
+        let outbox = self.gossip.get().filter(|_| forward);
+        let mut to_gossip = Vec::new();
         let admitted = self.chain().and_then(|chain| {
             let mut mempool = self.mempool()?;
             for (slot, p) in results.iter_mut().zip(decoded) {
-                if let Some(p) = p
-                    && let Err(e) = mempool.admit(p, chain.state())
-                {
-                    *slot = Err(e.into());
+                if let Some(p) = p {
+                    let copy = outbox.map(|_| p.raw.clone());
+                    match mempool.admit(p, chain.state()) {
+                        Ok(()) => to_gossip.extend(copy),
+                        Err(e) => *slot = Err(e.into()),
+                    }
                 }
             }
             Ok(())
@@ -266,6 +286,16 @@ impl Node {
                 .collect();
         }
         self.new_tx.notify_one();
+        if let Some(outbox) = outbox {
+            for raw in to_gossip {
+                if outbox.try_send(raw).is_err() {
+                    tracing::debug!(
+                        "gossip queue full; the transaction waits for this validator's turn"
+                    );
+                    break;
+                }
+            }
+        }
         results
     }
 

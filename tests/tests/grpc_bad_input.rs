@@ -294,6 +294,100 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_submissions_gets_one_result_each_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+    let chain = status(&mut client).await.chain_id;
+    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
+    let can = read_key_file(&node.data_dir.join("dev-keys/CAN.key")).unwrap();
+    let can_before = client
+        .get_account(pb::GetAccountRequest {
+            account_id: "CAN-100-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .total;
+
+    let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3));
+    let mut forged = pb::SignedTransaction::decode(
+        sign_transaction(&can, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1)).as_slice(),
+    )
+    .unwrap();
+    forged.public_key = jpn.verifying_key().to_bytes().to_vec();
+    let second = sign_transaction(&jpn, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 4));
+    let too_far = sign_transaction(&jpn, &transfer(&chain, 500, "JPN-100-1", "CAN-100-1", 1));
+    let batch = vec![
+        first.clone(),
+        forged.encode_to_vec(),
+        vec![0xff, 0xff],
+        second,
+        first,
+        too_far,
+    ];
+    let results = client
+        .submit_transactions(pb::SubmitTransactionsRequest {
+            transactions: batch,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let codes: Vec<&str> = results.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "",
+            "BAD_SIGNATURE",
+            "MALFORMED",
+            "",
+            "ALREADY_PENDING",
+            "NONCE_TOO_HIGH"
+        ]
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.code.is_empty() != r.tx_hash.is_empty())
+    );
+    assert!(results[5].message.contains("ahead"), "{:?}", results[5]);
+    for r in [&results[0], &results[3]] {
+        let done = wait_committed(&mut client, &r.tx_hash).await;
+        assert!(matches!(
+            done.receipt.and_then(|r| r.outcome),
+            Some(pb::receipt::Outcome::Applied(_))
+        ));
+    }
+    let can_after = client
+        .get_account(pb::GetAccountRequest {
+            account_id: "CAN-100-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .total;
+    assert_eq!(can_after, can_before + 7, "exactly the two good transfers");
+
+    // More than a request may carry: refused whole, nothing admitted.
+    let many: Vec<Vec<u8>> = (0..1001u64)
+        .map(|n| sign_transaction(&jpn, &transfer(&chain, 3 + n, "JPN-100-1", "CAN-100-1", 1)))
+        .collect();
+    let err = client
+        .submit_transactions(pb::SubmitTransactionsRequest { transactions: many })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone()),
+        Some("BATCH_TOO_LARGE".into())
+    );
+    assert_eq!(status(&mut client).await.mempool_size, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_services_answer() {
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));

@@ -56,6 +56,7 @@ macro_rules! liar_impl {
 
 liar_impl! {
     submit_transaction(pb::SubmitTransactionRequest) -> pb::SubmitTransactionResponse;
+    submit_transactions(pb::SubmitTransactionsRequest) -> pb::SubmitTransactionsResponse;
     get_transaction(pb::GetTransactionRequest) -> pb::GetTransactionResponse;
     get_nonce(pb::GetNonceRequest) -> pb::GetNonceResponse;
     get_account(pb::GetAccountRequest) -> pb::GetAccountResponse;

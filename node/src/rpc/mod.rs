@@ -22,8 +22,12 @@ use crate::node::{Node, SubmitError, TxStatus};
 use crate::tx::TxError;
 use crate::wire;
 
-/// Largest gRPC message the server decodes (a transaction is far smaller).
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest gRPC message the server decodes (a transaction is at most 16 KiB; a
+/// batch of submissions is bounded by this).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most transactions in one `SubmitTransactions` request.
+pub const MAX_SUBMIT_BATCH: usize = 1000;
 
 /// Most entries of an account history in one response.
 pub const MAX_HISTORY: usize = 1000;
@@ -110,6 +114,44 @@ impl Ledger for LedgerService {
                 Err(submit_status(&e))
             }
         }
+    }
+
+    async fn submit_transactions(
+        &self,
+        request: Request<pb::SubmitTransactionsRequest>,
+    ) -> Result<Response<pb::SubmitTransactionsResponse>, Status> {
+        let raws = request.into_inner().transactions;
+        if raws.len() > MAX_SUBMIT_BATCH {
+            return Err(bad_argument(
+                "BATCH_TOO_LARGE",
+                format!(
+                    "at most {MAX_SUBMIT_BATCH} transactions per request, got {}",
+                    raws.len()
+                ),
+            ));
+        }
+        let node = Arc::clone(&self.node);
+        let results = tokio::task::spawn_blocking(move || node.submit_batch(raws))
+            .await
+            .map_err(|e| Status::internal(format!("the submission task failed: {e}")))?;
+        let results = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(hash) => pb::SubmitResult {
+                    tx_hash: hash.to_vec(),
+                    ..Default::default()
+                },
+                Err(e) => {
+                    tracing::info!(code = e.code(), error = %e, "refused transaction");
+                    pb::SubmitResult {
+                        tx_hash: Vec::new(),
+                        code: e.code().to_owned(),
+                        message: e.to_string(),
+                    }
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitTransactionsResponse { results }))
     }
 
     async fn get_transaction(
