@@ -12,6 +12,7 @@
 //! target/release/kyoto-cluster-bench --validators 40 --rate 100 --duration 30     # liveness
 //! target/release/kyoto-cluster-bench --validators 4 --rate 3000 --catch-up        # replay speed
 //! target/release/kyoto-cluster-bench --dev --rate 20000 --duration 20             # one dev node
+//! target/release/kyoto-cluster-bench --dev --rate 20000 --duration 20 --batch 256 # SubmitTransactions
 //! target/release/kyoto-cluster-bench --suite --rate 5000 --duration 600 --json suite.json
 //! ```
 
@@ -45,7 +46,8 @@ struct Args {
     dev: bool,
     /// Every scenario in one run: --validators at --rate for --duration with
     /// catch-up (the soak, with --duration 600), light load (200/s, 30 s), 40
-    /// validators (100/s, 30 s), and one dev node at --dev-rate (30 s).
+    /// validators (100/s, 30 s), and one dev node at --dev-rate (30 s), its
+    /// transfers submitted one by one and then 256 to a request.
     #[arg(long)]
     suite: bool,
     /// Offered load, transfers per second (open loop).
@@ -83,6 +85,11 @@ struct Args {
     /// signer must stay below 64 per commit latency.
     #[arg(long, default_value_t = 8)]
     traders: usize,
+    /// Transfers per gRPC request: 1 submits each alone (`SubmitTransaction`), more
+    /// submits what is due together (`SubmitTransactions`, up to this many; the
+    /// node verifies their signatures in one batch).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    batch: u16,
 }
 
 impl Args {
@@ -96,6 +103,7 @@ impl Args {
             traders: self.traders,
             catch_up: self.catch_up,
             max_block_txs: self.max_block_txs,
+            batch: usize::from(self.batch),
         };
         if !self.suite {
             let name = if self.dev {
@@ -137,6 +145,16 @@ impl Args {
                 rate: self.dev_rate,
                 duration: 30,
                 catch_up: false,
+                batch: 1,
+                ..base.clone()
+            },
+            Scenario {
+                name: "dev node, batched".into(),
+                validators: 0,
+                rate: self.dev_rate,
+                duration: 30,
+                catch_up: false,
+                batch: 256,
                 ..base
             },
         ]
@@ -158,6 +176,10 @@ fn print_table(reports: &[Report], ceiling: &Ceiling) {
         (
             "offered (transfers/s) x seconds",
             Box::new(|r| format!("{} x {}", r.scenario.rate, r.scenario.duration)),
+        ),
+        (
+            "transfers per submission",
+            Box::new(|r| r.scenario.batch.to_string()),
         ),
         (
             "committed transfers/s (sustained)",

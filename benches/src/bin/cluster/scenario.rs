@@ -39,6 +39,9 @@ pub struct Scenario {
     /// Afterwards, wipe a validator and time its replay of the whole history.
     pub catch_up: bool,
     pub max_block_txs: u32,
+    /// Transfers per gRPC request: 1 sends each alone (`SubmitTransaction`), more
+    /// sends what is due together (`SubmitTransactions`, up to this many).
+    pub batch: usize,
 }
 
 impl Scenario {
@@ -92,6 +95,7 @@ impl Report {
             "offered_per_s": s.rate,
             "duration_s": s.duration,
             "signers_per_party": s.traders,
+            "submit_batch": s.batch,
             "committed_per_s_sustained": self.sustained,
             "committed_per_s_overall": self.overall,
             "submitted": self.submitted,
@@ -277,11 +281,22 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     let in_flight: Vec<Arc<tokio::sync::Semaphore>> = (0..clients.len())
         .map(|_| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)))
         .collect();
+    // Batched submissions: one batcher per node connection.
+    let mut batchers = Vec::new();
+    let mut queues = Vec::new();
+    if s.batch > 1 {
+        for c in &clients {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            queues.push(tx);
+            batchers.push(tokio::spawn(batcher(c.clone(), rx, s.batch)));
+        }
+    }
     let mut tasks = Vec::new();
     for (i, txs) in presigned.into_iter().enumerate() {
         let client = clients[i % clients.len()].clone();
         let in_flight = Arc::clone(&in_flight[i % clients.len()]);
         let offered = Arc::clone(&offered);
+        let queue = queues.get(i % clients.len().max(1)).cloned();
         tasks.push(tokio::spawn(async move {
             // Open loop: each transfer is sent at its time whether or not the ones
             // before it were answered (the mempool holds a signer's later nonces).
@@ -292,13 +307,27 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
                 tokio::time::sleep_until(next.into()).await;
                 let at = next;
                 next += interval;
-                let mut client = client.clone();
                 let offered = Arc::clone(&offered);
-                let in_flight = Arc::clone(&in_flight);
+                let hash = match &queue {
+                    Some(q) => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        q.send(Queued { tx, reply })
+                            .map_err(|_| anyhow::anyhow!("the batch submitter stopped"))?;
+                        Submission::Queued(answer)
+                    }
+                    None => Submission::Alone(client.clone(), Arc::clone(&in_flight), tx),
+                };
                 sending.push(tokio::spawn(async move {
                     // Latency counts from the scheduled time, waiting here included.
-                    let _permit = in_flight.acquire_owned().await?;
-                    let hash = submit_with_retry(&mut client, &tx).await?;
+                    let hash = match hash {
+                        Submission::Alone(mut client, in_flight, tx) => {
+                            let _permit = in_flight.acquire_owned().await?;
+                            submit_with_retry(&mut client, &tx).await?
+                        }
+                        Submission::Queued(answer) => answer
+                            .await
+                            .map_err(|_| anyhow::anyhow!("the batch submitter stopped"))?,
+                    };
                     offered.fetch_add(1, Ordering::Relaxed);
                     anyhow::Ok((hash, at))
                 }));
@@ -341,9 +370,13 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
             }
         })
     };
+    drop(queues);
     let mut submitted_at = Vec::new();
     for t in tasks {
         submitted_at.extend(t.await??);
+    }
+    for b in batchers {
+        b.await??;
     }
     let submit_done = start.elapsed();
     // Wait for the last commits (at most 60 s).
@@ -455,6 +488,92 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         memory,
         catch_up,
     })
+}
+
+/// How one transfer is submitted: alone (with a place among the connection's
+/// requests in flight), or through its node's batcher.
+enum Submission {
+    Alone(LedgerClient<Channel>, Arc<tokio::sync::Semaphore>, Vec<u8>),
+    Queued(tokio::sync::oneshot::Receiver<Vec<u8>>),
+}
+
+/// A transfer waiting for its batch, and where its hash goes once admitted.
+struct Queued {
+    tx: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Vec<u8>>,
+}
+
+/// Submits what is queued for one node with `SubmitTransactions`: one request at a
+/// time, each carrying everything due when it leaves (up to `max`), so batches grow
+/// with the load. Transfers the node asks to send again later (`NONCE_TOO_HIGH`,
+/// `MEMPOOL_FULL`) go back in line after 2 ms. Ends when the queue is closed and
+/// everything was admitted.
+async fn batcher(
+    mut client: LedgerClient<Channel>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Queued>,
+    max: usize,
+) -> anyhow::Result<()> {
+    use tokio::sync::mpsc::error::TryRecvError;
+    let mut retry: std::collections::VecDeque<(Instant, Queued)> = Default::default();
+    let mut open = true;
+    loop {
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        while batch.len() < max && retry.front().is_some_and(|(due, _)| *due <= now) {
+            batch.extend(retry.pop_front().map(|(_, q)| q));
+        }
+        while open && batch.len() < max {
+            match queue.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if batch.is_empty() {
+            let Some(due) = retry.front().map(|(due, _)| *due) else {
+                if !open {
+                    return Ok(());
+                }
+                match queue.recv().await {
+                    Some(q) => retry.push_front((now, q)),
+                    None => open = false,
+                }
+                continue;
+            };
+            tokio::select! {
+                q = queue.recv(), if open => match q {
+                    Some(q) => retry.push_front((now, q)),
+                    None => open = false,
+                },
+                _ = tokio::time::sleep_until(due.into()) => {}
+            }
+            continue;
+        }
+        let results = client
+            .submit_transactions(pb::SubmitTransactionsRequest {
+                transactions: batch.iter().map(|q| q.tx.clone()).collect(),
+            })
+            .await?
+            .into_inner()
+            .results;
+        if results.len() != batch.len() {
+            bail!(
+                "{} results for a batch of {} transactions",
+                results.len(),
+                batch.len()
+            );
+        }
+        let later = Instant::now() + Duration::from_millis(2);
+        for (q, r) in batch.into_iter().zip(results) {
+            match r.code.as_str() {
+                "" => {
+                    let _ = q.reply.send(r.tx_hash);
+                }
+                "NONCE_TOO_HIGH" | "MEMPOOL_FULL" => retry.push_back((later, q)),
+                code => bail!("submission refused: {code}: {}", r.message),
+            }
+        }
+    }
 }
 
 /// Each Party's registry opens `traders` entity holding accounts for benchmark
