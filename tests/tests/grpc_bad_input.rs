@@ -69,6 +69,17 @@ async fn wait_committed(
     panic!("transaction not committed within 30 s");
 }
 
+async fn account_total(client: &mut LedgerClient<Channel>, id: &str) -> u64 {
+    client
+        .get_account(pb::GetAccountRequest {
+            account_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .total
+}
+
 async fn status(client: &mut LedgerClient<Channel>) -> pb::GetStatusResponse {
     client
         .get_status(pb::GetStatusRequest {})
@@ -301,14 +312,7 @@ async fn a_batch_of_submissions_gets_one_result_each_in_order() {
     let chain = status(&mut client).await.chain_id;
     let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
     let can = read_key_file(&node.data_dir.join("dev-keys/CAN.key")).unwrap();
-    let can_before = client
-        .get_account(pb::GetAccountRequest {
-            account_id: "CAN-100-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .total;
+    let can_before = account_total(&mut client, "CAN-100-1").await;
 
     let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3));
     let mut forged = pb::SignedTransaction::decode(
@@ -359,14 +363,7 @@ async fn a_batch_of_submissions_gets_one_result_each_in_order() {
             Some(pb::receipt::Outcome::Applied(_))
         ));
     }
-    let can_after = client
-        .get_account(pb::GetAccountRequest {
-            account_id: "CAN-100-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .total;
+    let can_after = account_total(&mut client, "CAN-100-1").await;
     assert_eq!(can_after, can_before + 7, "exactly the two good transfers");
 
     // More than a request may carry: refused whole, nothing admitted.
