@@ -88,14 +88,41 @@ async fn status(client: &mut LedgerClient<Channel>) -> pb::GetStatusResponse {
         .into_inner()
 }
 
+/// A dev node of its own, a client connected to it, and its chain id.
+struct Dev {
+    _dir: tempfile::TempDir,
+    node: NodeProcess,
+    client: LedgerClient<Channel>,
+    chain: String,
+}
+
+impl Dev {
+    async fn start() -> Dev {
+        let dir = tempfile::tempdir().unwrap();
+        let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+        let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+        let chain = status(&mut client).await.chain_id;
+        Dev {
+            _dir: dir,
+            node,
+            client,
+            chain,
+        }
+    }
+
+    /// A Party's registry key from the dev keys.
+    fn key(&self, code: &str) -> SigningKey {
+        read_key_file(&self.node.data_dir.join(format!("dev-keys/{code}.key"))).unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
-    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
-    let chain = status(&mut client).await.chain_id;
-    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
-    let can = read_key_file(&node.data_dir.join("dev-keys/CAN.key")).unwrap();
+    let dev = Dev::start().await;
+    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
+    let Dev {
+        mut client, chain, ..
+    } = dev;
 
     // One good transaction, so that nonce 1 is used.
     let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 7));
@@ -239,11 +266,11 @@ async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
-    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
-    let chain = status(&mut client).await.chain_id;
-    let isl: SigningKey = read_key_file(&node.data_dir.join("dev-keys/ISL.key")).unwrap();
+    let dev = Dev::start().await;
+    let isl = dev.key("ISL");
+    let Dev {
+        mut client, chain, ..
+    } = dev;
     let trader = SigningKey::from_bytes(&[42; 32]);
     let account = client
         .get_account(pb::GetAccountRequest {
@@ -306,12 +333,11 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_submissions_gets_one_result_each_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
-    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
-    let chain = status(&mut client).await.chain_id;
-    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
-    let can = read_key_file(&node.data_dir.join("dev-keys/CAN.key")).unwrap();
+    let dev = Dev::start().await;
+    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
+    let Dev {
+        mut client, chain, ..
+    } = dev;
     let can_before = account_total(&mut client, "CAN-100-1").await;
 
     let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3));
@@ -433,11 +459,11 @@ async fn health_and_reflection_services_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_blocks_sends_history_then_new_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
-    let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
-    let chain = status(&mut client).await.chain_id;
-    let jpn = read_key_file(&node.data_dir.join("dev-keys/JPN.key")).unwrap();
+    let dev = Dev::start().await;
+    let jpn = dev.key("JPN");
+    let Dev {
+        mut client, chain, ..
+    } = dev;
     let h1 = submit(
         &mut client,
         sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 1)),
