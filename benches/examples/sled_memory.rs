@@ -1,16 +1,26 @@
-//! How sled's resident memory grows with writes, apart from the node: 2,000 batches of
-//! 1,000 inserts, each batch applied and flushed as the node writes a block, with the
-//! node's sled settings; prints RSS every 250 batches.
+//! How sled's resident memory grows with writes, apart from the node: batches applied
+//! and flushed one after the other as the node writes blocks, with the node's sled
+//! settings and allocator; prints RSS every 250 batches (and the lowest and highest in
+//! between).
 //!
 //! ```sh
-//! cargo run --release -p kyoto-bench --example sled_memory -- random 128   # new random keys (a tx index)
-//! cargo run --release -p kyoto-bench --example sled_memory -- sequential 128
-//! cargo run --release -p kyoto-bench --example sled_memory -- overwrite 128  # 65,536 keys rewritten (state)
+//! cargo run --release -p kyoto-bench --example sled_memory -- PATTERN CACHE_MIB BATCHES
+//! cargo run --release -p kyoto-bench --example sled_memory -- blob+overwrite 128 4000
+//! cargo run --release -p kyoto-bench --example sled_memory -- chunked+overwrite 128 4000
 //! ```
 //!
-//! The last argument is sled's cache capacity in MiB.
+//! PATTERN joins with `+` what each batch writes: `blob` a 300 KB value (a block of 1,000
+//! transfers in one piece), `chunked` the same in 4 KiB chunks (as the node stores
+//! blocks), `chunked60k` in 60 KB chunks, and 1,000 small values under `random` new keys
+//! (a transaction index), `sequential` new keys, or `overwrite` 65,536 keys rewritten
+//! (state). CACHE_MIB is sled's cache capacity (default 128, the node's), BATCHES how
+//! many batches (default 2,000).
 
 use sha2::{Digest, Sha256};
+
+// The node's allocator, so that the figures are the node's.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -36,29 +46,60 @@ fn main() {
         .flush_every_ms(None)
         .open()
         .unwrap();
-    let key = |n: u64| -> Vec<u8> {
-        match pattern.as_str() {
-            "sequential" => n.to_be_bytes().to_vec(),
-            "overwrite" => (n as u16).to_be_bytes().to_vec(),
-            _ => Sha256::digest(n.to_be_bytes()).to_vec(),
-        }
-    };
-    println!("{pattern} keys, cache {cache_mib} MiB");
-    for batch in 0..=2000u64 {
+    // Each batch holds the writes of every part of the pattern, e.g. `blob+overwrite`.
+    let parts: Vec<&str> = pattern.split('+').collect();
+    println!("{pattern}, cache {cache_mib} MiB");
+    let batches: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let (mut low, mut high) = (u64::MAX, 0);
+    for batch in 0..=batches {
         let mut b = sled::Batch::default();
-        for i in 0..1000u64 {
-            let n = batch * 1000 + i;
-            b.insert(key(n), n.to_be_bytes().to_vec());
+        for part in &parts {
+            match *part {
+                // A 300 KB block in one value: over sled's inline limit (a quarter of
+                // its 512 KiB segment), so it becomes a blob.
+                "blob" => b.insert(
+                    [b"b", batch.to_be_bytes().as_slice()].concat(),
+                    vec![7u8; 300_000],
+                ),
+                // The same block in 4 KiB chunks, as the node stores it.
+                "chunked" => {
+                    for c in 0..74u16 {
+                        let k = [b"c", batch.to_be_bytes().as_slice(), &c.to_be_bytes()].concat();
+                        b.insert(k, vec![7u8; 4096]);
+                    }
+                }
+                // In 60 KB chunks: a leaf of 16 of them is again over the inline limit.
+                "chunked60k" => {
+                    for c in 0..5u16 {
+                        let k = [b"d", batch.to_be_bytes().as_slice(), &c.to_be_bytes()].concat();
+                        b.insert(k, vec![7u8; 60_000]);
+                    }
+                }
+                _ => {
+                    for i in 0..1000u64 {
+                        let n = batch * 1000 + i;
+                        let k = match *part {
+                            "sequential" => [b"q", n.to_be_bytes().as_slice()].concat(),
+                            "overwrite" => [b"o", (n as u16).to_be_bytes().as_slice()].concat(),
+                            _ => [b"r".as_slice(), &Sha256::digest(n.to_be_bytes())].concat(),
+                        };
+                        b.insert(k, n.to_be_bytes().to_vec());
+                    }
+                }
+            }
         }
         db.apply_batch(b).unwrap();
         db.flush().unwrap();
+        let rss = rss_mib();
+        (low, high) = (low.min(rss), high.max(rss));
         if batch % 250 == 0 {
             println!(
-                "  {:>9} writes  {:>6} keys  RSS {:>5} MiB",
-                (batch + 1) * 1000,
+                "  {:>5} batches  {:>8} keys  RSS {:>5} MiB (lowest {low}, highest {high} since the last line)",
+                batch + 1,
                 db.len(),
-                rss_mib()
+                rss
             );
+            (low, high) = (u64::MAX, 0);
         }
     }
 }

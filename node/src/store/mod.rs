@@ -69,6 +69,58 @@ fn tx_key(hash: &Hash) -> Vec<u8> {
     [TX, hash.as_slice()].concat()
 }
 
+/// Large values (blocks, proposals) are stored in chunks of at most this many bytes,
+/// under the value's key followed by the chunk's number (4 bytes, big-endian).
+///
+/// sled 0.34 writes a log item larger than a quarter of its 512 KiB segment as a
+/// separate blob, and its cache then counts that page at the size of the blob's
+/// pointer, so it never evicts it: every block of 1,000 transfers (≈ 300 KB) ever
+/// written stayed in memory. A leaf splits past 16 entries, so with 4 KiB chunks even a
+/// full leaf of them (≈ 64 KiB) stays inline and is counted and evicted like any other.
+const CHUNK: usize = 4096;
+
+/// The writes that store `value` under `key` in chunks.
+fn chunked_writes(key: &[u8], value: &[u8], batch: &mut Vec<Write>) -> Result<(), StoreError> {
+    for (n, chunk) in value.chunks(CHUNK).enumerate() {
+        let n = u32::try_from(n)
+            .map_err(|_| StoreError::Backend("a value too large to store".into()))?;
+        batch.push(([key, &n.to_be_bytes()].concat(), Some(chunk.to_vec())));
+    }
+    if value.is_empty() {
+        batch.push(([key, &0u32.to_be_bytes()].concat(), Some(Vec::new())));
+    }
+    Ok(())
+}
+
+/// Joins the chunks of one value, given as (chunk number, bytes) in key order. A
+/// value written by an earlier version, in one piece under its key, has no number.
+fn join_chunks<'a>(
+    what: &str,
+    chunks: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Result<Vec<u8>, StoreError> {
+    let corrupt = |why: &str| StoreError::Corrupt(format!("{what}: {why}"));
+    let mut out = Vec::new();
+    for (expected, (number, bytes)) in chunks.into_iter().enumerate() {
+        if number.is_empty() {
+            if expected != 0 {
+                return Err(corrupt("a whole value among chunks"));
+            }
+            out.extend_from_slice(bytes);
+            continue;
+        }
+        let n: [u8; 4] = number
+            .try_into()
+            .map_err(|_| corrupt("a chunk number is not 4 bytes"))?;
+        if usize::try_from(u32::from_be_bytes(n)).ok() != Some(expected)
+            || out.len() != expected * CHUNK
+        {
+            return Err(corrupt("chunks missing or out of order"));
+        }
+        out.extend_from_slice(bytes);
+    }
+    Ok(out)
+}
+
 /// Where a committed transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxLocation {
@@ -179,7 +231,7 @@ impl<S: Store> ChainStore<S> {
             key.extend_from_slice(&height.to_be_bytes());
             batch.push((key, Some(indices)));
         }
-        batch.push((block_key(height), Some(block.encode_to_vec())));
+        chunked_writes(&block_key(height), &block.encode_to_vec(), &mut batch)?;
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
         self.inner.write(batch)
     }
@@ -196,25 +248,38 @@ impl<S: Store> ChainStore<S> {
     ) -> Result<(), StoreError> {
         let mut key = [PROPOSAL, &height.to_be_bytes(), &round.to_be_bytes()].concat();
         key.extend_from_slice(hash);
-        self.inner.write(vec![(key, Some(record))])
+        let mut batch = Vec::with_capacity(record.len() / CHUNK + 1);
+        chunked_writes(&key, &record, &mut batch)?;
+        self.inner.write(batch)
     }
 
     /// The proposals kept for `height`, as (round, hash, record), by round.
     pub fn proposals_at(&self, height: u64) -> Result<Vec<(u32, Hash, Vec<u8>)>, StoreError> {
         let prefix = [PROPOSAL, &height.to_be_bytes()].concat();
-        let mut out = Vec::new();
-        for (k, v) in self.inner.scan_prefix(&prefix)? {
-            let rest = &k[prefix.len()..];
-            if rest.len() != 4 + 32 {
-                return Err(StoreError::Corrupt(
-                    "a proposal key has the wrong length".into(),
-                ));
-            }
-            let round = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let hash: Hash = rest[4..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("a proposal key has the wrong length".into()))?;
-            out.push((round, hash, v));
+        let entries = self.inner.scan_prefix(&prefix)?;
+        let wrong = || StoreError::Corrupt("a proposal key has the wrong length".into());
+        // Each proposal's chunks are adjacent in key order: group them by (round, hash).
+        let mut out: Vec<(u32, Hash, Vec<u8>)> = Vec::new();
+        let mut start = 0;
+        while start < entries.len() {
+            let id = entries[start]
+                .0
+                .get(prefix.len()..prefix.len() + 36)
+                .ok_or_else(wrong)?;
+            let end = entries[start..]
+                .iter()
+                .position(|(k, _)| k.get(prefix.len()..prefix.len() + 36) != Some(id))
+                .map_or(entries.len(), |n| start + n);
+            let round = u32::from_be_bytes(id[..4].try_into().map_err(|_| wrong())?);
+            let hash: Hash = id[4..].try_into().map_err(|_| wrong())?;
+            let record = join_chunks(
+                &format!("proposal at height {height}, round {round}"),
+                entries[start..end]
+                    .iter()
+                    .map(|(k, v)| (&k[prefix.len() + 36..], v.as_slice())),
+            )?;
+            out.push((round, hash, record));
+            start = end;
         }
         Ok(out)
     }
@@ -270,13 +335,19 @@ impl<S: Store> ChainStore<S> {
     }
 
     pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, StoreError> {
-        self.inner
-            .get(&block_key(height))?
-            .map(|v| {
-                pb::GetBlockResponse::decode(v.as_slice())
-                    .map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))
-            })
-            .transpose()
+        let key = block_key(height);
+        let chunks = self.inner.scan_prefix(&key)?;
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        let what = format!("block {height}");
+        let bytes = join_chunks(
+            &what,
+            chunks.iter().map(|(k, v)| (&k[key.len()..], v.as_slice())),
+        )?;
+        pb::GetBlockResponse::decode(bytes.as_slice())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
     }
 
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
@@ -385,6 +456,64 @@ mod tests {
             vec![at(3, 0), at(2, 1), at(2, 0)]
         );
         assert_eq!(store.account_history("C", 10).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn large_blocks_and_proposals_are_stored_in_chunks_and_read_back_whole() {
+        let store = ChainStore::new(MemoryStore::default());
+        let block = |height: u64, size: usize| pb::GetBlockResponse {
+            block: Some(pb::Block {
+                header: Some(pb::BlockHeader {
+                    height,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            transaction_hashes: (0..size / 32).map(|i| vec![(i % 251) as u8; 32]).collect(),
+            ..Default::default()
+        };
+        for (height, size) in [(1, 0), (2, CHUNK - 40), (3, 10 * CHUNK + 7), (4, 3 * CHUNK)] {
+            let b = block(height, size);
+            store.commit_block(&b, Vec::new()).unwrap();
+            let chunks = store.inner.scan_prefix(&block_key(height)).unwrap();
+            assert_eq!(chunks.len(), b.encoded_len().div_ceil(CHUNK).max(1));
+            assert!(chunks.iter().all(|(_, v)| v.len() <= CHUNK));
+            assert_eq!(store.block(height).unwrap(), Some(b));
+        }
+        assert_eq!(store.block(5).unwrap(), None);
+
+        // A block written by an earlier version, in one value under its key.
+        let legacy = block(6, 5 * CHUNK);
+        store
+            .inner
+            .write(vec![(block_key(6), Some(legacy.encode_to_vec()))])
+            .unwrap();
+        assert_eq!(store.block(6).unwrap(), Some(legacy));
+
+        // A missing chunk is reported, not glued over.
+        let mut second = block_key(3);
+        second.extend_from_slice(&1u32.to_be_bytes());
+        store.inner.write(vec![(second, None)]).unwrap();
+        assert!(matches!(store.block(3), Err(StoreError::Corrupt(_))));
+
+        // Proposals: several rounds and values at one height, each read back whole.
+        let records: Vec<(u32, Hash, Vec<u8>)> = vec![
+            (0, [1; 32], vec![1; 3 * CHUNK + 1]),
+            (0, [2; 32], vec![2; 10]),
+            (1, [3; 32], Vec::new()),
+            (2, [4; 32], vec![4; CHUNK]),
+        ];
+        for (round, hash, record) in &records {
+            store.put_proposal(9, *round, hash, record.clone()).unwrap();
+        }
+        store.put_proposal(10, 0, &[5; 32], vec![5; 9]).unwrap();
+        assert_eq!(store.proposals_at(9).unwrap(), records);
+        store.prune_proposals(9).unwrap();
+        assert_eq!(store.proposals_at(9).unwrap(), vec![]);
+        assert_eq!(
+            store.proposals_at(10).unwrap(),
+            vec![(0, [5; 32], vec![5; 9])]
+        );
     }
 
     #[test]
