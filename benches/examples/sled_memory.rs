@@ -81,6 +81,15 @@ fn main() {
                         let k = match *part {
                             "sequential" => [b"q", n.to_be_bytes().as_slice()].concat(),
                             "overwrite" => [b"o", (n as u16).to_be_bytes().as_slice()].concat(),
+                            // New random keys behind the number of their group of 2^18
+                            // (as the node's transaction index): inserts stay in one
+                            // subtree, and older groups go cold.
+                            "grouped" => [
+                                b"g",
+                                ((n >> 18) as u32).to_be_bytes().as_slice(),
+                                &Sha256::digest(n.to_be_bytes()),
+                            ]
+                            .concat(),
                             _ => [b"r".as_slice(), &Sha256::digest(n.to_be_bytes())].concat(),
                         };
                         b.insert(k, n.to_be_bytes().to_vec());

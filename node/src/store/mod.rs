@@ -55,6 +55,7 @@ const TX: &[u8] = b"t/";
 const HISTORY: &[u8] = b"h/";
 const PROPOSAL: &[u8] = b"p/";
 const HEAD: &[u8] = b"meta/head";
+const TX_COUNT: &[u8] = b"meta/tx-count";
 const GENESIS: &[u8] = b"meta/genesis";
 
 fn block_key(height: u64) -> Vec<u8> {
@@ -65,7 +66,24 @@ fn history_prefix(account: &str) -> Vec<u8> {
     [HISTORY, account.as_bytes(), b"/"].concat()
 }
 
-fn tx_key(hash: &Hash) -> Vec<u8> {
+/// The transaction index keys each committed transaction by its group and its hash:
+/// group `g` holds the transactions of the blocks that began after `g << bits`
+/// transactions had been committed before them (2^18 by default).
+///
+/// Hashes are random, so one index over every hash makes each block's inserts land
+/// in leaves all over the tree: in sled 0.34 every leaf stays hot, memory grows with
+/// every key ever written, and inserts slow as the tree outgrows the cache. With the
+/// group in front, a block's inserts stay in the newest group's subtree and older
+/// groups go cold (`examples/sled_memory.rs`, `random` against `grouped`). A lookup
+/// probes the groups newest first: one point read per 2^18 committed transactions.
+const TX_GROUP_BITS: u32 = 18;
+
+fn tx_key(group: u32, hash: &Hash) -> Vec<u8> {
+    [TX, &group.to_be_bytes(), hash.as_slice()].concat()
+}
+
+/// The key of an index entry written by an earlier version, before groups.
+fn legacy_tx_key(hash: &Hash) -> Vec<u8> {
     [TX, hash.as_slice()].concat()
 }
 
@@ -131,11 +149,30 @@ pub struct TxLocation {
 /// The chain's layout over a [`Store`].
 pub struct ChainStore<S: Store> {
     inner: S,
+    tx_group_bits: u32,
 }
 
 impl<S: Store> ChainStore<S> {
     pub fn new(inner: S) -> Self {
-        ChainStore { inner }
+        ChainStore {
+            inner,
+            tx_group_bits: TX_GROUP_BITS,
+        }
+    }
+
+    /// How many transactions the committed blocks hold (0 in a store written before
+    /// this count was kept: its index entries are then all in the earlier layout).
+    fn tx_count(&self) -> Result<u64, StoreError> {
+        match self.inner.get(TX_COUNT)? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_slice().try_into().map_err(
+                |_| StoreError::Corrupt("the transaction count is not 8 bytes".into()),
+            )?)),
+        }
+    }
+
+    fn tx_group(&self, count: u64) -> u32 {
+        u32::try_from(count >> self.tx_group_bits).unwrap_or(u32::MAX)
     }
 
     /// The genesis JSON this store was initialised with, if any.
@@ -203,6 +240,8 @@ impl<S: Store> ChainStore<S> {
         for (k, v) in writes {
             batch.push(([STATE, k.as_slice()].concat(), v));
         }
+        let count = self.tx_count()?;
+        let group = self.tx_group(count);
         for (index, hash) in block.transaction_hashes.iter().enumerate() {
             let hash: Hash = hash
                 .as_slice()
@@ -210,8 +249,10 @@ impl<S: Store> ChainStore<S> {
                 .map_err(|_| StoreError::Corrupt("transaction hash is not 32 bytes".into()))?;
             let mut loc = height.to_be_bytes().to_vec();
             loc.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
-            batch.push((tx_key(&hash), Some(loc)));
+            batch.push((tx_key(group, &hash), Some(loc)));
         }
+        let count = count.saturating_add(block.transaction_hashes.len() as u64);
+        batch.push((TX_COUNT.to_vec(), Some(count.to_be_bytes().to_vec())));
         // Each account's audit trail: the transactions that changed its holdings, one
         // entry per account and block (key: account, height; value: the transaction
         // indices, 4 bytes each, in block order).
@@ -351,7 +392,18 @@ impl<S: Store> ChainStore<S> {
     }
 
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StoreError> {
-        let Some(v) = self.inner.get(&tx_key(hash))? else {
+        let newest = self.tx_group(self.tx_count()?);
+        let mut found = None;
+        for group in (0..=newest).rev() {
+            if let Some(v) = self.inner.get(&tx_key(group, hash))? {
+                found = Some(v);
+                break;
+            }
+        }
+        if found.is_none() {
+            found = self.inner.get(&legacy_tx_key(hash))?;
+        }
+        let Some(v) = found else {
             return Ok(None);
         };
         let (h, i) = v
@@ -514,6 +566,76 @@ mod tests {
             store.proposals_at(10).unwrap(),
             vec![(0, [5; 32], vec![5; 9])]
         );
+    }
+
+    #[test]
+    fn transactions_are_found_in_every_group_and_in_the_earlier_layout() {
+        let mut store = ChainStore::new(MemoryStore::default());
+        // Groups of 4 transactions, so that a few blocks span several groups.
+        store.tx_group_bits = 2;
+        let hash = |n: u32| -> Hash {
+            let mut h = [0u8; 32];
+            h[..4].copy_from_slice(&n.to_be_bytes());
+            h[31] = 0xAB;
+            h
+        };
+        // An entry of the earlier layout, written before the count was kept.
+        store
+            .inner
+            .write(vec![(
+                legacy_tx_key(&hash(999)),
+                Some([1u64.to_be_bytes().as_slice(), &0u32.to_be_bytes()].concat()),
+            )])
+            .unwrap();
+        let mut next = 0u32;
+        let mut expected = Vec::new();
+        for (height, txs) in [(2u64, 3u32), (3, 0), (4, 6), (5, 1), (6, 9)] {
+            let hashes: Vec<Hash> = (0..txs).map(|i| hash(next + i)).collect();
+            next += txs;
+            for (i, h) in hashes.iter().enumerate() {
+                expected.push((
+                    *h,
+                    TxLocation {
+                        height,
+                        index: i as u32,
+                    },
+                ));
+            }
+            let block = pb::GetBlockResponse {
+                block: Some(pb::Block {
+                    header: Some(pb::BlockHeader {
+                        height,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                transaction_hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+                ..Default::default()
+            };
+            store.commit_block(&block, Vec::new()).unwrap();
+        }
+        assert_eq!(store.tx_count().unwrap(), 19);
+        // Blocks at 2 (count 0), 4 (3), 5 (9), 6 (10): groups 0, 0, 2, 2.
+        let groups: std::collections::BTreeSet<u32> = store
+            .inner
+            .scan_prefix(TX)
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.len() == TX.len() + 4 + 32)
+            .map(|(k, _)| u32::from_be_bytes(k[TX.len()..TX.len() + 4].try_into().unwrap()))
+            .collect();
+        assert_eq!(groups, [0, 2].into());
+        for (h, at) in expected {
+            assert_eq!(store.tx_location(&h).unwrap(), Some(at));
+        }
+        assert_eq!(
+            store.tx_location(&hash(999)).unwrap(),
+            Some(TxLocation {
+                height: 1,
+                index: 0
+            })
+        );
+        assert_eq!(store.tx_location(&hash(500)).unwrap(), None);
     }
 
     #[test]
