@@ -23,15 +23,7 @@ use sha2::{Digest, Sha256};
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024)
+    kyoto_bench::rss_kib(std::process::id()).map_or(0, |kib| kib / 1024)
 }
 
 fn main() {

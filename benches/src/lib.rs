@@ -147,3 +147,13 @@ pub fn trader_key(party: &str, k: usize) -> SigningKey {
         format!("kyoto-bench/trader/{party}/{k}").as_bytes(),
     ))
 }
+
+/// A process's resident memory (`VmRSS`) in KiB, or `None` once it has exited.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}

@@ -161,6 +161,17 @@ struct DevClock {
     advance_to_ms: Option<i64>,
 }
 
+/// Hands admitted transactions to the gossip swarm; when its queue is full the rest
+/// stay in the mempool only, and reach the network in this validator's block.
+fn hand_to_gossip(outbox: &mpsc::Sender<Vec<u8>>, raws: impl IntoIterator<Item = Vec<u8>>) {
+    for raw in raws {
+        if outbox.try_send(raw).is_err() {
+            tracing::debug!("gossip queue full; the transaction waits for this validator's turn");
+            break;
+        }
+    }
+}
+
 fn poisoned() -> SubmitError {
     SubmitError::Internal("a lock was poisoned by a panic".into())
 }
@@ -287,14 +298,7 @@ impl Node {
         }
         self.new_tx.notify_one();
         if let Some(outbox) = outbox {
-            for raw in to_gossip {
-                if outbox.try_send(raw).is_err() {
-                    tracing::debug!(
-                        "gossip queue full; the transaction waits for this validator's turn"
-                    );
-                    break;
-                }
-            }
+            hand_to_gossip(outbox, to_gossip);
         }
         results
     }
@@ -420,10 +424,8 @@ impl Node {
                 .admit(PendingTx { raw, tx }, chain.state())?;
         }
         self.new_tx.notify_one();
-        if let Some((outbox, raw)) = gossip
-            && outbox.try_send(raw).is_err()
-        {
-            tracing::debug!("gossip queue full; the transaction waits for this validator's turn");
+        if let Some((outbox, raw)) = gossip {
+            hand_to_gossip(outbox, [raw]);
         }
         Ok(hash)
     }

@@ -300,29 +300,24 @@ impl<S: Store> ChainStore<S> {
         let entries = self.inner.scan_prefix(&prefix)?;
         let wrong = || StoreError::Corrupt("a proposal key has the wrong length".into());
         // Each proposal's chunks are adjacent in key order: group them by (round, hash).
-        let mut out: Vec<(u32, Hash, Vec<u8>)> = Vec::new();
-        let mut start = 0;
-        while start < entries.len() {
-            let id = entries[start]
-                .0
-                .get(prefix.len()..prefix.len() + 36)
-                .ok_or_else(wrong)?;
-            let end = entries[start..]
-                .iter()
-                .position(|(k, _)| k.get(prefix.len()..prefix.len() + 36) != Some(id))
-                .map_or(entries.len(), |n| start + n);
-            let round = u32::from_be_bytes(id[..4].try_into().map_err(|_| wrong())?);
-            let hash: Hash = id[4..].try_into().map_err(|_| wrong())?;
-            let record = join_chunks(
-                &format!("proposal at height {height}, round {round}"),
-                entries[start..end]
-                    .iter()
-                    .map(|(k, v)| (&k[prefix.len() + 36..], v.as_slice())),
-            )?;
-            out.push((round, hash, record));
-            start = end;
+        fn id(key: &[u8], after: usize) -> Option<&[u8]> {
+            key.get(after..after + 36)
         }
-        Ok(out)
+        entries
+            .chunk_by(|a, b| id(&a.0, prefix.len()) == id(&b.0, prefix.len()))
+            .map(|chunks| {
+                let id = id(&chunks[0].0, prefix.len()).ok_or_else(wrong)?;
+                let round = u32::from_be_bytes(id[..4].try_into().map_err(|_| wrong())?);
+                let hash: Hash = id[4..].try_into().map_err(|_| wrong())?;
+                let record = join_chunks(
+                    &format!("proposal at height {height}, round {round}"),
+                    chunks
+                        .iter()
+                        .map(|(k, v)| (&k[prefix.len() + 36..], v.as_slice())),
+                )?;
+                Ok((round, hash, record))
+            })
+            .collect()
     }
 
     /// Forgets the proposals of every height up to `height`.

@@ -36,15 +36,6 @@ struct Node {
     rss_kib: Arc<AtomicU64>,
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
 pub struct Network {
     dir: PathBuf,
     kyotod: PathBuf,
@@ -170,7 +161,7 @@ impl Network {
         let now = Arc::new(AtomicU64::new(0));
         let (pid, p, c) = (child.id(), Arc::clone(&peak), Arc::clone(&now));
         std::thread::spawn(move || {
-            while let Some(kib) = rss_kib(pid) {
+            while let Some(kib) = kyoto_bench::rss_kib(pid) {
                 p.fetch_max(kib, Ordering::Relaxed);
                 c.store(kib, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(250));
