@@ -148,6 +148,19 @@ pub fn trader_key(party: &str, k: usize) -> SigningKey {
     ))
 }
 
+/// CPU time a process has used so far (user and system, all its threads), in ms, or
+/// `None` once it has exited. Read from `/proc/<pid>/stat`, whose times are in ticks
+/// of 1/100 s (Linux's `USER_HZ`, fixed at 100 for user space).
+pub fn cpu_ms(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2, in parentheses) may hold spaces; the fields after
+    // it do not: state is field 3, utime field 14 and stime field 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime.saturating_add(stime).saturating_mul(10))
+}
+
 /// A process's resident memory (`VmRSS`) in KiB, or `None` once it has exited.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -231,6 +231,20 @@ fn print_table(reports: &[Report], ceiling: &Ceiling) {
             }),
         ),
         (
+            "node CPU per committed transfer, all nodes (us)",
+            Box::new(|r| format!("{:.0}", r.cpu.nodes_us_per_transfer)),
+        ),
+        (
+            "machine CPU used by nodes / load generator",
+            Box::new(|r| {
+                format!(
+                    "{:.0} % / {:.0} %",
+                    100.0 * r.cpu.nodes_share,
+                    100.0 * r.cpu.load_share
+                )
+            }),
+        ),
+        (
             "ceiling for these nodes (transfers/s)",
             Box::new(|r| format!("{:.0}", ceiling.for_validators(r.scenario.nodes()))),
         ),

@@ -209,6 +209,11 @@ impl Network {
             .collect()
     }
 
+    /// The process ids of the running nodes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().flatten().map(|n| n.child.id()).collect()
+    }
+
     /// Each running node's latest resident memory, KiB (kept up to date).
     pub fn rss_gauges(&self) -> Vec<Arc<AtomicU64>> {
         self.nodes

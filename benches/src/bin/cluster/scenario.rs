@@ -70,6 +70,17 @@ pub struct Memory {
     pub at_end: u64,
 }
 
+/// CPU time between the end of the warm-up and the end of the offer.
+#[derive(Clone, Debug, Default)]
+pub struct Cpu {
+    /// All nodes together, per transfer committed in that window (µs).
+    pub nodes_us_per_transfer: f64,
+    /// Share of the machine (all its cores) used by the nodes, and by this load
+    /// generator (signing aside: transfers are signed before the offer starts).
+    pub nodes_share: f64,
+    pub load_share: f64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Report {
     pub scenario: Scenario,
@@ -82,6 +93,7 @@ pub struct Report {
     pub blocks_per_s: f64,
     pub blocks: usize,
     pub memory: Memory,
+    pub cpu: Cpu,
     pub catch_up: Option<CatchUp>,
 }
 
@@ -111,6 +123,11 @@ impl Report {
                 "after_warmup": self.memory.after_warmup,
                 "half_way": self.memory.half_way,
                 "at_end": self.memory.at_end,
+            },
+            "cpu": {
+                "nodes_us_per_transfer": self.cpu.nodes_us_per_transfer,
+                "nodes_share_of_machine": self.cpu.nodes_share,
+                "load_generator_share_of_machine": self.cpu.load_share,
             },
             "catch_up": self.catch_up.as_ref().map(|c| json!({
                 "blocks": c.blocks, "seconds": c.seconds, "per_s": c.per_s,
@@ -339,11 +356,13 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
             anyhow::Ok(submitted)
         }));
     }
-    // Progress once a second, and the largest node's memory over time.
-    let rss_samples: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
+    // Progress once a second; the largest node's memory and the CPU time used by
+    // the nodes and by this process, over time.
+    let rss_samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let progress = {
         let (offered, committed) = (Arc::clone(&offered), Arc::clone(&committed));
         let (gauges, samples) = (net.rss_gauges(), Arc::clone(&rss_samples));
+        let pids = net.pids();
         let mut client = clients[0].clone();
         tokio::spawn(async move {
             loop {
@@ -354,8 +373,15 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
                     .map(|g| g.load(Ordering::Relaxed) / 1024)
                     .max()
                     .unwrap_or(0);
+                let nodes_cpu = pids.iter().filter_map(|p| kyoto_bench::cpu_ms(*p)).sum();
+                let own_cpu = kyoto_bench::cpu_ms(std::process::id()).unwrap_or(0);
                 if let Ok(mut v) = samples.lock() {
-                    v.push((Instant::now(), rss));
+                    v.push(Sample {
+                        at: Instant::now(),
+                        rss_mib: rss,
+                        nodes_cpu_ms: nodes_cpu,
+                        own_cpu_ms: own_cpu,
+                    });
                 }
                 let h = status(&mut client).await.ok();
                 println!(
@@ -423,22 +449,33 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         let in_w = t.iter().filter(|at| **at >= warm && **at <= offer_end);
         (t.len(), in_w.count() as f64 / window_s)
     };
-    let memory = {
+    let (memory, cpu) = {
         let v = rss_samples
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?;
-        let at = |t: Instant| {
-            v.iter()
-                .find(|(when, _)| *when >= t)
-                .or(v.last())
-                .map_or(0, |(_, r)| *r)
-        };
-        Memory {
+        let at = |t: Instant| v.iter().find(|x| x.at >= t).or(v.last()).cloned();
+        let rss = |t: Instant| at(t).map_or(0, |x| x.rss_mib);
+        let memory = Memory {
             peak: net.peak_rss_mib(),
-            after_warmup: at(warm),
-            half_way: at(warm + offer_end.saturating_duration_since(warm) / 2),
-            at_end: at(offer_end),
-        }
+            after_warmup: rss(warm),
+            half_way: rss(warm + offer_end.saturating_duration_since(warm) / 2),
+            at_end: rss(offer_end),
+        };
+        let cpu = match (at(warm), at(offer_end)) {
+            (Some(a), Some(b)) if b.at > a.at => {
+                let wall_ms = b.at.duration_since(a.at).as_secs_f64() * 1e3;
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+                let nodes_ms = b.nodes_cpu_ms.saturating_sub(a.nodes_cpu_ms) as f64;
+                let own_ms = b.own_cpu_ms.saturating_sub(a.own_cpu_ms) as f64;
+                Cpu {
+                    nodes_us_per_transfer: nodes_ms * 1e3 / (in_window.max(1) as f64),
+                    nodes_share: nodes_ms / (wall_ms * cores),
+                    load_share: own_ms / (wall_ms * cores),
+                }
+            }
+            _ => Cpu::default(),
+        };
+        (memory, cpu)
     };
 
     // Catch-up: wipe one validator, restart it, and time its replay.
@@ -486,8 +523,20 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         blocks_per_s,
         blocks,
         memory,
+        cpu,
         catch_up,
     })
+}
+
+/// What the progress task records once a second.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    at: Instant,
+    /// The largest node's resident memory.
+    rss_mib: u64,
+    /// CPU time used so far by all nodes, and by this process.
+    nodes_cpu_ms: u64,
+    own_cpu_ms: u64,
 }
 
 /// How one transfer is submitted: alone (with a place among the connection's
