@@ -213,14 +213,6 @@ impl Node {
         }
     }
 
-    /// Decodes and checks a transaction, verifying its signature unless it was
-    /// verified before; remembers it as verified.
-    fn decode_once(&self, raw: &[u8]) -> Result<crate::ledger::Tx, TxError> {
-        let tx = tx::decode_checked(raw, &self.chain_id, |h| self.is_verified(h))?;
-        self.remember_verified([tx.hash]);
-        Ok(tx)
-    }
-
     /// Hands every transaction submitted from now on to the gossip swarm too.
     pub fn set_gossip(&self, outbox: mpsc::Sender<Vec<u8>>) {
         let _ = self.gossip.set(outbox);
@@ -232,8 +224,8 @@ impl Node {
         self.admit_batch(raws, false)
     }
 
-    /// Submits several transactions at once: each as [`Node::submit`] would, with
-    /// their signatures verified in one batch; one result per transaction, in order.
+    /// Verifies (one signature batch) and admits submitted transactions, in order,
+    /// and hands those admitted to gossip; one result per transaction, in order.
     pub fn submit_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
         if matches!(self.role, Role::Observer) {
             return raws.iter().map(|_| Err(SubmitError::ReadOnly)).collect();
@@ -408,26 +400,6 @@ impl Node {
         drop(chain);
         self.head.send_replace(height);
         Ok(Some(committed))
-    }
-
-    /// Verifies and admits the bytes of a signed transaction; returns its hash.
-    pub fn submit(&self, raw: Vec<u8>) -> Result<Hash, SubmitError> {
-        if matches!(self.role, Role::Observer) {
-            return Err(SubmitError::ReadOnly);
-        }
-        let tx = self.decode_once(&raw)?;
-        let hash = tx.hash;
-        let gossip = self.gossip.get().map(|g| (g, raw.clone()));
-        {
-            let chain = self.chain()?;
-            self.mempool()?
-                .admit(PendingTx { raw, tx }, chain.state())?;
-        }
-        self.new_tx.notify_one();
-        if let Some((outbox, raw)) = gossip {
-            hand_to_gossip(outbox, [raw]);
-        }
-        Ok(hash)
     }
 
     pub fn next_nonce(&self, signer: &PublicKey) -> Result<(u64, u64), SubmitError> {

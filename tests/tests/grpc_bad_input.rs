@@ -410,6 +410,71 @@ async fn a_batch_of_submissions_gets_one_result_each_in_order() {
     assert_eq!(status(&mut client).await.mempool_size, 0);
 }
 
+/// Single submissions arriving together are verified in shared batches: each request
+/// still gets its own answer, a forged one among good ones included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_single_submissions_each_get_their_own_answer() {
+    let dev = Dev::start().await;
+    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
+    let Dev {
+        mut client, chain, ..
+    } = dev;
+    let can_before = account_total(&mut client, "CAN-100-1").await;
+
+    // Nonces 1..=60 from Japan, sent all at once (they may arrive in any order
+    // within the mempool's window of 64), with a forgery and a malformed request
+    // after every tenth.
+    let mut requests: Vec<(Vec<u8>, &str)> = Vec::new();
+    for nonce in 1..=60u64 {
+        let good = sign_transaction(&jpn, &transfer(&chain, nonce, "JPN-100-1", "CAN-100-1", 1));
+        requests.push((good, ""));
+        if nonce % 10 == 0 {
+            let mut forged = pb::SignedTransaction::decode(
+                sign_transaction(
+                    &can,
+                    &transfer(&chain, 500 + nonce, "JPN-100-1", "CAN-100-1", 9),
+                )
+                .as_slice(),
+            )
+            .unwrap();
+            forged.public_key = jpn.verifying_key().to_bytes().to_vec();
+            requests.push((forged.encode_to_vec(), "BAD_SIGNATURE"));
+            requests.push((vec![0xff, 0xff, nonce as u8], "MALFORMED"));
+        }
+    }
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(bytes, expected)| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let hash = kyoto_node::crypto::sha256(&bytes).to_vec();
+                (submit(&mut client, bytes).await, hash, expected)
+            })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    for task in tasks {
+        let (answer, hash, expected) = task.await.unwrap();
+        match (answer, expected) {
+            (Ok(got), "") => {
+                assert_eq!(got, hash, "the hash of this request's own transaction");
+                admitted.push(got);
+            }
+            (Err((code, reason)), expected) if !expected.is_empty() => {
+                assert_eq!(reason, expected);
+                assert_eq!(code, Code::InvalidArgument);
+            }
+            (answer, expected) => panic!("expected {expected:?}, got {answer:?}"),
+        }
+    }
+    assert_eq!(admitted.len(), 60);
+    for hash in &admitted {
+        wait_committed(&mut client, hash).await;
+    }
+    let can_after = account_total(&mut client, "CAN-100-1").await;
+    assert_eq!(can_after, can_before + 60, "every good transfer, once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_services_answer() {
     let dir = tempfile::tempdir().unwrap();
