@@ -551,7 +551,6 @@ impl App {
                     "committed block"
                 );
             }
-            node.chain()?.store().prune_proposals(h)?;
             tracing::debug!(
                 height = h,
                 commit_us = started.elapsed().as_micros() as u64,

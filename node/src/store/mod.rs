@@ -274,6 +274,9 @@ impl<S: Store> ChainStore<S> {
         }
         chunked_writes(&block_key(height), &block.encode_to_vec(), &mut batch)?;
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
+        // The proposals kept for this height and earlier ones are settled now: they go
+        // in the same batch (no flush of their own).
+        batch.extend(self.settled_proposals(height)?);
         self.inner.write(batch)
     }
 
@@ -320,9 +323,10 @@ impl<S: Store> ChainStore<S> {
             .collect()
     }
 
-    /// Forgets the proposals of every height up to `height`.
-    pub fn prune_proposals(&self, height: u64) -> Result<(), StoreError> {
-        let batch: Vec<Write> = self
+    /// Deletions of the proposals kept for every height up to `height` (settled once
+    /// that height is committed).
+    fn settled_proposals(&self, height: u64) -> Result<Vec<Write>, StoreError> {
+        Ok(self
             .inner
             .scan_prefix(PROPOSAL)?
             .into_iter()
@@ -332,11 +336,7 @@ impl<S: Store> ChainStore<S> {
                     .is_none_or(|h| u64::from_be_bytes(h) <= height)
             })
             .map(|(k, _)| (k, None))
-            .collect();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.inner.write(batch)
+            .collect())
     }
 
     /// The latest `limit` transactions that changed an account's holdings, newest first.
@@ -555,7 +555,8 @@ mod tests {
         }
         store.put_proposal(10, 0, &[5; 32], vec![5; 9]).unwrap();
         assert_eq!(store.proposals_at(9).unwrap(), records);
-        store.prune_proposals(9).unwrap();
+        // Committing height 9 drops its proposals (and any earlier), not the next's.
+        store.commit_block(&block(9, 100), Vec::new()).unwrap();
         assert_eq!(store.proposals_at(9).unwrap(), vec![]);
         assert_eq!(
             store.proposals_at(10).unwrap(),
