@@ -49,6 +49,14 @@ async fn submit(
     }
 }
 
+/// A transfer signed by `signer` but presented as `claimed`'s (its public key).
+fn forged(signer: &SigningKey, claimed: &SigningKey, body: &pb::TransactionBody) -> Vec<u8> {
+    let mut forged = pb::SignedTransaction::decode(sign_transaction(signer, body).as_slice())
+        .expect("our own encoding");
+    forged.public_key = claimed.verifying_key().to_bytes().to_vec();
+    forged.encode_to_vec()
+}
+
 async fn wait_committed(
     client: &mut LedgerClient<Channel>,
     hash: &[u8],
@@ -110,6 +118,14 @@ impl Dev {
         }
     }
 
+    /// A dev node, its client and chain id, and Japan's and Canada's registry keys.
+    async fn japan_and_canada() -> (Dev, LedgerClient<Channel>, String, SigningKey, SigningKey) {
+        let dev = Dev::start().await;
+        let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
+        let (client, chain) = (dev.client.clone(), dev.chain.clone());
+        (dev, client, chain, jpn, can)
+    }
+
     /// A Party's registry key from the dev keys.
     fn key(&self, code: &str) -> SigningKey {
         read_key_file(&self.node.data_dir.join(format!("dev-keys/{code}.key"))).unwrap()
@@ -118,11 +134,7 @@ impl Dev {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
-    let dev = Dev::start().await;
-    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
-    let Dev {
-        mut client, chain, ..
-    } = dev;
+    let (_dev, mut client, chain, jpn, can) = Dev::japan_and_canada().await;
 
     // One good transaction, so that nonce 1 is used.
     let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 7));
@@ -146,13 +158,13 @@ async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
         Err((Code::InvalidArgument, "MALFORMED".into()))
     );
     // Wrong signature: signed by Canada, presented as Japan's.
-    let mut forged = pb::SignedTransaction::decode(
-        sign_transaction(&can, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1)).as_slice(),
-    )
-    .unwrap();
-    forged.public_key = jpn.verifying_key().to_bytes().to_vec();
+    let forgery = forged(
+        &can,
+        &jpn,
+        &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1),
+    );
     assert_eq!(
-        submit(&mut client, forged.encode_to_vec()).await,
+        submit(&mut client, forgery).await,
         Err((Code::InvalidArgument, "BAD_SIGNATURE".into()))
     );
     // Wrong chain id.
@@ -333,24 +345,20 @@ async fn a_transaction_refused_in_a_block_consumes_its_nonce_for_good() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_submissions_gets_one_result_each_in_order() {
-    let dev = Dev::start().await;
-    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
-    let Dev {
-        mut client, chain, ..
-    } = dev;
+    let (_dev, mut client, chain, jpn, can) = Dev::japan_and_canada().await;
     let can_before = account_total(&mut client, "CAN-100-1").await;
 
     let first = sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3));
-    let mut forged = pb::SignedTransaction::decode(
-        sign_transaction(&can, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1)).as_slice(),
-    )
-    .unwrap();
-    forged.public_key = jpn.verifying_key().to_bytes().to_vec();
+    let forgery = forged(
+        &can,
+        &jpn,
+        &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 1),
+    );
     let second = sign_transaction(&jpn, &transfer(&chain, 2, "JPN-100-1", "CAN-100-1", 4));
     let too_far = sign_transaction(&jpn, &transfer(&chain, 500, "JPN-100-1", "CAN-100-1", 1));
     let batch = vec![
         first.clone(),
-        forged.encode_to_vec(),
+        forgery,
         vec![0xff, 0xff],
         second,
         first,
@@ -414,11 +422,7 @@ async fn a_batch_of_submissions_gets_one_result_each_in_order() {
 /// still gets its own answer, a forged one among good ones included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_single_submissions_each_get_their_own_answer() {
-    let dev = Dev::start().await;
-    let (jpn, can) = (dev.key("JPN"), dev.key("CAN"));
-    let Dev {
-        mut client, chain, ..
-    } = dev;
+    let (_dev, mut client, chain, jpn, can) = Dev::japan_and_canada().await;
     let can_before = account_total(&mut client, "CAN-100-1").await;
 
     // Nonces 1..=60 from Japan, sent all at once (they may arrive in any order
@@ -429,16 +433,8 @@ async fn concurrent_single_submissions_each_get_their_own_answer() {
         let good = sign_transaction(&jpn, &transfer(&chain, nonce, "JPN-100-1", "CAN-100-1", 1));
         requests.push((good, ""));
         if nonce % 10 == 0 {
-            let mut forged = pb::SignedTransaction::decode(
-                sign_transaction(
-                    &can,
-                    &transfer(&chain, 500 + nonce, "JPN-100-1", "CAN-100-1", 9),
-                )
-                .as_slice(),
-            )
-            .unwrap();
-            forged.public_key = jpn.verifying_key().to_bytes().to_vec();
-            requests.push((forged.encode_to_vec(), "BAD_SIGNATURE"));
+            let body = transfer(&chain, 500 + nonce, "JPN-100-1", "CAN-100-1", 9);
+            requests.push((forged(&can, &jpn, &body), "BAD_SIGNATURE"));
             requests.push((vec![0xff, 0xff, nonce as u8], "MALFORMED"));
         }
     }
