@@ -103,6 +103,9 @@ impl Store for Box<dyn Store> {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         (**self).scan_prefix(prefix)
     }
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        (**self).scan_keys(prefix)
+    }
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         (**self).write(batch)
     }

@@ -34,6 +34,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .lock()?
+            .range(prefix.to_vec()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         let mut map = self.lock()?;
         for (k, v) in batch {

@@ -45,6 +45,8 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+    /// The keys that start with `prefix`, in key order (their values not read out).
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Applies every write or none, and makes them durable before returning.
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError>;
 }
@@ -328,14 +330,14 @@ impl<S: Store> ChainStore<S> {
     fn settled_proposals(&self, height: u64) -> Result<Vec<Write>, StoreError> {
         Ok(self
             .inner
-            .scan_prefix(PROPOSAL)?
+            .scan_keys(PROPOSAL)?
             .into_iter()
-            .filter(|(k, _)| {
+            .filter(|k| {
                 k.get(PROPOSAL.len()..PROPOSAL.len() + 8)
                     .and_then(|h| <[u8; 8]>::try_from(h).ok())
                     .is_none_or(|h| u64::from_be_bytes(h) <= height)
             })
-            .map(|(k, _)| (k, None))
+            .map(|k| (k, None))
             .collect())
     }
 
@@ -438,6 +440,11 @@ mod tests {
                 (b"a/2".to_vec(), b"y".to_vec())
             ]
         );
+        assert_eq!(
+            store.scan_keys(b"a/").unwrap(),
+            vec![b"a/1".to_vec(), b"a/2".to_vec()]
+        );
+        assert_eq!(store.scan_keys(b"c").unwrap(), Vec::<Vec<u8>>::new());
         store
             .write(vec![
                 (b"a/1".to_vec(), None),

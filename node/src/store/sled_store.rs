@@ -70,6 +70,14 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.db
+            .scan_prefix(prefix)
+            .keys()
+            .map(|r| r.map(|k| k.to_vec()).map_err(backend))
+            .collect()
+    }
+
     fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         for (k, v) in batch {
