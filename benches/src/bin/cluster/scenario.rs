@@ -358,10 +358,10 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     }
     // Progress once a second; the largest node's memory and the CPU time used by
     // the nodes and by this process, over time.
-    let rss_samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let progress = {
         let (offered, committed) = (Arc::clone(&offered), Arc::clone(&committed));
-        let (gauges, samples) = (net.rss_gauges(), Arc::clone(&rss_samples));
+        let (gauges, samples) = (net.rss_gauges(), Arc::clone(&samples));
         let pids = net.pids();
         let mut client = clients[0].clone();
         tokio::spawn(async move {
@@ -450,9 +450,7 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         (t.len(), in_w.count() as f64 / window_s)
     };
     let (memory, cpu) = {
-        let v = rss_samples
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let v = samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         let at = |t: Instant| v.iter().find(|x| x.at >= t).or(v.last()).cloned();
         let rss = |t: Instant| at(t).map_or(0, |x| x.rss_mib);
         let memory = Memory {
