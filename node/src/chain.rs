@@ -60,6 +60,22 @@ pub fn transactions_root<'a>(hashes: impl IntoIterator<Item = &'a Hash>) -> Hash
     sha256(&all)
 }
 
+/// A block's timestamp must be after its parent's and no later than the end of year
+/// 9999 (the same bound for blocks built here and blocks received).
+fn check_timestamp(height: u64, parent_ms: i64, timestamp_ms: i64) -> Result<(), ChainError> {
+    if timestamp_ms <= parent_ms {
+        return Err(ChainError::InvalidBlock(format!(
+            "block {height}: its timestamp does not increase"
+        )));
+    }
+    if timestamp_ms > crate::node::MAX_LEDGER_TIME_MS {
+        return Err(ChainError::InvalidBlock(format!(
+            "block {height}: its timestamp is past the year 9999"
+        )));
+    }
+    Ok(())
+}
+
 /// The hash of a block: SHA-256 of its encoded header.
 pub fn block_hash(header: &pb::BlockHeader) -> Hash {
     sha256(&header.encode_to_vec())
@@ -134,15 +150,23 @@ impl<S: Store> Chain<S> {
     }
 
     /// The next block with `txs`, proposed at `now_ms` (its timestamp is strictly
-    /// after the previous block's). Nothing is applied.
-    pub fn build_block(&self, txs: &[PendingTx], now_ms: i64) -> (pb::Block, Hash) {
+    /// after the previous block's). Nothing is applied. Refused, like a block from
+    /// elsewhere, when that timestamp would be past the end of year 9999.
+    pub fn build_block(
+        &self,
+        txs: &[PendingTx],
+        now_ms: i64,
+    ) -> Result<(pb::Block, Hash), ChainError> {
         let meta = self.state.meta();
+        let height = meta.height + 1;
+        let timestamp_ms = now_ms.max(meta.time_ms.saturating_add(1));
+        check_timestamp(height, meta.time_ms, timestamp_ms)?;
         let hashes: Vec<Hash> = txs.iter().map(|p| p.tx.hash).collect();
         let header = pb::BlockHeader {
             chain_id: meta.chain_id.clone(),
-            height: meta.height + 1,
+            height,
             parent_hash: meta.last_block_hash.to_vec(),
-            timestamp_ms: now_ms.max(meta.time_ms.saturating_add(1)),
+            timestamp_ms,
             parent_state_root: self.state_root.to_vec(),
             transactions_root: transactions_root(&hashes).to_vec(),
             transaction_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
@@ -152,7 +176,7 @@ impl<S: Store> Chain<S> {
             header: Some(header),
             transactions: txs.iter().map(|p| p.raw.clone()).collect(),
         };
-        (block, hash)
+        Ok((block, hash))
     }
 
     /// Builds, applies and persists the next block, committed by `validator` alone
@@ -166,7 +190,7 @@ impl<S: Store> Chain<S> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
-        let (block, hash) = self.build_block(&txs, now_ms);
+        let (block, hash) = self.build_block(&txs, now_ms)?;
         let header = block
             .header
             .ok_or_else(|| ChainError::InvalidBlock("built a block without a header".into()))?;
@@ -242,18 +266,7 @@ impl<S: Store> Chain<S> {
                 header.height
             )));
         }
-        if header.timestamp_ms <= meta.time_ms {
-            return Err(invalid(format!(
-                "block {}: its timestamp does not increase",
-                header.height
-            )));
-        }
-        if header.timestamp_ms > crate::node::MAX_LEDGER_TIME_MS {
-            return Err(invalid(format!(
-                "block {}: its timestamp is past the year 9999",
-                header.height
-            )));
-        }
+        check_timestamp(header.height, meta.time_ms, header.timestamp_ms)?;
         if usize::try_from(header.transaction_count).ok() != Some(block.transactions.len()) {
             return Err(invalid(format!(
                 "block {}: its transactions do not match its header",

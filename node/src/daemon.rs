@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::dev;
 use crate::gossip;
 use crate::ledger::Genesis;
+use crate::mempool::MempoolLimits;
 use crate::node::{Node, NodeConfig, Role};
 use crate::rpc;
 use crate::store::{SledStore, Store, StoreError};
@@ -97,6 +98,25 @@ pub struct Args {
     /// Most transactions waiting in the mempool.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub mempool_max_txs: u32,
+    /// Most bytes of transactions waiting in the mempool, MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub mempool_max_mib: u32,
+    /// How far ahead of its committed nonce a signer may queue transactions
+    /// (`NONCE_TOO_HIGH` past it).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_nonce_ahead: u64,
+    /// Most transactions waiting behind a gap in their signer's nonces, in all
+    /// (`MEMPOOL_FULL` past it).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub mempool_max_parked: u32,
+    /// Most transactions of one signer waiting behind a gap in its nonces
+    /// (`NONCE_GAP_LIMIT` past it).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub mempool_max_parked_per_signer: u32,
+    /// Seconds a transaction waits behind a gap in its signer's nonces before it is
+    /// dropped.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub mempool_parked_ttl_secs: u64,
     /// Validators: libp2p listen address of the consensus network.
     #[arg(
         long,
@@ -435,9 +455,15 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     let config = NodeConfig {
         max_block_txs: args.max_block_txs as usize,
         block_window: Duration::from_millis(args.block_window_ms),
-        mempool_max_txs: args.mempool_max_txs as usize,
+        mempool: MempoolLimits {
+            max_txs: args.mempool_max_txs as usize,
+            max_bytes: (args.mempool_max_mib as usize).saturating_mul(1024 * 1024),
+            max_nonce_ahead: args.max_nonce_ahead,
+            max_parked: args.mempool_max_parked as usize,
+            max_parked_per_signer: args.mempool_max_parked_per_signer as usize,
+            parked_ttl: Duration::from_secs(args.mempool_parked_ttl_secs),
+        },
         dev_clock: args.dev,
-        ..NodeConfig::default()
     };
     let observer = matches!(role, Role::Observer);
     let node = Node::new(chain, config, role);

@@ -1,8 +1,30 @@
-//! The mempool: verified transactions waiting for a block. Bounded in size and in
-//! how far ahead of its committed nonce a signer may queue. A transaction refused
-//! here never enters a block.
+//! The mempool: verified transactions waiting for a block.
+//!
+//! Every transaction here can execute soon, or is bounded and expires:
+//! - a key the ledger does not know (no Party authority, account holder, CDM board,
+//!   Depositary or validator key) is refused at the door (`UNKNOWN_SIGNER`), so a
+//!   stranger cannot queue anything;
+//! - a signer may queue at most `max_nonce_ahead` nonces beyond its committed one
+//!   (`NONCE_TOO_HIGH`);
+//! - a transaction is *ready* when every nonce between its signer's committed nonce and
+//!   its own waits here too (the proposer can take it now); otherwise it is *parked*
+//!   behind a gap. Parked transactions are bounded per signer (`NONCE_GAP_LIMIT`) and
+//!   in total (`MEMPOOL_FULL`), and a parked transaction whose gap is not filled within
+//!   `parked_ttl` is dropped;
+//! - the pool holds at most `max_txs` transactions and `max_bytes` bytes. When it is
+//!   full, room is made by dropping the oldest parked transaction, then the last queued
+//!   transaction of the signer with the most waiting (if that signer has more waiting
+//!   than the newcomer's signer would); a signer's next executable transaction is never
+//!   dropped. Otherwise the newcomer is refused with `MEMPOOL_FULL`.
+//!
+//! The node's proposer looks at [`Mempool::ready_len`], not the pool's size: parked
+//! transactions never make it propose a block.
+//!
+//! A transaction refused here never enters a block from this node. Time is passed in
+//! (`now`), so the rules are tested without a clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use crate::chain::PendingTx;
 use crate::ledger::{Hash, PublicKey, Refusal, State};
@@ -21,6 +43,14 @@ pub enum AdmitError {
         committed: u64,
         max_ahead: u64,
     },
+    #[error(
+        "the ledger knows no Party authority, account holder, CDM board, Depositary or validator with this key; a registry must open an account for it first"
+    )]
+    UnknownSigner,
+    #[error(
+        "this signer already has {limit} transactions waiting behind a gap in its nonces (the next one it must send is {next}); send that first"
+    )]
+    GapLimit { limit: usize, next: u64 },
     #[error("the mempool is full ({0} transactions); try again shortly")]
     Full(usize),
     /// The ledger's dry run against the committed state refused it.
@@ -34,38 +64,81 @@ impl AdmitError {
             AdmitError::AlreadyPending => "ALREADY_PENDING",
             AdmitError::NoncePending { .. } => "NONCE_REUSED",
             AdmitError::NonceTooHigh { .. } => "NONCE_TOO_HIGH",
+            AdmitError::UnknownSigner => "UNKNOWN_SIGNER",
+            AdmitError::GapLimit { .. } => "NONCE_GAP_LIMIT",
             AdmitError::Full(_) => "MEMPOOL_FULL",
             AdmitError::Refused(r) => r.code(),
         }
     }
 }
 
+/// The mempool's bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Most transactions waiting.
+    pub max_txs: usize,
+    /// Most bytes of transactions waiting.
+    pub max_bytes: usize,
+    /// How far ahead of its committed nonce a signer may queue.
+    pub max_nonce_ahead: u64,
+    /// Most parked transactions (waiting behind a nonce gap) in all.
+    pub max_parked: usize,
+    /// Most parked transactions of one signer.
+    pub max_parked_per_signer: usize,
+    /// How long a parked transaction waits for its gap to be filled.
+    pub parked_ttl: Duration,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 20_000,
+            max_bytes: 64 * 1024 * 1024,
+            max_nonce_ahead: 64,
+            max_parked: 1_000,
+            max_parked_per_signer: 16,
+            parked_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Entry {
+    seq: u64,
+    p: PendingTx,
+    /// Since when it waits behind a gap, if it does.
+    parked_since: Option<Instant>,
+}
+
 pub struct Mempool {
-    max_txs: usize,
-    max_ahead: u64,
+    limits: MempoolLimits,
     next_seq: u64,
-    /// By hash: arrival sequence, the transaction, and whether it arrived ahead of a gap
-    /// in its signer's nonces (so it could not be dry-run).
-    entries: HashMap<Hash, (u64, PendingTx, bool)>,
-    /// How many entries arrived ahead of a gap: bounded, so throwaway keys cannot fill
-    /// the pool with transactions nobody checked.
-    gapped: usize,
+    entries: HashMap<Hash, Entry>,
+    bytes: usize,
     by_signer: HashMap<PublicKey, BTreeMap<u64, Hash>>,
+    /// Signers by how many transactions they have waiting (to find the largest).
+    by_count: BTreeSet<(usize, PublicKey)>,
     /// Arrival order.
     order: BTreeMap<u64, Hash>,
+    /// Parked transactions in arrival order (oldest first: the first to expire).
+    parked: BTreeMap<u64, Hash>,
 }
 
 impl Mempool {
-    pub fn new(max_txs: usize, max_ahead: u64) -> Self {
+    pub fn new(limits: MempoolLimits) -> Self {
         Mempool {
-            max_txs,
-            max_ahead,
+            limits,
             next_seq: 0,
             entries: HashMap::new(),
-            gapped: 0,
+            bytes: 0,
             by_signer: HashMap::new(),
+            by_count: BTreeSet::new(),
             order: BTreeMap::new(),
+            parked: BTreeMap::new(),
         }
+    }
+
+    pub fn limits(&self) -> &MempoolLimits {
+        &self.limits
     }
 
     pub fn len(&self) -> usize {
@@ -74,6 +147,21 @@ impl Mempool {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Bytes of the transactions waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Transactions waiting behind a nonce gap.
+    pub fn parked_len(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Transactions a proposer can take now.
+    pub fn ready_len(&self) -> usize {
+        self.entries.len() - self.parked.len()
     }
 
     pub fn contains(&self, hash: &Hash) -> bool {
@@ -91,12 +179,16 @@ impl Mempool {
         n
     }
 
-    /// Admits a verified transaction. When it is its signer's next transaction, the
-    /// ledger rules are dry-run against the committed state first.
-    pub fn admit(&mut self, p: PendingTx, state: &State) -> Result<(), AdmitError> {
+    /// Admits a verified transaction at `now`. When it is its signer's next
+    /// transaction, the ledger rules are dry-run against the committed state first.
+    pub fn admit(&mut self, p: PendingTx, state: &State, now: Instant) -> Result<(), AdmitError> {
+        self.expire(now);
         let tx = &p.tx;
         if self.entries.contains_key(&tx.hash) {
             return Err(AdmitError::AlreadyPending);
+        }
+        if !state.knows_signer(&tx.signer) {
+            return Err(AdmitError::UnknownSigner);
         }
         let committed = state.nonce(&tx.signer);
         if tx.nonce <= committed {
@@ -105,50 +197,175 @@ impl Mempool {
                 last_used: committed,
             }));
         }
-        if self
-            .by_signer
-            .get(&tx.signer)
-            .is_some_and(|m| m.contains_key(&tx.nonce))
-        {
+        let queued = self.by_signer.get(&tx.signer);
+        if queued.is_some_and(|m| m.contains_key(&tx.nonce)) {
             return Err(AdmitError::NoncePending { nonce: tx.nonce });
         }
-        if tx.nonce > committed.saturating_add(self.max_ahead) {
+        if tx.nonce > committed.saturating_add(self.limits.max_nonce_ahead) {
             return Err(AdmitError::NonceTooHigh {
                 nonce: tx.nonce,
                 committed,
-                max_ahead: self.max_ahead,
+                max_ahead: self.limits.max_nonce_ahead,
             });
         }
-        if self.entries.len() >= self.max_txs {
-            return Err(AdmitError::Full(self.max_txs));
-        }
-        let predecessor_pending = self
-            .by_signer
-            .get(&tx.signer)
-            .is_some_and(|m| m.contains_key(&(tx.nonce - 1)));
-        let gapped = tx.nonce != committed + 1 && !predecessor_pending;
-        if gapped && self.gapped >= self.max_txs / 20 {
-            return Err(AdmitError::Full(self.max_txs));
+        // Ready when every nonce from the committed one up to it waits here.
+        let next = self.next_nonce(state, &tx.signer);
+        let ready = tx.nonce == next;
+        if !ready {
+            let parked_of_signer = queued.map_or(0, |m| m.range(next..).count());
+            if parked_of_signer >= self.limits.max_parked_per_signer {
+                return Err(AdmitError::GapLimit {
+                    limit: self.limits.max_parked_per_signer,
+                    next,
+                });
+            }
+            if self.parked.len() >= self.limits.max_parked {
+                return Err(AdmitError::Full(self.limits.max_txs));
+            }
         }
         if tx.nonce == committed + 1 {
             state.check(tx).map_err(AdmitError::Refused)?;
         }
-        if gapped {
-            self.gapped += 1;
+        let size = p.raw.len();
+        while self.entries.len() >= self.limits.max_txs
+            || self.bytes.saturating_add(size) > self.limits.max_bytes
+        {
+            if !self.make_room(&tx.signer, ready) {
+                return Err(AdmitError::Full(self.limits.max_txs));
+            }
         }
+        let (signer, nonce, hash) = (tx.signer, tx.nonce, tx.hash);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_signer
-            .entry(tx.signer)
-            .or_default()
-            .insert(tx.nonce, tx.hash);
-        self.order.insert(seq, tx.hash);
-        self.entries.insert(tx.hash, (seq, p, gapped));
+        self.order.insert(seq, hash);
+        self.bytes += size;
+        self.entries.insert(
+            hash,
+            Entry {
+                seq,
+                p,
+                parked_since: None,
+            },
+        );
+        if !ready {
+            self.parked.insert(seq, hash);
+            if let Some(e) = self.entries.get_mut(&hash) {
+                e.parked_since = Some(now);
+            }
+        }
+        self.insert_for_signer(signer, nonce, hash);
+        if ready {
+            // It may fill the gap in front of parked transactions of its signer.
+            self.unpark_ready(&signer, state);
+        }
         Ok(())
     }
 
-    /// Up to `max` transactions in arrival order, each signer's in nonce order with
-    /// no gaps from its committed nonce.
+    /// Drops one transaction to make room for one of `newcomer`: the oldest parked
+    /// one, else (for a `ready` newcomer only) the last queued transaction of the
+    /// signer with the most waiting, if that is another signer with more waiting than
+    /// `newcomer` would have. False if nothing may be dropped.
+    fn make_room(&mut self, newcomer: &PublicKey, ready: bool) -> bool {
+        if let Some((_, hash)) = self.parked.first_key_value() {
+            let hash = *hash;
+            self.remove(&hash);
+            return true;
+        }
+        if !ready {
+            return false;
+        }
+        let own = self.by_signer.get(newcomer).map_or(0, BTreeMap::len) + 1;
+        let Some(&(count, largest)) = self.by_count.last() else {
+            return false;
+        };
+        if largest == *newcomer || count <= own || count < 2 {
+            return false;
+        }
+        let Some(hash) = self
+            .by_signer
+            .get(&largest)
+            .and_then(|m| m.last_key_value())
+            .map(|(_, h)| *h)
+        else {
+            return false;
+        };
+        self.remove(&hash);
+        true
+    }
+
+    fn insert_for_signer(&mut self, signer: PublicKey, nonce: u64, hash: Hash) {
+        let m = self.by_signer.entry(signer).or_default();
+        let before = m.len();
+        m.insert(nonce, hash);
+        let after = m.len();
+        if before > 0 {
+            self.by_count.remove(&(before, signer));
+        }
+        self.by_count.insert((after, signer));
+    }
+
+    /// Removes one transaction from every index.
+    fn remove(&mut self, hash: &Hash) -> Option<PendingTx> {
+        let e = self.entries.remove(hash)?;
+        self.order.remove(&e.seq);
+        self.parked.remove(&e.seq);
+        self.bytes = self.bytes.saturating_sub(e.p.raw.len());
+        let signer = e.p.tx.signer;
+        if let Some(m) = self.by_signer.get_mut(&signer) {
+            let before = m.len();
+            if m.remove(&e.p.tx.nonce).is_some() {
+                self.by_count.remove(&(before, signer));
+                if m.is_empty() {
+                    self.by_signer.remove(&signer);
+                } else {
+                    self.by_count.insert((before - 1, signer));
+                }
+            }
+        }
+        Some(e.p)
+    }
+
+    /// Marks ready the parked transactions of `signer` that no gap separates from its
+    /// committed nonce any more.
+    fn unpark_ready(&mut self, signer: &PublicKey, state: &State) {
+        let Some(m) = self.by_signer.get(signer) else {
+            return;
+        };
+        let mut n = state.nonce(signer).saturating_add(1);
+        let mut now_ready = Vec::new();
+        while let Some(h) = m.get(&n) {
+            now_ready.push(*h);
+            n = n.saturating_add(1);
+        }
+        for h in now_ready {
+            if let Some(e) = self.entries.get_mut(&h)
+                && e.parked_since.take().is_some()
+            {
+                self.parked.remove(&e.seq);
+            }
+        }
+    }
+
+    /// Drops parked transactions that waited longer than the limit.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some((_, hash)) = self.parked.first_key_value() {
+            let hash = *hash;
+            let expired = self
+                .entries
+                .get(&hash)
+                .and_then(|e| e.parked_since)
+                .is_none_or(|since| now.saturating_duration_since(since) >= self.limits.parked_ttl);
+            if !expired {
+                break;
+            }
+            if self.remove(&hash).is_none() {
+                self.parked.pop_first();
+            }
+        }
+    }
+
+    /// Up to `max` ready transactions in arrival order, each signer's in nonce order
+    /// with no gaps from its committed nonce.
     pub fn select(&self, state: &State, max: usize) -> Vec<PendingTx> {
         let mut expected: HashMap<PublicKey, u64> = HashMap::new();
         let mut taken: Vec<(u64, PendingTx)> = Vec::new();
@@ -159,19 +376,19 @@ impl Mempool {
                 if taken.len() >= max {
                     break;
                 }
-                if taken_hashes.contains(hash) {
+                if taken_hashes.contains(hash) || self.parked.contains_key(seq) {
                     continue;
                 }
-                let Some((_, p, _)) = self.entries.get(hash) else {
+                let Some(e) = self.entries.get(hash) else {
                     continue;
                 };
                 let next = expected
-                    .entry(p.tx.signer)
-                    .or_insert_with(|| state.nonce(&p.tx.signer).saturating_add(1));
-                if p.tx.nonce == *next {
+                    .entry(e.p.tx.signer)
+                    .or_insert_with(|| state.nonce(&e.p.tx.signer).saturating_add(1));
+                if e.p.tx.nonce == *next {
                     *next += 1;
                     taken_hashes.insert(*hash);
-                    taken.push((*seq, p.clone()));
+                    taken.push((*seq, e.p.clone()));
                 }
             }
             if taken.len() == before || taken.len() >= max {
@@ -184,36 +401,25 @@ impl Mempool {
     /// Drops transactions that were committed, and any whose nonce is now used
     /// (`committed` is the block's transactions with their signers: a block another
     /// validator proposed may use a nonce that a different transaction waiting here
-    /// also claims).
+    /// also claims); parked transactions whose gap the block filled become ready.
     pub fn remove_committed(&mut self, committed: &[(Hash, PublicKey)], state: &State) {
         let mut signers: Vec<PublicKey> = committed.iter().map(|(_, s)| *s).collect();
         signers.sort_unstable();
         signers.dedup();
         for (hash, _) in committed {
-            if let Some((seq, p, gapped)) = self.entries.remove(hash) {
-                self.order.remove(&seq);
-                self.gapped = self.gapped.saturating_sub(usize::from(gapped));
-                if let Some(m) = self.by_signer.get_mut(&p.tx.signer) {
-                    m.remove(&p.tx.nonce);
-                }
-            }
+            self.remove(hash);
         }
         for signer in signers {
             let used = state.nonce(&signer);
-            if let Some(m) = self.by_signer.get_mut(&signer) {
-                let stale: Vec<u64> = m.range(..=used).map(|(n, _)| *n).collect();
-                for n in stale {
-                    if let Some(h) = m.remove(&n)
-                        && let Some((seq, _, gapped)) = self.entries.remove(&h)
-                    {
-                        self.order.remove(&seq);
-                        self.gapped = self.gapped.saturating_sub(usize::from(gapped));
-                    }
-                }
-                if m.is_empty() {
-                    self.by_signer.remove(&signer);
-                }
+            let stale: Vec<Hash> = self
+                .by_signer
+                .get(&signer)
+                .map(|m| m.range(..=used).map(|(_, h)| *h).collect())
+                .unwrap_or_default();
+            for h in stale {
+                self.remove(&h);
             }
+            self.unpark_ready(&signer, state);
         }
     }
 }
@@ -223,45 +429,193 @@ mod tests {
     use super::*;
     use crate::ledger::{AccountId, Tx, TxKind, UnitFilter, UnitType};
 
-    fn tx(seed: u8, nonce: u64) -> PendingTx {
+    /// The Parties whose registry keys sign in these tests, by seed.
+    const PARTIES: [&str; 5] = ["JPN", "CAN", "NZL", "NOR", "ISL"];
+
+    /// A transfer of one AAU to another Party by the registry of `PARTIES[signer - 1]`
+    /// (seed 250 is a key the ledger does not know), told apart by `tag`.
+    fn tx(signer: u8, tag: u8, nonce: u64) -> PendingTx {
+        let party = PARTIES
+            .get(usize::from(signer).wrapping_sub(1))
+            .unwrap_or(&"JPN");
         let kind = TxKind::TransferUnits {
-            from: AccountId::parse("JPN-100-1").unwrap(),
-            to: AccountId::parse("CAN-100-1").unwrap(),
+            from: AccountId::parse(&format!("{party}-100-1")).unwrap(),
+            to: AccountId::parse(if *party == "JPN" {
+                "CAN-100-1"
+            } else {
+                "JPN-100-1"
+            })
+            .unwrap(),
             amount: 1,
             units: UnitFilter::new(UnitType::Aau, 1),
         };
-        let mut hash = [seed; 32];
+        let mut hash = [tag; 32];
         hash[0] = nonce as u8;
+        hash[1] = signer;
         PendingTx {
-            raw: vec![],
+            raw: vec![0; 100],
             tx: Tx {
                 hash,
-                signer: [seed; 32],
+                signer: key(signer),
                 nonce,
                 kind,
             },
         }
     }
 
-    #[test]
-    fn transactions_ahead_of_a_gap_are_bounded_and_contiguous_ones_are_not() {
-        let (genesis, _) = crate::dev::dev_genesis_with_keys(&mut |_| {
-            ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+    fn key(seed: u8) -> PublicKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes()
+    }
+
+    /// A dev genesis whose Parties in `PARTIES` have the keys of seeds 1 to 5 (the
+    /// others share seed 200).
+    fn state() -> State {
+        let (genesis, _) = crate::dev::dev_genesis_with_keys(&mut |code| {
+            let seed = PARTIES
+                .iter()
+                .position(|p| *p == code)
+                .map_or(200, |i| i as u8 + 1);
+            ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
         });
-        let state = genesis.build_state().unwrap();
-        let mut pool = Mempool::new(100, 64);
-        // Five throwaway keys, each queuing a transaction nobody can check yet.
-        for seed in 10..15 {
-            pool.admit(tx(seed, 7), &state).unwrap();
+        genesis.build_state().unwrap()
+    }
+
+    fn limits(max_txs: usize) -> MempoolLimits {
+        MempoolLimits {
+            max_txs,
+            max_bytes: usize::MAX,
+            max_nonce_ahead: 64,
+            max_parked: 5,
+            max_parked_per_signer: 3,
+            parked_ttl: Duration::from_secs(60),
         }
-        assert_eq!(pool.admit(tx(20, 7), &state), Err(AdmitError::Full(100)));
-        // A signer pipelining contiguous nonces behind a gapped one is not limited by it.
-        pool.admit(tx(10, 8), &state).unwrap();
-        pool.admit(tx(10, 9), &state).unwrap();
-        assert_eq!(pool.len(), 7);
+    }
+
+    #[test]
+    fn a_key_the_ledger_does_not_know_is_refused() {
+        let state = state();
+        let mut pool = Mempool::new(limits(100));
+        let now = Instant::now();
+        assert_eq!(
+            pool.admit(tx(250, 0, 2), &state, now),
+            Err(AdmitError::UnknownSigner)
+        );
+        assert_eq!(AdmitError::UnknownSigner.code(), "UNKNOWN_SIGNER");
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn parked_transactions_are_bounded_per_signer_and_in_total_and_never_ready() {
+        let state = state();
+        let mut pool = Mempool::new(limits(100));
+        let now = Instant::now();
+        // Signer 1 parks nonces 3, 4, 5 behind the missing 1 and 2: the fourth is one
+        // too many, however contiguous it is with the others.
+        for n in 3..=5 {
+            pool.admit(tx(1, 0, n), &state, now).unwrap();
+        }
+        assert_eq!(
+            pool.admit(tx(1, 0, 6), &state, now),
+            Err(AdmitError::GapLimit { limit: 3, next: 1 })
+        );
+        // Two more signers park two; the total bound then refuses a sixth.
+        pool.admit(tx(2, 0, 5), &state, now).unwrap();
+        pool.admit(tx(3, 0, 5), &state, now).unwrap();
+        assert_eq!(
+            pool.admit(tx(4, 0, 5), &state, now),
+            Err(AdmitError::Full(100))
+        );
+        assert_eq!((pool.len(), pool.parked_len(), pool.ready_len()), (5, 5, 0));
         assert!(
             pool.select(&state, 10).is_empty(),
             "nothing is next in line"
+        );
+    }
+
+    #[test]
+    fn filling_the_gap_makes_parked_transactions_ready() {
+        let state = state();
+        let mut pool = Mempool::new(limits(100));
+        let now = Instant::now();
+        pool.admit(tx(1, 0, 3), &state, now).unwrap();
+        pool.admit(tx(1, 0, 2), &state, now).unwrap();
+        assert_eq!(pool.ready_len(), 0);
+        // Nonce 1 is dry-run against the state: a transfer the dev genesis allows.
+        pool.admit(tx(1, 0, 1), &state, now).unwrap();
+        assert_eq!((pool.ready_len(), pool.parked_len()), (3, 0));
+        let nonces: Vec<u64> = pool.select(&state, 10).iter().map(|p| p.tx.nonce).collect();
+        assert_eq!(nonces, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn parked_transactions_expire_and_ready_ones_do_not() {
+        let state = state();
+        let mut pool = Mempool::new(limits(100));
+        let start = Instant::now();
+        pool.admit(tx(1, 0, 1), &state, start).unwrap();
+        pool.admit(tx(2, 0, 4), &state, start).unwrap();
+        pool.expire(start + Duration::from_secs(59));
+        assert_eq!(pool.len(), 2);
+        pool.expire(start + Duration::from_secs(60));
+        assert_eq!((pool.len(), pool.ready_len()), (1, 1));
+        assert!(pool.contains(&tx(1, 0, 1).tx.hash));
+    }
+
+    #[test]
+    fn a_full_pool_drops_parked_then_the_longest_queue_never_a_next_transaction() {
+        let state = state();
+        let mut pool = Mempool::new(limits(4));
+        let now = Instant::now();
+        // Signer 1 queues 1, 2, 3 (ready); signer 2 parks 5.
+        for n in 1..=3 {
+            pool.admit(tx(1, 0, n), &state, now).unwrap();
+        }
+        pool.admit(tx(2, 0, 5), &state, now).unwrap();
+        // Signer 3's next transaction takes the parked one's place.
+        pool.admit(tx(3, 0, 1), &state, now).unwrap();
+        assert!(!pool.contains(&tx(2, 0, 5).tx.hash));
+        // Signer 4's next transaction takes the place of signer 1's last.
+        pool.admit(tx(4, 0, 1), &state, now).unwrap();
+        assert!(!pool.contains(&tx(1, 0, 3).tx.hash));
+        assert!(pool.contains(&tx(1, 0, 1).tx.hash));
+        // Signer 1 cannot outrank itself, and a parked newcomer never drops a ready
+        // transaction.
+        assert_eq!(
+            pool.admit(tx(1, 0, 3), &state, now),
+            Err(AdmitError::Full(4))
+        );
+        assert_eq!(
+            pool.admit(tx(5, 0, 2), &state, now),
+            Err(AdmitError::Full(4))
+        );
+        // Signer 5's next transaction takes the place of signer 1's second; then each
+        // signer has one waiting and nobody's next transaction is dropped.
+        pool.admit(tx(5, 0, 1), &state, now).unwrap();
+        assert!(!pool.contains(&tx(1, 0, 2).tx.hash));
+        assert_eq!(
+            pool.admit(tx(2, 0, 1), &state, now),
+            Err(AdmitError::Full(4))
+        );
+        assert_eq!(pool.len(), 4);
+        assert_eq!(pool.ready_len(), 4);
+    }
+
+    #[test]
+    fn the_byte_bound_counts_like_the_count_bound() {
+        let state = state();
+        let mut pool = Mempool::new(MempoolLimits {
+            max_bytes: 250,
+            ..limits(100)
+        });
+        let now = Instant::now();
+        pool.admit(tx(1, 0, 1), &state, now).unwrap();
+        pool.admit(tx(1, 0, 2), &state, now).unwrap();
+        assert_eq!(pool.bytes(), 200);
+        assert_eq!(
+            pool.admit(tx(1, 0, 3), &state, now),
+            Err(AdmitError::Full(100))
         );
     }
 }

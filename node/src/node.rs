@@ -15,13 +15,17 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::chain::{Chain, ChainError, PendingTx};
 use crate::ledger::{Hash, PublicKey};
-use crate::mempool::{AdmitError, Mempool};
+use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::store::{Entry, Store, StoreError, TxLocation, Write};
 use crate::tx::{self, TxError};
 
-/// 9999-12-31T23:59:59.999Z: dev time never moves past it, so block timestamps can
-/// always increase.
+/// 9999-12-31T23:59:59.999Z: no block is timestamped after it.
 pub const MAX_LEDGER_TIME_MS: i64 = 253_402_300_799_999;
+
+/// 9998-12-31T23:59:59.999Z: the latest instant a dev chain's time may be moved to;
+/// the year after it is left for the blocks that follow (each a millisecond or more
+/// after the last), so that the chain never runs out of timestamps.
+pub const MAX_DEV_ADVANCE_MS: i64 = 253_370_764_799_999;
 
 /// Tunables of the node.
 #[derive(Clone, Debug)]
@@ -31,10 +35,8 @@ pub struct NodeConfig {
     /// How long the producer waits for more transactions before cutting a block that
     /// is not full.
     pub block_window: Duration,
-    /// Most transactions waiting in the mempool.
-    pub mempool_max_txs: usize,
-    /// How far ahead of its committed nonce a signer may queue transactions.
-    pub max_nonce_ahead: u64,
+    /// The mempool's bounds (see [`crate::mempool`]).
+    pub mempool: MempoolLimits,
     /// Dev chains: ledger time starts at the genesis time and runs with the wall clock
     /// from there, and `advance_time` may move it forward (never back).
     pub dev_clock: bool,
@@ -45,8 +47,7 @@ impl Default for NodeConfig {
         NodeConfig {
             max_block_txs: 2_000,
             block_window: Duration::from_millis(5),
-            mempool_max_txs: 20_000,
-            max_nonce_ahead: 64,
+            mempool: MempoolLimits::default(),
             dev_clock: false,
         }
     }
@@ -65,7 +66,9 @@ pub enum SubmitError {
     ReadOnly,
     #[error("only a dev chain (kyotod --dev) can move ledger time")]
     NotDevChain,
-    #[error("{to_ms} ms is past the end of year 9999, the last instant ledger time may reach")]
+    #[error(
+        "{to_ms} ms is past 9998-12-31T23:59:59.999Z, the latest instant dev time may be moved to (the year 9999 is left for the blocks after it)"
+    )]
     TimeOutOfRange { to_ms: i64 },
     #[error("ledger time can only move forward: it is already {now_ms} ms")]
     TimeBackwards { now_ms: i64 },
@@ -192,7 +195,7 @@ impl Node {
         let chain_id = chain.state().chain_id().to_owned();
         Arc::new(Node {
             chain: RwLock::new(chain),
-            mempool: Mutex::new(Mempool::new(config.mempool_max_txs, config.max_nonce_ahead)),
+            mempool: Mutex::new(Mempool::new(config.mempool.clone())),
             chain_id,
             new_tx: Notify::new(),
             head,
@@ -273,10 +276,11 @@ impl Node {
         let mut to_gossip = Vec::new();
         let admitted = self.chain().and_then(|chain| {
             let mut mempool = self.mempool()?;
+            let now = Instant::now();
             for (slot, p) in results.iter_mut().zip(decoded) {
                 if let Some(p) = p {
                     let copy = outbox.map(|_| p.raw.clone());
-                    match mempool.admit(p, chain.state()) {
+                    match mempool.admit(p, chain.state(), now) {
                         Ok(()) => to_gossip.extend(copy),
                         Err(e) => *slot = Err(e.into()),
                     }
@@ -318,6 +322,17 @@ impl Node {
 
     pub fn mempool_len(&self) -> usize {
         self.mempool().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Transactions in the mempool that a block can take now (not waiting behind a
+    /// nonce gap). Parked transactions expired by now are dropped first.
+    pub fn mempool_ready(&self) -> usize {
+        self.mempool()
+            .map(|mut m| {
+                m.expire(Instant::now());
+                m.ready_len()
+            })
+            .unwrap_or(0)
     }
 
     /// `validator` or `observer`.
@@ -514,7 +529,9 @@ impl Node {
             ts = ts.max(to);
         }
         clock.last_commit = Instant::now();
-        Ok(ts)
+        // Never past the last instant a block may carry (block building refuses one
+        // that cannot be later than its parent).
+        Ok(ts.min(MAX_LEDGER_TIME_MS))
     }
 
     fn produce(&self, force: bool) -> Result<Option<pb::GetBlockResponse>, ChainError> {
@@ -555,7 +572,7 @@ impl Node {
             return Err(SubmitError::NotDevChain);
         }
         let now_ms = self.chain()?.state().time_ms();
-        if to_ms > MAX_LEDGER_TIME_MS {
+        if to_ms > MAX_DEV_ADVANCE_MS {
             return Err(SubmitError::TimeOutOfRange { to_ms });
         }
         if to_ms <= now_ms {
@@ -580,7 +597,9 @@ impl Node {
                 _ = shutdown.changed() => return Ok(()),
             }
             loop {
-                let waiting = self.mempool_len();
+                // Only what a block can take: transactions parked behind a nonce gap
+                // never make the producer cut a block.
+                let waiting = self.mempool_ready();
                 if waiting == 0 {
                     break;
                 }

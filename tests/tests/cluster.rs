@@ -391,3 +391,52 @@ fn a_validator_added_by_governance_starts_voting_and_one_removed_stops() {
     c.wait_all_at(&urls, top, LIMIT);
     c.assert_same_chain(&urls, top);
 }
+
+/// A transaction that cannot execute yet (its signer's earlier nonce was never sent)
+/// waits in every mempool without making the proposers cut blocks: a quiet network
+/// stays at its empty-block pace. A key the ledger does not know is refused at the
+/// door, on every validator, and nothing of it spreads.
+#[test]
+fn a_transaction_behind_a_nonce_gap_does_not_make_blocks_and_a_stranger_is_refused() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path(), 4, &[]);
+    let urls = c.urls();
+    c.wait_all_at(&urls, 2, LIMIT);
+    // A stranger's key: refused whatever its nonce, with its own code.
+    c.kyoto(0, &["keys", "generate", "--out", "stranger.key"])
+        .ok();
+    for nonce in ["1", "2"] {
+        let mut args = transfer_args("stranger.key", "JPN-100-1", "1");
+        args.extend(["--nonce", nonce, "--no-wait"]);
+        kyoto_tests::assert_refused(c.kyoto(1, &args), "UNKNOWN_SIGNER");
+    }
+    // JPN's nonce 2 before its nonce 1: admitted and gossiped, but parked.
+    let mut second = transfer_args("dev-keys/JPN.key", "JPN-100-1", "2");
+    second.extend(["--nonce", "2", "--no-wait"]);
+    let parked = hex_of(
+        c.kyoto(0, &second).json()["txHash"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    let start = max_height(&c, &urls);
+    thread::sleep(Duration::from_secs(6));
+    let end = max_height(&c, &urls);
+    // Empty blocks come once a second (--empty-block-interval-ms 1000); a proposer
+    // that took the parked transaction for work made ~45 a second.
+    assert!(
+        end - start <= 15,
+        "{} blocks in 6 s with only a parked transaction waiting",
+        end - start
+    );
+    let tx = c.kyoto(2, &["--output", "json", "tx", &parked]).json();
+    assert_eq!(tx["status"], "TRANSACTION_STATUS_PENDING", "{tx}");
+    // Nonce 1 fills the gap: both commit, in order.
+    let mut first = transfer_args("dev-keys/JPN.key", "JPN-100-1", "1");
+    first.extend(["--nonce", "1"]);
+    c.kyoto(3, &first).json();
+    wait_committed(&c, &parked, "the parked transfer was not committed");
+    let top = max_height(&c, &urls);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+}

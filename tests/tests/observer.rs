@@ -108,3 +108,40 @@ fn an_observer_follows_verifies_and_refuses_submissions() {
     let observer = NodeProcess::start(&observer_dir, &args);
     wait_in_sync(&validator, &observer);
 }
+
+/// Dev time moved to the end of the calendar: the dev node refuses a jump into the
+/// year 9999 (it would leave no timestamps for the blocks after it), and after the
+/// latest jump it allows, its blocks still pass every check an observer makes.
+#[test]
+fn dev_time_at_its_limit_leaves_blocks_an_observer_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    for to in ["9999-12-31T23:59:59.999Z", "9999-01-01"] {
+        let r = validator.kyoto(&["dev", "advance-time", "--to", to]);
+        assert_refused(r, "TIME_OUT_OF_RANGE");
+    }
+    validator
+        .kyoto(&["dev", "advance-time", "--to", "9998-12-31T23:59:59.999Z"])
+        .ok();
+    transfer(&validator, "3");
+    transfer(&validator, "4");
+    let block = validator.kyoto(&["--output", "json", "block", "3"]).json();
+    let ts = json_u64(&block["block"]["header"]["timestampMs"]);
+    // The CLI reads the time to the second.
+    assert!(
+        ts > 253_370_764_799_000 && ts <= 253_402_300_799_999,
+        "{ts}"
+    );
+    let genesis = dir.path().join(".kyoto-dev/genesis.json");
+    let observer = NodeProcess::start(
+        &dir.path().join("observer"),
+        &[
+            "--observer",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--sync-from",
+            &validator.url,
+        ],
+    );
+    wait_in_sync(&validator, &observer);
+}

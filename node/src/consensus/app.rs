@@ -800,14 +800,17 @@ impl Proposer {
         } else {
             self.rules.empty_block_interval.min(timeout / 2)
         };
-        while self.node.mempool_len() == 0 && started.elapsed() < wait {
+        // Only transactions a block can take count: one parked behind a nonce gap
+        // must not turn a quiet network into a stream of empty blocks.
+        while self.node.mempool_ready() == 0 && started.elapsed() < wait {
             self.node
                 .wait_for_tx(wait.saturating_sub(started.elapsed()))
                 .await;
         }
-        if self.node.mempool_len() > 0 {
+        let ready = self.node.mempool_ready();
+        if ready > 0 {
             let window = self.node.config().block_window;
-            if self.node.mempool_len() < self.node.config().max_block_txs && !window.is_zero() {
+            if ready < self.node.config().max_block_txs && !window.is_zero() {
                 tokio::time::sleep(window).await;
             }
         }
@@ -821,7 +824,7 @@ impl Proposer {
                 if chain.height() + 1 != height.0 {
                     return Ok(None);
                 }
-                let (block, hash) = chain.build_block(&txs, now_ms());
+                let (block, hash) = chain.build_block(&txs, now_ms())?;
                 let block = block.encode_to_vec();
                 let signature = signer.sign(&part_bytes(
                     &genesis,

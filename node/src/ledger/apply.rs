@@ -1491,7 +1491,7 @@ impl State {
                     p.next_entity_account += 1;
                 }
                 touched.insert(StateKey::Account(id.clone()));
-                self.accounts.insert(id.clone(), account);
+                self.insert_account(account);
                 applied(AppliedKind::AccountOpened, Some(id))
             }
             Plan::Inventory {

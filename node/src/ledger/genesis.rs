@@ -344,15 +344,12 @@ impl Genesis {
                 kind,
                 number: 1,
             };
-            state.accounts.insert(
-                id.clone(),
-                Account {
-                    id,
-                    holder: Holder::CdmBoard,
-                    holder_name: name.to_owned(),
-                    blocks: Vec::new(),
-                },
-            );
+            state.insert_account(Account {
+                id,
+                holder: Holder::CdmBoard,
+                holder_name: name.to_owned(),
+                blocks: Vec::new(),
+            });
         }
         let codes: BTreeSet<String> = self.parties.iter().map(|p| p.code.clone()).collect();
         if codes.len() != self.parties.len() {
@@ -478,15 +475,12 @@ impl Genesis {
                 reserve_holdings: BTreeMap::new(),
             };
             let holding = party_holding(&code);
-            state.accounts.insert(
-                holding.clone(),
-                Account {
-                    id: holding,
-                    holder: Holder::PartyAuthority,
-                    holder_name: gp.name.clone(),
-                    blocks: Vec::new(),
-                },
-            );
+            state.insert_account(Account {
+                id: holding,
+                holder: Holder::PartyAuthority,
+                holder_name: gp.name.clone(),
+                blocks: Vec::new(),
+            });
             state.parties.insert(code, party);
         }
         for (i, v) in self.validators.iter().enumerate() {

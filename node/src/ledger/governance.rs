@@ -918,15 +918,12 @@ impl State {
                 let holding = party_holding(&code);
                 touched.insert(StateKey::Party(code.clone()));
                 touched.insert(StateKey::Account(holding.clone()));
-                self.accounts.insert(
-                    holding.clone(),
-                    Account {
-                        id: holding.clone(),
-                        holder: Holder::PartyAuthority,
-                        holder_name: party.name.clone(),
-                        blocks: Vec::new(),
-                    },
-                );
+                self.insert_account(Account {
+                    id: holding.clone(),
+                    holder: Holder::PartyAuthority,
+                    holder_name: party.name.clone(),
+                    blocks: Vec::new(),
+                });
                 self.parties.insert(code, party);
                 self.settle_entry_into_force(now);
                 self.touch_deposited(touched);

@@ -416,6 +416,9 @@ pub struct State {
     pub(crate) nonces: BTreeMap<PublicKey, u64>,
     /// Hash of every leaf's encoding, by key bytes: the state root is computed from it.
     pub(crate) leaf_hashes: BTreeMap<Vec<u8>, Hash>,
+    /// Keys that hold an account of their own (derived from `accounts`, not a leaf:
+    /// every account goes in through [`State::insert_account`]).
+    pub(crate) holder_keys: BTreeSet<PublicKey>,
 }
 
 /// A stored leaf: key bytes and encoding.
@@ -458,7 +461,28 @@ impl State {
             accounts: BTreeMap::new(),
             nonces: BTreeMap::new(),
             leaf_hashes: BTreeMap::new(),
+            holder_keys: BTreeSet::new(),
         }
+    }
+
+    /// Puts an account in the state, keeping the index of holder keys.
+    pub(crate) fn insert_account(&mut self, account: Account) {
+        if let Holder::Key(k) = &account.holder {
+            self.holder_keys.insert(*k);
+        }
+        self.accounts.insert(account.id.clone(), account);
+    }
+
+    /// Whether `key` may sign anything the ledger would accept: a Party's registry
+    /// authority (whatever its treaty status), an account holder, the CDM executive
+    /// board or the Depositary. No other key can sign a transaction that executes (a
+    /// new key comes in only as an account's holder or an acceding State's authority),
+    /// so the mempool refuses any other at the door.
+    pub fn knows_signer(&self, key: &PublicKey) -> bool {
+        self.holder_keys.contains(key)
+            || self.params.cdm_board == *key
+            || self.governance.depositary.as_ref() == Some(key)
+            || self.parties.values().any(|p| p.authority == *key)
     }
 
     pub fn meta(&self) -> &Meta {
@@ -666,6 +690,13 @@ impl State {
         let params = params.ok_or(StateError::MissingMeta)?;
         let cdm = cdm.ok_or(StateError::MissingMeta)?;
         let governance = governance.ok_or(StateError::MissingMeta)?;
+        let holder_keys = accounts
+            .values()
+            .filter_map(|a: &Account| match &a.holder {
+                Holder::Key(k) => Some(*k),
+                _ => None,
+            })
+            .collect();
         Ok(State {
             meta,
             params,
@@ -677,6 +708,7 @@ impl State {
             accounts,
             nonces,
             leaf_hashes,
+            holder_keys,
         })
     }
 

@@ -54,7 +54,10 @@ fn submit_status(e: &SubmitError) -> Status {
             | TxError::WrongChain { .. },
         ) => Code::InvalidArgument,
         SubmitError::Admit(AdmitError::AlreadyPending) => Code::AlreadyExists,
-        SubmitError::Admit(AdmitError::Full(_)) => Code::ResourceExhausted,
+        SubmitError::Admit(AdmitError::Full(_) | AdmitError::GapLimit { .. }) => {
+            Code::ResourceExhausted
+        }
+        SubmitError::Admit(AdmitError::UnknownSigner) => Code::PermissionDenied,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
         SubmitError::ReadOnly

@@ -1,0 +1,262 @@
+//! Admission a stranger cannot abuse, through gRPC against a real dev node: keys the
+//! ledger does not know are refused at the door however many arrive; transactions
+//! behind a nonce gap are bounded per signer and in total and expire; none of it
+//! keeps a Party's next transaction out of the mempool.
+
+use ed25519_dalek::SigningKey;
+use kyoto_node::crypto::read_key_file;
+use kyoto_node::tx::sign_transaction;
+use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
+use kyoto_tests::NodeProcess;
+use tonic::{Code, transport::Channel};
+use tonic_types::StatusExt;
+
+fn transfer(chain: &str, nonce: u64, from: &str, to: &str, amount: u64) -> pb::TransactionBody {
+    pb::TransactionBody {
+        chain_id: chain.into(),
+        nonce,
+        kind: Some(Kind::TransferUnits(pb::TransferUnits {
+            from_account: from.into(),
+            to_account: to.into(),
+            amount,
+            units: Some(pb::UnitFilter {
+                unit_type: pb::UnitType::Aau as i32,
+                period: 1,
+                origin: String::new(),
+                project: String::new(),
+            }),
+        })),
+    }
+}
+
+/// The results of one `SubmitTransactions` request: the hash, or the gRPC code and
+/// refusal code, of each transaction.
+async fn submit_all(
+    client: &mut LedgerClient<Channel>,
+    txs: Vec<Vec<u8>>,
+) -> Vec<Result<Vec<u8>, String>> {
+    let r = client
+        .submit_transactions(pb::SubmitTransactionsRequest { transactions: txs })
+        .await
+        .unwrap()
+        .into_inner();
+    r.results
+        .into_iter()
+        .map(|r| {
+            if r.code.is_empty() {
+                Ok(r.tx_hash)
+            } else {
+                Err(r.code)
+            }
+        })
+        .collect()
+}
+
+async fn submit(
+    client: &mut LedgerClient<Channel>,
+    tx: Vec<u8>,
+) -> Result<Vec<u8>, (Code, String)> {
+    match client
+        .submit_transaction(pb::SubmitTransactionRequest { transaction: tx })
+        .await
+    {
+        Ok(r) => Ok(r.into_inner().tx_hash),
+        Err(status) => {
+            let reason = status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.clone())
+                .unwrap_or_default();
+            Err((status.code(), reason))
+        }
+    }
+}
+
+async fn tx_status(client: &mut LedgerClient<Channel>, hash: &[u8]) -> i32 {
+    client
+        .get_transaction(pb::GetTransactionRequest {
+            tx_hash: hash.to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+async fn wait_committed(client: &mut LedgerClient<Channel>, hash: &[u8]) {
+    for _ in 0..600 {
+        if tx_status(client, hash).await == pb::TransactionStatus::Committed as i32 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("transaction not committed within 30 s");
+}
+
+struct Dev {
+    _dir: tempfile::TempDir,
+    node: NodeProcess,
+    client: LedgerClient<Channel>,
+    chain: String,
+}
+
+impl Dev {
+    async fn start(extra: &[&str]) -> Dev {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--dev"];
+        args.extend_from_slice(extra);
+        let node = NodeProcess::start(&dir.path().join(".kyoto-dev"), &args);
+        let mut client = LedgerClient::connect(node.url.clone()).await.unwrap();
+        let chain = client
+            .get_status(pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .chain_id;
+        Dev {
+            _dir: dir,
+            node,
+            client,
+            chain,
+        }
+    }
+
+    fn key(&self, code: &str) -> SigningKey {
+        read_key_file(&self.node.data_dir.join(format!("dev-keys/{code}.key"))).unwrap()
+    }
+
+    async fn mempool_size(&mut self) -> u32 {
+        self.client
+            .get_status(pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .mempool_size
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_strangers_and_parked_transactions_do_not_keep_a_party_out() {
+    let mut dev = Dev::start(&[]).await;
+    let chain = dev.chain.clone();
+    // 2,000 throwaway keys, nonces 2 and 3 (nonce 1 never sent): the attack that
+    // filled every mempool before. Each is refused at the door.
+    let mut junk = Vec::new();
+    for i in 0..2_000u32 {
+        let mut seed = [7u8; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        let stranger = SigningKey::from_bytes(&seed);
+        for nonce in [2, 3] {
+            junk.push(sign_transaction(
+                &stranger,
+                &transfer(&chain, nonce, "JPN-100-1", "CAN-100-1", 1),
+            ));
+        }
+    }
+    for batch in junk.chunks(1_000) {
+        let results = submit_all(&mut dev.client, batch.to_vec()).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().err().map(String::as_str) == Some("UNKNOWN_SIGNER")),
+            "{:?}",
+            results.iter().find(|r| r.is_ok())
+        );
+    }
+    // A single submission of one of them: PERMISSION_DENIED with the same code.
+    assert_eq!(
+        submit(&mut dev.client, junk[0].clone()).await,
+        Err((Code::PermissionDenied, "UNKNOWN_SIGNER".into()))
+    );
+    assert_eq!(dev.mempool_size().await, 0);
+
+    // A known key parks at most 16 behind its gap; the 17th is refused.
+    let nor = dev.key("NOR");
+    let parked: Vec<Vec<u8>> = (3..=19)
+        .map(|n| sign_transaction(&nor, &transfer(&chain, n, "NOR-100-1", "CAN-100-1", 1)))
+        .collect();
+    let results = submit_all(&mut dev.client, parked).await;
+    assert!(results[..16].iter().all(Result::is_ok), "{results:?}");
+    let last_hash = results[15].clone().unwrap();
+    assert_eq!(results[16], Err("NONCE_GAP_LIMIT".into()));
+    assert_eq!(dev.mempool_size().await, 16);
+
+    // Japan's next transfer is admitted and committed all the same.
+    let jpn = dev.key("JPN");
+    let hash = submit(
+        &mut dev.client,
+        sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 5)),
+    )
+    .await
+    .unwrap();
+    wait_committed(&mut dev.client, &hash).await;
+    // NOR fills its gap (nonces 1 and 2): all 18 commit, the last (nonce 18) too.
+    let fill: Vec<Vec<u8>> = (1..=2)
+        .map(|n| sign_transaction(&nor, &transfer(&chain, n, "NOR-100-1", "CAN-100-1", 1)))
+        .collect();
+    let results = submit_all(&mut dev.client, fill).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    wait_committed(&mut dev.client, &last_hash).await;
+    let nonce = dev
+        .client
+        .get_nonce(pb::GetNonceRequest {
+            public_key: nor.verifying_key().to_bytes().to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nonce.committed_nonce, 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_transactions_are_bounded_in_total_and_expire() {
+    let mut dev = Dev::start(&[
+        "--mempool-max-parked",
+        "4",
+        "--mempool-parked-ttl-secs",
+        "2",
+    ])
+    .await;
+    let chain = dev.chain.clone();
+    let mut parked = Vec::new();
+    for code in ["NOR", "CHE", "ISL", "NZL"] {
+        let key = dev.key(code);
+        let tx = sign_transaction(
+            &key,
+            &transfer(&chain, 5, &format!("{code}-100-1"), "CAN-100-1", 1),
+        );
+        parked.push(submit(&mut dev.client, tx).await.unwrap());
+    }
+    let jpn = dev.key("JPN");
+    assert_eq!(
+        submit(
+            &mut dev.client,
+            sign_transaction(&jpn, &transfer(&chain, 5, "JPN-100-1", "CAN-100-1", 1))
+        )
+        .await,
+        Err((Code::ResourceExhausted, "MEMPOOL_FULL".into()))
+    );
+    // A transaction that can execute is still admitted, and committed.
+    let hash = submit(
+        &mut dev.client,
+        sign_transaction(&jpn, &transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 1)),
+    )
+    .await
+    .unwrap();
+    wait_committed(&mut dev.client, &hash).await;
+    // Two seconds later the parked ones are gone (a later submission sweeps them).
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let again = submit(
+        &mut dev.client,
+        sign_transaction(&jpn, &transfer(&chain, 5, "JPN-100-1", "CAN-100-1", 1)),
+    )
+    .await;
+    assert!(again.is_ok(), "{again:?}");
+    for h in &parked {
+        assert_eq!(
+            tx_status(&mut dev.client, h).await,
+            pb::TransactionStatus::Unknown as i32
+        );
+    }
+    assert_eq!(dev.mempool_size().await, 1);
+}
