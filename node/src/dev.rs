@@ -266,7 +266,10 @@ mod tests {
             Some(&aa)
         );
         let holding = state.account(&party_holding(&jpn)).unwrap();
-        assert_eq!(holding.holdings().get(&(UnitType::Aau, 1)), Some(&aa));
+        assert_eq!(
+            holding.holdings().get(&(UnitType::Aau, 1)),
+            Some(&u128::from(aa))
+        );
         // Australia ratified in December 2007: a Party from 11 March 2008, after the genesis.
         let aus = state.party(&PartyCode::parse("AUS").unwrap()).unwrap();
         assert!(!aus.in_force());

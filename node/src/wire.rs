@@ -63,14 +63,14 @@ pub fn account(state: &State, a: &Account) -> pb::GetAccountResponse {
             .account_controller(a)
             .map(|k| k.to_vec())
             .unwrap_or_default(),
-        total: a.total(),
+        total: narrow(a.total()),
         holdings: a
             .holdings()
             .into_iter()
             .map(|((t, p), amount)| pb::Holding {
                 unit_type: t as i32,
                 period: p,
-                amount,
+                amount: narrow(amount),
             })
             .collect(),
         serial_blocks: a.blocks.iter().map(serial_block).collect(),
@@ -90,13 +90,13 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
                 unit_type: t as i32,
                 period,
                 issued: pos.issued,
-                acquired: pos.acquired,
-                transferred: pos.transferred,
-                held: held.get(&(t, period)).copied().unwrap_or(0),
-                converted_in: pos.converted_in,
-                converted_out: pos.converted_out,
-                carried_in: pos.carried_in,
-                carried_out: pos.carried_out,
+                acquired: narrow(pos.acquired),
+                transferred: narrow(pos.transferred),
+                held: narrow(held.get(&(t, period)).copied().unwrap_or(0)),
+                converted_in: narrow(pos.converted_in),
+                converted_out: narrow(pos.converted_out),
+                carried_in: narrow(pos.carried_in),
+                carried_out: narrow(pos.carried_out),
             }
         })
         .collect();
@@ -108,26 +108,31 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
                 .positions
                 .iter()
                 .filter(|((_, per), _)| *per == period)
-                .fold((0u64, 0u64, 0i128), |(a, t, c), (_, pos)| {
+                .fold((0u128, 0u128, 0i128), |(a, t, c), (_, pos)| {
+                    let wide = |v: u128| i128::try_from(v).unwrap_or(i128::MAX);
                     (
                         a.saturating_add(pos.acquired),
                         t.saturating_add(pos.transferred),
-                        c + i128::from(pos.carried_in) - i128::from(pos.carried_out),
+                        c.saturating_add(wide(pos.carried_in))
+                            .saturating_sub(wide(pos.carried_out)),
                     )
                 });
             // Art. 3.10/3.12 add, Art. 3.11 subtracts; Art. 3.13 moves what was carried
             // over from this period's amount to the next one's.
-            let adjusted =
-                i128::from(assigned) + i128::from(acquired) - i128::from(transferred) + carried;
+            let wide = |v: u128| i128::try_from(v).unwrap_or(i128::MAX);
+            let adjusted = i128::from(assigned)
+                .saturating_add(wide(acquired))
+                .saturating_sub(wide(transferred))
+                .saturating_add(carried);
             pb::PeriodAccount {
                 period,
                 assigned_amount: assigned,
                 aau_issued: p.position(UnitType::Aau, period).issued,
-                acquired,
-                transferred,
+                acquired: narrow(acquired),
+                transferred: narrow(transferred),
                 adjusted_assigned_amount: i64::try_from(adjusted).unwrap_or(i64::MAX),
                 reserve: state.reserve(p, period).unwrap_or(0),
-                held_for_reserve: state.held_for_reserve(&p.code, period),
+                held_for_reserve: narrow(state.held_for_reserve(&p.code, period)),
             }
         })
         .collect();
@@ -173,7 +178,7 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         authority_key: p.authority.to_vec(),
         periods,
         positions,
-        holdings_total: held.values().sum(),
+        holdings_total: narrow(held.values().sum()),
         accounts: state
             .registry_accounts(&p.code)
             .map(|a| a.id.to_string())
@@ -213,7 +218,7 @@ pub fn compliance(c: &Compliance) -> pb::GetComplianceResponse {
         emissions: c.emissions,
         years_reported: c.years_reported.clone(),
         years_in_period: c.years_in_period.clone(),
-        retired: c.retired,
+        retired: narrow(c.retired),
         surplus: i64::try_from(c.surplus).unwrap_or(if c.surplus < 0 {
             i64::MIN
         } else {
@@ -221,7 +226,7 @@ pub fn compliance(c: &Compliance) -> pb::GetComplianceResponse {
         }),
         complies: c.complies,
         reserve: c.reserve.unwrap_or(0),
-        held_for_reserve: c.held_for_reserve,
+        held_for_reserve: narrow(c.held_for_reserve),
     }
 }
 
@@ -351,4 +356,10 @@ pub fn proposal(state: &State, p: &Proposal) -> pb::ProposalView {
         in_force: dates(&p.in_force),
         effect_applied: p.effect_applied,
     }
+}
+
+/// A ledger total (128-bit) in a 64-bit API field: saturates at u64::MAX, which no
+/// real registry reaches.
+fn narrow(v: u128) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
 }

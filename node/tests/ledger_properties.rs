@@ -1247,7 +1247,7 @@ fn check_invariants(state: &State, model: &Model) {
         let mut keys: Vec<_> = held.keys().chain(p.positions.keys()).copied().collect();
         keys.dedup();
         for k in keys {
-            let h = i128::from(held.get(&k).copied().unwrap_or(0));
+            let h = i128::try_from(held.get(&k).copied().unwrap_or(0)).unwrap();
             assert_eq!(
                 h,
                 p.position(k.0, k.1).expected_holdings(),
@@ -1520,4 +1520,76 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
         assert_eq!(r.outcome.as_ref().unwrap_err().code(), "INVALID_ARGUMENT");
     }
     assert_eq!(state.check_invariants(), Ok(()));
+}
+
+/// Units going back and forth between two registries without end: the cumulative
+/// acquired and transferred sums pass 2^64 (a panic with overflow checks on, the same
+/// block on every node, before they were 128-bit) and the accounting still holds.
+#[test]
+fn cumulative_sums_past_two_to_the_64_neither_panic_nor_break_the_accounting() {
+    let big: u64 = 1 << 63;
+    let mut g = genesis(0);
+    g.params.cpr_percent_of_assigned = 0;
+    for p in g.parties.iter_mut().take(2) {
+        p.assigned_amounts = BTreeMap::from([(1, big)]);
+    }
+    g.issuances = vec![GenesisIssuance {
+        party: "AAA".into(),
+        period: 1,
+        amount: big,
+    }];
+    let mut state = g.build_state().unwrap();
+    let transfer = |n: u8, signer: usize, nonce: u64, from: &str, to: &str| Tx {
+        hash: [n; 32],
+        signer: authority(signer),
+        nonce,
+        kind: TxKind::TransferUnits {
+            from: acct(from),
+            to: acct(to),
+            amount: big,
+            units: UnitFilter::new(UnitType::Aau, 1),
+        },
+    };
+    let txs = [
+        transfer(1, 0, 1, "AAA-100-1", "BBB-100-1"),
+        transfer(2, 1, 1, "BBB-100-1", "AAA-100-1"),
+        transfer(3, 0, 2, "AAA-100-1", "BBB-100-1"),
+        transfer(4, 1, 2, "BBB-100-1", "AAA-100-1"),
+        transfer(5, 0, 3, "AAA-100-1", "BBB-100-1"),
+    ];
+    let out = state
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: T0 + 1,
+                hash: [1; 32],
+            },
+            &txs,
+        )
+        .unwrap();
+    for r in &out.receipts {
+        assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+    }
+    let aaa = state.party(&code(0)).unwrap().position(UnitType::Aau, 1);
+    assert_eq!(aaa.transferred, 3 * u128::from(big));
+    assert_eq!(aaa.acquired, 2 * u128::from(big));
+    assert_eq!(aaa.expected_holdings(), 0);
+    assert_eq!(state.check_invariants(), Ok(()));
+    let reloaded = State::from_leaves(state.leaves().unwrap()).unwrap();
+    assert_eq!(reloaded.state_root(), state.state_root());
+    assert_eq!(reloaded, state);
+}
+
+/// Genesis issuances past a Party's serial numbers are refused, not a panic.
+#[test]
+fn genesis_issuances_past_the_serial_space_are_refused() {
+    let mut g = genesis(0);
+    g.parties[0].assigned_amounts = BTreeMap::from([(1, u64::MAX)]);
+    g.issuances = vec![GenesisIssuance {
+        party: "AAA".into(),
+        period: 1,
+        amount: u64::MAX,
+    }];
+    let e = g.build_state().unwrap_err();
+    assert!(e.to_string().contains("serial numbers"), "{e}");
 }

@@ -16,7 +16,7 @@ use super::state::{
 use super::tx::{Applied, AppliedKind, Receipt, SerialRange, Tx, TxKind, UnitFilter};
 use super::types::{
     AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
-    UnitType,
+    Total, UnitType,
 };
 
 /// Longest entity holder name accepted.
@@ -69,7 +69,7 @@ pub struct Compliance {
     pub years_reported: Vec<u32>,
     pub years_in_period: Vec<u32>,
     /// Units in the Party's retirement account for the period.
-    pub retired: Amount,
+    pub retired: Total,
     /// retired - emissions (negative: shortfall).
     pub surplus: i128,
     /// Every year of the period reported and the retired units cover the emissions.
@@ -77,7 +77,7 @@ pub struct Compliance {
     /// Commitment period reserve now (decision 11/CMP.1), if the Party has one.
     pub reserve: Option<Amount>,
     /// Units the registry holds for the period that count toward the reserve.
-    pub held_for_reserve: Amount,
+    pub held_for_reserve: Total,
 }
 
 /// Effects of a planned transaction, executed only when every check passed.
@@ -387,7 +387,7 @@ impl State {
 
     /// Units a registry holds for a period that count toward the reserve (all but
     /// those in cancellation accounts).
-    pub fn held_for_reserve(&self, party: &PartyCode, period: Period) -> Amount {
+    pub fn held_for_reserve(&self, party: &PartyCode, period: Period) -> Total {
         // A running total kept by every movement (checked against the holdings by
         // `check_invariants`), so the reserve costs nothing on the transfer path.
         self.parties
@@ -416,9 +416,9 @@ impl State {
         for b in blocks {
             let total = p.reserve_holdings.entry(b.applicable_period).or_insert(0);
             *total = if add {
-                total.saturating_add(b.count())
+                total.saturating_add(Total::from(b.count()))
             } else {
-                total.saturating_sub(b.count())
+                total.saturating_sub(Total::from(b.count()))
             };
         }
     }
@@ -447,7 +447,9 @@ impl State {
             .get(&retirement)
             .map(Account::total)
             .unwrap_or(0);
-        let surplus = i128::from(retired) - i128::from(emissions);
+        let surplus = i128::try_from(retired)
+            .unwrap_or(i128::MAX)
+            .saturating_sub(i128::from(emissions));
         Ok(Compliance {
             party: party.clone(),
             period,
@@ -811,8 +813,8 @@ impl State {
             if let Some(reserve) = self.reserve(p, units.period) {
                 let would_hold = self
                     .held_for_reserve(from, units.period)
-                    .saturating_sub(amount);
-                if would_hold < reserve {
+                    .saturating_sub(Total::from(amount));
+                if would_hold < Total::from(reserve) {
                     return Err(Refusal::CprBreach {
                         party: from.clone(),
                         period: units.period,
@@ -1214,7 +1216,7 @@ impl State {
             let assigned = p.assigned_amounts.get(&period).copied().unwrap_or(0);
             let limit = u64::try_from(u128::from(assigned) * u128::from(permille) / 1000)
                 .unwrap_or(u64::MAX);
-            if already.checked_add(amount).is_none_or(|t| t > limit) {
+            if already.saturating_add(Total::from(amount)) > Total::from(limit) {
                 return Err(Refusal::CarryOverLimit {
                     unit_type: units.unit_type,
                     limit,
@@ -1402,21 +1404,24 @@ impl State {
                     // Art. 3.11: subtracted from the transferring Party;
                     // Art. 3.10/3.12: added to the acquiring Party.
                     if let Some(p) = self.party_mut(&out, touched) {
-                        p.positions.entry(key).or_default().transferred += amount;
+                        let pos = p.positions.entry(key).or_default();
+                        pos.transferred = pos.transferred.saturating_add(Total::from(amount));
                     }
                     if let Some(p) = self.party_mut(&inn, touched) {
-                        p.positions.entry(key).or_default().acquired += amount;
+                        let pos = p.positions.entry(key).or_default();
+                        pos.acquired = pos.acquired.saturating_add(Total::from(amount));
                     }
                 }
                 for c in positions {
                     if let Some(p) = self.party_mut(&c.party, touched) {
                         let pos = p.positions.entry((c.unit_type, c.period)).or_default();
-                        match c.field {
-                            Field::ConvertedIn => pos.converted_in += c.amount,
-                            Field::ConvertedOut => pos.converted_out += c.amount,
-                            Field::CarriedIn => pos.carried_in += c.amount,
-                            Field::CarriedOut => pos.carried_out += c.amount,
-                        }
+                        let field = match c.field {
+                            Field::ConvertedIn => &mut pos.converted_in,
+                            Field::ConvertedOut => &mut pos.converted_out,
+                            Field::CarriedIn => &mut pos.carried_in,
+                            Field::CarriedOut => &mut pos.carried_out,
+                        };
+                        *field = field.saturating_add(Total::from(c.amount));
                     }
                 }
                 let mut accounts = vec![from.clone()];

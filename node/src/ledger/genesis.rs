@@ -13,7 +13,8 @@ use super::state::{
     StateKey, TreatyStatus, party_holding,
 };
 use super::types::{
-    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, UnitType,
+    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, Total,
+    UnitType,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,9 +556,18 @@ impl Genesis {
             };
             pos.issued = total;
             let start = party.next_serial;
-            let end = start + (iss.amount - 1);
+            // The last serial (u64::MAX) is never issued, so a block's end + 1 exists.
+            let end = start
+                .checked_add(iss.amount - 1)
+                .filter(|e| *e < u64::MAX)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "the genesis issuances of {code} exceed its serial numbers (2^64 - 1)"
+                    ))
+                })?;
             party.next_serial = end + 1;
-            *party.reserve_holdings.entry(iss.period).or_insert(0) += iss.amount;
+            let held = party.reserve_holdings.entry(iss.period).or_insert(0);
+            *held = held.saturating_add(Total::from(iss.amount));
             let block = SerialBlock::new(code.clone(), start, end, UnitType::Aau, iss.period);
             if let Some(acc) = state.accounts.get_mut(&party_holding(&code)) {
                 acc.insert(block);

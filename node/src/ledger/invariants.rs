@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::genesis::CDM_REGISTRY;
 use super::state::State;
-use super::types::{Amount, PartyCode, UnitType};
+use super::types::{Amount, PartyCode, Total, UnitType};
 
 impl State {
     /// Checks every invariant; the error names the first one broken.
@@ -57,15 +57,15 @@ impl State {
             }
             // The reserve's running total equals what the registry holds outside
             // cancellation accounts.
-            let mut reserve: BTreeMap<u32, Amount> = BTreeMap::new();
+            let mut reserve: BTreeMap<u32, Total> = BTreeMap::new();
             for b in self
                 .registry_accounts(&p.code)
                 .filter(|a| !a.id.kind.is_cancellation())
                 .flat_map(|a| a.blocks.iter())
             {
-                *reserve.entry(b.applicable_period).or_insert(0) += b.count();
+                *reserve.entry(b.applicable_period).or_insert(0) += Total::from(b.count());
             }
-            let stored: BTreeMap<u32, Amount> = p
+            let stored: BTreeMap<u32, Total> = p
                 .reserve_holdings
                 .iter()
                 .filter(|(_, v)| **v > 0)
@@ -80,7 +80,8 @@ impl State {
             // Art. 3.10/3.11/3.12: the registry holds what its accounting says.
             let holdings = self.registry_holdings(&p.code);
             for key in holdings.keys().chain(p.positions.keys()) {
-                let h = i128::from(holdings.get(key).copied().unwrap_or(0));
+                let h =
+                    i128::try_from(holdings.get(key).copied().unwrap_or(0)).unwrap_or(i128::MAX);
                 if h != p.position(key.0, key.1).expected_holdings() {
                     return Err(format!(
                         "{} holds {h} {} of period {} but its accounting says otherwise",

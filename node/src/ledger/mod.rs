@@ -26,5 +26,5 @@ pub use state::{
 pub use tx::{Applied, AppliedKind, Receipt, SerialRange, Tx, TxKind, UnitFilter};
 pub use types::{
     AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
-    UnitType,
+    Total, UnitType,
 };

@@ -98,13 +98,13 @@ pub enum Refusal {
         party: PartyCode,
         period: Period,
         reserve: Amount,
-        would_hold: Amount,
+        would_hold: super::types::Total,
     },
     /// Decision 13/CMP.1 limit on CERs / ERUs carried over.
     CarryOverLimit {
         unit_type: UnitType,
         limit: Amount,
-        already: Amount,
+        already: super::types::Total,
         requested: Amount,
     },
     /// RMUs, ERUs converted from RMUs, tCERs and lCERs are never carried over.

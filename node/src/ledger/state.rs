@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::types::{
     AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
-    UnitType,
+    Total, UnitType,
 };
 
 /// Membership of a Party in the Protocol (Art. 24, 25, 27).
@@ -64,31 +64,35 @@ pub enum PartyKind {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub issued: Amount,
-    /// Acquired from another registry (Art. 3.10, 3.12).
-    pub acquired: Amount,
+    /// Acquired from another registry (Art. 3.10, 3.12). The cumulative sums are
+    /// 128-bit: units may go back and forth between registries without end, and no
+    /// sum may overflow into a halted chain (postcard encodes u64 and u128 alike, so
+    /// the state root did not change with the width).
+    pub acquired: Total,
     /// Transferred to another registry (Art. 3.11).
-    pub transferred: Amount,
+    pub transferred: Total,
     /// Changed into this type by conversion to ERUs (Art. 6), serials kept.
-    pub converted_in: Amount,
+    pub converted_in: Total,
     /// Changed out of this type by conversion.
-    pub converted_out: Amount,
+    pub converted_out: Total,
     /// Carried over into this period (Art. 3.13).
-    pub carried_in: Amount,
+    pub carried_in: Total,
     /// Carried over out of this period into the next.
-    pub carried_out: Amount,
+    pub carried_out: Total,
 }
 
 impl Position {
     /// Units of the type and period the Party's registry must hold:
     /// issued + acquired + converted in + carried in - transferred - converted out - carried out.
     pub fn expected_holdings(&self) -> i128 {
+        let wide = |v: Total| i128::try_from(v).unwrap_or(i128::MAX);
         i128::from(self.issued)
-            + i128::from(self.acquired)
-            + i128::from(self.converted_in)
-            + i128::from(self.carried_in)
-            - i128::from(self.transferred)
-            - i128::from(self.converted_out)
-            - i128::from(self.carried_out)
+            .saturating_add(wide(self.acquired))
+            .saturating_add(wide(self.converted_in))
+            .saturating_add(wide(self.carried_in))
+            .saturating_sub(wide(self.transferred))
+            .saturating_sub(wide(self.converted_out))
+            .saturating_sub(wide(self.carried_out))
     }
 }
 
@@ -141,7 +145,7 @@ pub struct Party {
     pub rmu_issued: BTreeMap<(Activity, Period), Amount>,
     /// Units the registry holds per applicable period outside cancellation accounts:
     /// what counts toward the commitment period reserve (decision 11/CMP.1).
-    pub reserve_holdings: BTreeMap<Period, Amount>,
+    pub reserve_holdings: BTreeMap<Period, Total>,
 }
 
 impl Party {
@@ -181,15 +185,17 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn total(&self) -> Amount {
-        self.blocks.iter().map(SerialBlock::count).sum()
+    /// Units held (128-bit: an account may hold units of many origins, each up to
+    /// its origin's whole serial space).
+    pub fn total(&self) -> Total {
+        self.blocks.iter().map(|b| Total::from(b.count())).sum()
     }
 
     /// Units held per (type, applicable period).
-    pub fn holdings(&self) -> BTreeMap<(UnitType, Period), Amount> {
+    pub fn holdings(&self) -> BTreeMap<(UnitType, Period), Total> {
         let mut out = BTreeMap::new();
         for b in &self.blocks {
-            *out.entry((b.unit_type, b.applicable_period)).or_insert(0) += b.count();
+            *out.entry((b.unit_type, b.applicable_period)).or_insert(0) += Total::from(b.count());
         }
         out
     }
@@ -545,7 +551,7 @@ impl State {
     }
 
     /// Units held in a Party's registry per (type, applicable period).
-    pub fn registry_holdings(&self, party: &PartyCode) -> BTreeMap<(UnitType, Period), Amount> {
+    pub fn registry_holdings(&self, party: &PartyCode) -> BTreeMap<(UnitType, Period), Total> {
         let mut out = BTreeMap::new();
         for acc in self.registry_accounts(party) {
             for (k, v) in acc.holdings() {

@@ -14,6 +14,10 @@ pub type Hash = [u8; 32];
 /// Whole tonnes of CO2 equivalent. Amounts are integers, with checked arithmetic.
 pub type Amount = u64;
 
+/// A sum of amounts that has no bound of its own (cumulative transfers, holdings
+/// across origins): wide enough that no sequence of blocks can overflow it.
+pub type Total = u128;
+
 /// A commitment period, numbered from 1 (2008-2012).
 pub type Period = u32;
 
