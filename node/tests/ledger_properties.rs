@@ -91,7 +91,8 @@ fn genesis(pre_issued: u64) -> Genesis {
             .collect(),
         issuances: PARTIES
             .iter()
-            .filter(|p| pre_issued > 0 && p.3 > 0)
+            // AAUs are issued to Parties for which the Protocol is in force (Art. 3.7).
+            .filter(|p| pre_issued > 0 && p.3 > 0 && p.1)
             .map(|(code, _, _, aa)| GenesisIssuance {
                 party: (*code).into(),
                 period: 1,
@@ -296,7 +297,7 @@ impl Model {
         for (i, (code, _, _, aa)) in PARTIES.iter().enumerate() {
             let acct = format!("{code}-100-1");
             m.accounts.insert(acct.clone(), authority(i));
-            let issued = pre_issued.min(*aa);
+            let issued = if PARTIES[i].1 { pre_issued.min(*aa) } else { 0 };
             for s in 1..=issued {
                 m.units.insert(
                     ((*code).into(), s),
@@ -427,6 +428,10 @@ impl Model {
         if party_only && k != 100 {
             return Err("NOT_AUTHORISED");
         }
+        // A Party's own acts (retire, convert, carry over) need the Protocol in force.
+        if party_only && !Self::in_force(&Self::party_of(from)) {
+            return Err("PARTY_NOT_IN_FORCE");
+        }
         Ok(())
     }
 
@@ -500,6 +505,9 @@ impl Model {
                 let i = party_index(&p).ok_or("UNKNOWN_PARTY")?;
                 if authority(i) != signer {
                     return Err("NOT_AUTHORISED");
+                }
+                if !Self::in_force(&p) {
+                    return Err("PARTY_NOT_IN_FORCE");
                 }
                 if *amount == 0 {
                     return Err("INVALID_AMOUNT");
@@ -635,6 +643,9 @@ impl Model {
                 let i = party_index(&p).ok_or("UNKNOWN_PARTY")?;
                 if authority(i) != signer {
                     return Err("NOT_AUTHORISED");
+                }
+                if !Self::in_force(&p) {
+                    return Err("PARTY_NOT_IN_FORCE");
                 }
                 let fm = removals
                     .get(&Activity::ForestManagement)
@@ -1592,4 +1603,70 @@ fn genesis_issuances_past_the_serial_space_are_refused() {
     }];
     let e = g.build_state().unwrap_err();
     assert!(e.to_string().contains("serial numbers"), "{e}");
+}
+
+/// A signatory with an assigned amount in its genesis is no Party: its authority can
+/// neither issue AAUs nor report inventories nor retire (one check for every act).
+#[test]
+fn a_state_for_which_the_protocol_is_not_in_force_cannot_act_as_a_party() {
+    let mut state = genesis(0).build_state().unwrap();
+    let ccc = 2;
+    assert!(!PARTIES[ccc].1 && PARTIES[ccc].3 > 0);
+    let txs = [
+        TxKind::IssueUnits {
+            party: code(ccc),
+            unit_type: UnitType::Aau,
+            amount: 10,
+            to: None,
+            activity: None,
+            period: 1,
+        },
+        TxKind::ReportInventory {
+            party: code(ccc),
+            year: 2008,
+            emissions: 50,
+            removals: BTreeMap::new(),
+        },
+        TxKind::RetireUnits {
+            from: acct("CCC-100-1"),
+            amount: 1,
+            units: UnitFilter::new(UnitType::Aau, 1),
+        },
+    ];
+    let txs: Vec<Tx> = txs
+        .into_iter()
+        .zip(1u64..)
+        .map(|(kind, n)| Tx {
+            hash: [n as u8; 32],
+            signer: authority(ccc),
+            nonce: n,
+            kind,
+        })
+        .collect();
+    let out = state
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: T0 + 1,
+                hash: [1; 32],
+            },
+            &txs,
+        )
+        .unwrap();
+    for r in &out.receipts {
+        let refusal = r.outcome.as_ref().unwrap_err();
+        assert_eq!(refusal.code(), "PARTY_NOT_IN_FORCE");
+        assert!(
+            refusal.to_string().contains("not in force for CCC"),
+            "{refusal}"
+        );
+    }
+    assert_eq!(
+        state
+            .party(&code(ccc))
+            .unwrap()
+            .position(UnitType::Aau, 1)
+            .issued,
+        0
+    );
 }

@@ -384,26 +384,74 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
         "1",
     ])
     .ok();
+    // A deposit now is refused, and the refusal says why in the Party's own terms.
+    let early = node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", "CAN"]);
+    assert!(
+        early
+            .stderr
+            .contains("CAN is still a Party until its withdrawal takes effect on 2012-12-15"),
+        "{}",
+        early.stderr
+    );
+    refused(early, "ALREADY_A_PARTY");
+    let jpn = node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", "JPN"]);
+    assert!(
+        jpn.stderr
+            .contains("JPN is already a Party: the Protocol is in force for it since"),
+        "{}",
+        jpn.stderr
+    );
     node.kyoto(&["dev", "advance-time", "--to", "2012-12-15"])
         .ok();
     assert_eq!(
         node.kyoto(&["--output", "json", "party", "CAN"]).json()["status"],
         "withdrawn"
     );
+    let transfer_from_can = [
+        "transfer",
+        "--key",
+        &key("CAN"),
+        "--from",
+        "CAN-100-1",
+        "--to",
+        "JPN-100-1",
+        "--amount",
+        "1",
+    ];
+    refused(node.kyoto(&transfer_from_can), "PARTY_NOT_IN_FORCE");
+    // Nor does it issue units: every act of a Party passes the same check.
     refused(
         node.kyoto(&[
-            "transfer",
+            "issue",
             "--key",
             &key("CAN"),
-            "--from",
-            "CAN-100-1",
-            "--to",
-            "JPN-100-1",
+            "--party",
+            "CAN",
+            "--unit",
+            "AAU",
             "--amount",
             "1",
         ]),
         "PARTY_NOT_IN_FORCE",
     );
+    // Art. 24: a State whose withdrawal took effect may accede again; the Protocol
+    // enters into force for it on the 90th day after its deposit (Art. 25.3).
+    node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", "CAN"])
+        .ok();
+    let can = node.kyoto(&["--output", "json", "party", "CAN"]).json();
+    assert_eq!(
+        (can["status"].as_str(), can["inForceFrom"].as_str()),
+        (Some("deposited"), Some("2013-03-15"))
+    );
+    refused(node.kyoto(&transfer_from_can), "PARTY_NOT_IN_FORCE");
+    node.kyoto(&["dev", "advance-time", "--to", "2013-03-15"])
+        .ok();
+    let can = node.kyoto(&["--output", "json", "party", "CAN"]).json();
+    assert_eq!(
+        (can["status"].as_str(), can["inForceSince"].as_str()),
+        (Some("in_force"), Some("2013-03-15"))
+    );
+    node.kyoto(&transfer_from_can).ok();
 }
 
 #[test]

@@ -258,6 +258,32 @@ impl State {
         Ok(p)
     }
 
+    /// The one rule every act of a Party under the Protocol passes through: the
+    /// Protocol must be in force for it (ratified or acceded and 90 days passed, Art.
+    /// 24, 25.3; not withdrawn, Art. 27). A signatory or a State whose withdrawal took
+    /// effect may not issue, report, retire, convert, carry over, replace or trade.
+    pub(crate) fn in_force_for<'a>(&self, p: &'a Party, act: &str) -> Result<&'a Party, Refusal> {
+        if p.in_force() {
+            Ok(p)
+        } else {
+            Err(Refusal::PartyNotInForce {
+                party: p.code.clone(),
+                act: act.to_owned(),
+            })
+        }
+    }
+
+    /// A Party's registry authority acting for it, with the Protocol in force for it.
+    fn acting_authority(
+        &self,
+        party: &PartyCode,
+        signer: &PublicKey,
+        what: &str,
+    ) -> Result<&Party, Refusal> {
+        let p = self.authority_of(party, signer, what)?;
+        self.in_force_for(p, what)
+    }
+
     fn board(&self, signer: &PublicKey, what: &str) -> Result<(), Refusal> {
         if &self.params.cdm_board != signer {
             return Err(Refusal::NotAuthorised {
@@ -308,6 +334,7 @@ impl State {
                 ),
             });
         }
+        self.in_force_for(self.party_ref(&from.party)?, what)?;
         Ok(acc)
     }
 
@@ -503,7 +530,7 @@ impl State {
                 emissions,
                 removals,
             } => {
-                self.authority_of(party, signer, "report inventories")?;
+                self.acting_authority(party, signer, "report inventories")?;
                 if !(1990..=2100).contains(year) {
                     return Err(Refusal::InvalidArgument {
                         message: format!("{year} is not an inventory year (1990-2100)"),
@@ -621,7 +648,7 @@ impl State {
         to: Option<&AccountId>,
         activity: Option<Activity>,
     ) -> Result<Plan, Refusal> {
-        let p = self.authority_of(party, signer, "issue units")?;
+        let p = self.acting_authority(party, signer, "issue units")?;
         let to = to.cloned().unwrap_or_else(|| party_holding(party));
         self.account_ref(&to)?;
         if &to.party != party || to.kind.is_final() {
@@ -790,12 +817,7 @@ impl State {
             if code.as_str() == CDM_REGISTRY {
                 continue;
             }
-            let p = self.party_ref(code)?;
-            if !p.in_force() {
-                return Err(Refusal::PartyNotInForce {
-                    party: code.clone(),
-                });
-            }
+            let p = self.in_force_for(self.party_ref(code)?, "transfer or acquire units")?;
             let eligible = match units.unit_type {
                 UnitType::Aau | UnitType::Rmu => p.eligibility.art17,
                 UnitType::EruFromAau | UnitType::EruFromRmu => p.eligibility.art6,
@@ -1256,7 +1278,7 @@ impl State {
         from: &AccountId,
         units: &UnitFilter,
     ) -> Result<Plan, Refusal> {
-        self.authority_of(party, signer, "replace units")?;
+        self.acting_authority(party, signer, "replace units")?;
         let acc = self.party_source(from, signer, "replace units")?;
         if &from.party != party {
             return Err(Refusal::WrongRegistry {

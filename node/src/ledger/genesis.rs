@@ -535,6 +535,17 @@ impl Genesis {
                 .parties
                 .get_mut(&code)
                 .ok_or_else(|| invalid(format!("issuance for unknown Party {code}")))?;
+            // A signatory (or a State whose withdrawal took effect) is not a Party: no
+            // AAUs. A State whose instrument is deposited will be one (Art. 25.3), as at
+            // a genesis dated between a deposit and the 90th day after it.
+            if matches!(
+                party.status,
+                TreatyStatus::Signatory | TreatyStatus::Withdrawn { .. }
+            ) {
+                return Err(invalid(format!(
+                    "issuance for {code}: it has not ratified or acceded to the Protocol, so no AAUs are issued to it (Art. 3.7, 24, 25)"
+                )));
+            }
             let assigned = party
                 .assigned_amounts
                 .get(&iss.period)

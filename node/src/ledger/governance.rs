@@ -395,6 +395,11 @@ impl State {
                         ),
                     });
                 }
+                if !concerned.in_force() {
+                    return Err(Refusal::NotAParty {
+                        party: party.clone(),
+                    });
+                }
                 if p.outcome != Outcome::Pending {
                     return Err(Refusal::VotingClosed { id: p.id });
                 }
@@ -528,11 +533,20 @@ impl State {
                     in_force_from: String::new(),
                 };
                 match self.parties.get(party) {
-                    Some(p) if p.status == TreatyStatus::Signatory => {
+                    // Art. 24.1: ratification by a signatory, or accession by any State
+                    // that is not a Party, one whose withdrawal took effect (Art. 27)
+                    // included; it enters into force for it on the 90th day (Art. 25.3).
+                    Some(p)
+                        if matches!(
+                            p.status,
+                            TreatyStatus::Signatory | TreatyStatus::Withdrawn { .. }
+                        ) =>
+                    {
                         Ok(GovPlan::Status(party.clone(), status))
                     }
-                    Some(_) => Err(Refusal::AlreadyAParty {
+                    Some(p) => Err(Refusal::AlreadyAParty {
                         party: party.clone(),
+                        status: p.status.clone(),
                     }),
                     None => {
                         let n = name.trim();

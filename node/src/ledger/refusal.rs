@@ -64,6 +64,8 @@ pub enum Refusal {
     /// Art. 17 / Art. 25: only Parties for which the Protocol is in force trade.
     PartyNotInForce {
         party: PartyCode,
+        /// What it tried to do ("issue units", "transfer or acquire units", ...).
+        act: String,
     },
     /// An origin's serial counter would overflow.
     SerialSpaceExhausted {
@@ -194,8 +196,10 @@ pub enum Refusal {
     AlreadyInForce {
         id: u64,
     },
+    /// A deposit for a State whose instrument already stands (its status says how).
     AlreadyAParty {
         party: PartyCode,
+        status: super::state::TreatyStatus,
     },
     AlreadyWithdrawing {
         party: PartyCode,
@@ -318,10 +322,10 @@ impl fmt::Display for Refusal {
             Refusal::WrongRegistry { account, party } => {
                 write!(f, "{account} is not an account of {party}'s registry")
             }
-            Refusal::PartyNotInForce { party } => {
+            Refusal::PartyNotInForce { party, act } => {
                 write!(
                     f,
-                    "the Protocol is not in force for {party} (Art. 17, 25), so it cannot transfer or acquire units"
+                    "the Protocol is not in force for {party} (Art. 24, 25, 27), so it cannot {act}"
                 )
             }
             Refusal::SerialSpaceExhausted { origin } => {
@@ -440,9 +444,35 @@ impl fmt::Display for Refusal {
                 f,
                 "proposal {id} has already entered into force (Art. 21.5)"
             ),
-            Refusal::AlreadyAParty { party } => {
-                write!(f, "{party} has already deposited its instrument")
-            }
+            Refusal::AlreadyAParty { party, status } => match status {
+                super::state::TreatyStatus::Deposited {
+                    deposited,
+                    in_force_from,
+                } if in_force_from.is_empty() => write!(
+                    f,
+                    "{party} has already deposited its instrument, on {deposited}; the Protocol enters into force for it once it enters into force itself (Art. 25.1, 25.3)"
+                ),
+                super::state::TreatyStatus::Deposited {
+                    deposited,
+                    in_force_from,
+                } => write!(
+                    f,
+                    "{party} has already deposited its instrument, on {deposited}; the Protocol enters into force for it on {in_force_from} (Art. 25.3)"
+                ),
+                super::state::TreatyStatus::InForce { since } => write!(
+                    f,
+                    "{party} is already a Party: the Protocol is in force for it since {since}"
+                ),
+                super::state::TreatyStatus::WithdrawalNotified { effective, .. } => write!(
+                    f,
+                    "{party} is still a Party until its withdrawal takes effect on {effective} (Art. 27.2); it may accede again after that (Art. 24)"
+                ),
+                // Never refused: a signatory ratifies, a withdrawn State accedes again.
+                super::state::TreatyStatus::Signatory
+                | super::state::TreatyStatus::Withdrawn { .. } => {
+                    write!(f, "{party} may deposit an instrument (Art. 24)")
+                }
+            },
             Refusal::AlreadyWithdrawing { party } => {
                 write!(f, "{party} has already given notice of withdrawal")
             }
