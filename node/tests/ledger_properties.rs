@@ -37,6 +37,14 @@ const PROJECTS: [&str; 2] = ["P1", "P2"];
 const T0: i64 = 1_199_145_600_000;
 const T_LATE: i64 = 1_451_606_400_000;
 
+/// The number of generated sequences: `KYOTO_PROPTEST_CASES`, or `default` in CI.
+fn cases(default: u32) -> u32 {
+    std::env::var("KYOTO_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn key(seed: u8) -> PublicKey {
     SigningKey::from_bytes(&[seed; 32])
         .verifying_key()
@@ -1280,7 +1288,8 @@ fn serials_of(applied: &kyoto_node::ledger::Applied) -> Vec<(String, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    // KYOTO_PROPTEST_CASES=100000 runs the long mode (README, "Security and fault tolerance").
+    #![proptest_config(ProptestConfig { cases: cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn ledger_matches_the_reference_model(
