@@ -86,6 +86,16 @@ pub struct Args {
         env = "KYOTOD_GRPC_ADDR"
     )]
     pub grpc_addr: SocketAddr,
+    /// Most gRPC connections served at once; one more is closed at once (and logged).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub grpc_max_connections: u32,
+    /// Most gRPC connections served at once from one IP address.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub grpc_max_connections_per_ip: u32,
+    /// Most gRPC requests per second on one connection (0: no limit); past it a
+    /// request is refused with RESOURCE_EXHAUSTED, reason RATE_LIMITED.
+    #[arg(long, default_value_t = 50_000)]
+    pub grpc_requests_per_sec: u32,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -514,9 +524,19 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         tokio::spawn(async move { producer.await.map_err(anyhow::Error::new) })
     };
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(rpc::serve(Arc::clone(&node), listener, async move {
-        let _ = server_stop.wait_for(|s| *s).await;
-    }));
+    let grpc_limits = rpc::GrpcLimits {
+        max_connections: args.grpc_max_connections as usize,
+        max_connections_per_ip: args.grpc_max_connections_per_ip as usize,
+        requests_per_sec: args.grpc_requests_per_sec,
+    };
+    let server = tokio::spawn(rpc::serve(
+        Arc::clone(&node),
+        listener,
+        grpc_limits,
+        async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        },
+    ));
     println!("kyotod: gRPC listening on http://{addr}");
     tracing::info!(%addr, "serving gRPC (kyoto.v1.Ledger, health, reflection)");
 

@@ -1,9 +1,9 @@
 //! The mempool: verified transactions waiting for a block.
 //!
 //! Every transaction here can execute soon, or is bounded and expires:
-//! - a key the ledger does not know (no Party authority, account holder, CDM board,
-//!   Depositary or validator key) is refused at the door (`UNKNOWN_SIGNER`), so a
-//!   stranger cannot queue anything;
+//! - a key the ledger does not know (no Party authority, account holder, CDM board or
+//!   Depositary key) is refused at the door (`UNKNOWN_SIGNER`), so a stranger cannot
+//!   queue anything;
 //! - a signer may queue at most `max_nonce_ahead` nonces beyond its committed one
 //!   (`NONCE_TOO_HIGH`);
 //! - a transaction is *ready* when every nonce between its signer's committed nonce and
@@ -44,7 +44,7 @@ pub enum AdmitError {
         max_ahead: u64,
     },
     #[error(
-        "the ledger knows no Party authority, account holder, CDM board, Depositary or validator with this key; a registry must open an account for it first"
+        "the ledger knows no Party authority, account holder, CDM board or Depositary with this key; a registry must open an account for it first"
     )]
     UnknownSigner,
     #[error(
@@ -53,6 +53,10 @@ pub enum AdmitError {
     GapLimit { limit: usize, next: u64 },
     #[error("the mempool is full ({0} transactions); try again shortly")]
     Full(usize),
+    #[error(
+        "the mempool holds its most transactions waiting behind nonce gaps ({0}); send the missing nonces first, or try again shortly"
+    )]
+    ParkedFull(usize),
     /// The ledger's dry run against the committed state refused it.
     #[error("{0}")]
     Refused(Refusal),
@@ -66,7 +70,7 @@ impl AdmitError {
             AdmitError::NonceTooHigh { .. } => "NONCE_TOO_HIGH",
             AdmitError::UnknownSigner => "UNKNOWN_SIGNER",
             AdmitError::GapLimit { .. } => "NONCE_GAP_LIMIT",
-            AdmitError::Full(_) => "MEMPOOL_FULL",
+            AdmitError::Full(_) | AdmitError::ParkedFull(_) => "MEMPOOL_FULL",
             AdmitError::Refused(r) => r.code(),
         }
     }
@@ -119,8 +123,8 @@ pub struct Mempool {
     by_count: BTreeSet<(usize, PublicKey)>,
     /// Arrival order.
     order: BTreeMap<u64, Hash>,
-    /// Parked transactions in arrival order (oldest first: the first to expire).
-    parked: BTreeMap<u64, Hash>,
+    /// Parked transactions by (since when, arrival): the first to expire first.
+    parked: BTreeMap<(Instant, u64), Hash>,
 }
 
 impl Mempool {
@@ -161,7 +165,7 @@ impl Mempool {
 
     /// Transactions a proposer can take now.
     pub fn ready_len(&self) -> usize {
-        self.entries.len() - self.parked.len()
+        self.entries.len().saturating_sub(self.parked.len())
     }
 
     pub fn contains(&self, hash: &Hash) -> bool {
@@ -173,7 +177,8 @@ impl Mempool {
         let mut n = state.nonce(signer).saturating_add(1);
         if let Some(pending) = self.by_signer.get(signer) {
             while pending.contains_key(&n) {
-                n = n.saturating_add(1);
+                let Some(next) = n.checked_add(1) else { break };
+                n = next;
             }
         }
         n
@@ -220,7 +225,7 @@ impl Mempool {
                 });
             }
             if self.parked.len() >= self.limits.max_parked {
-                return Err(AdmitError::Full(self.limits.max_txs));
+                return Err(AdmitError::ParkedFull(self.limits.max_parked));
             }
         }
         if tx.nonce == committed + 1 {
@@ -247,17 +252,10 @@ impl Mempool {
                 parked_since: None,
             },
         );
-        if !ready {
-            self.parked.insert(seq, hash);
-            if let Some(e) = self.entries.get_mut(&hash) {
-                e.parked_since = Some(now);
-            }
-        }
         self.insert_for_signer(signer, nonce, hash);
-        if ready {
-            // It may fill the gap in front of parked transactions of its signer.
-            self.unpark_ready(&signer, state);
-        }
+        // It is ready or parked; if ready, it may fill the gap in front of parked
+        // transactions of its signer.
+        self.reclassify(&signer, state, now);
         Ok(())
     }
 
@@ -266,8 +264,7 @@ impl Mempool {
     /// signer with the most waiting, if that is another signer with more waiting than
     /// `newcomer` would have. False if nothing may be dropped.
     fn make_room(&mut self, newcomer: &PublicKey, ready: bool) -> bool {
-        if let Some((_, hash)) = self.parked.first_key_value() {
-            let hash = *hash;
+        if let Some((_, &hash)) = self.parked.first_key_value() {
             self.remove(&hash);
             return true;
         }
@@ -308,7 +305,9 @@ impl Mempool {
     fn remove(&mut self, hash: &Hash) -> Option<PendingTx> {
         let e = self.entries.remove(hash)?;
         self.order.remove(&e.seq);
-        self.parked.remove(&e.seq);
+        if let Some(since) = e.parked_since {
+            self.parked.remove(&(since, e.seq));
+        }
         self.bytes = self.bytes.saturating_sub(e.p.raw.len());
         let signer = e.p.tx.signer;
         if let Some(m) = self.by_signer.get_mut(&signer) {
@@ -325,41 +324,48 @@ impl Mempool {
         Some(e.p)
     }
 
-    /// Marks ready the parked transactions of `signer` that no gap separates from its
-    /// committed nonce any more.
-    fn unpark_ready(&mut self, signer: &PublicKey, state: &State) {
+    /// Sorts `signer`'s transactions into ready (no gap between them and its committed
+    /// nonce) and parked (behind a gap), after anything that changed either: a new
+    /// transaction, or a block (which may also have refused one, leaving a gap).
+    fn reclassify(&mut self, signer: &PublicKey, state: &State, now: Instant) {
         let Some(m) = self.by_signer.get(signer) else {
             return;
         };
-        let mut n = state.nonce(signer).saturating_add(1);
-        let mut now_ready = Vec::new();
-        while let Some(h) = m.get(&n) {
-            now_ready.push(*h);
-            n = n.saturating_add(1);
+        let mut next = state.nonce(signer).checked_add(1);
+        let mut changes = Vec::with_capacity(m.len());
+        for (&nonce, &hash) in m {
+            let ready = next == Some(nonce);
+            if ready {
+                next = nonce.checked_add(1);
+            }
+            changes.push((hash, ready));
         }
-        for h in now_ready {
-            if let Some(e) = self.entries.get_mut(&h)
-                && e.parked_since.take().is_some()
-            {
-                self.parked.remove(&e.seq);
+        for (hash, ready) in changes {
+            let Some(e) = self.entries.get_mut(&hash) else {
+                continue;
+            };
+            match (ready, e.parked_since) {
+                (true, Some(since)) => {
+                    self.parked.remove(&(since, e.seq));
+                    e.parked_since = None;
+                }
+                (false, None) => {
+                    self.parked.insert((now, e.seq), hash);
+                    e.parked_since = Some(now);
+                }
+                _ => {}
             }
         }
     }
 
     /// Drops parked transactions that waited longer than the limit.
     pub fn expire(&mut self, now: Instant) {
-        while let Some((_, hash)) = self.parked.first_key_value() {
-            let hash = *hash;
-            let expired = self
-                .entries
-                .get(&hash)
-                .and_then(|e| e.parked_since)
-                .is_none_or(|since| now.saturating_duration_since(since) >= self.limits.parked_ttl);
-            if !expired {
+        while let Some((&(since, seq), &hash)) = self.parked.first_key_value() {
+            if now.saturating_duration_since(since) < self.limits.parked_ttl {
                 break;
             }
             if self.remove(&hash).is_none() {
-                self.parked.pop_first();
+                self.parked.remove(&(since, seq));
             }
         }
     }
@@ -376,10 +382,10 @@ impl Mempool {
                 if taken.len() >= max {
                     break;
                 }
-                if taken_hashes.contains(hash) || self.parked.contains_key(seq) {
+                if taken_hashes.contains(hash) {
                     continue;
                 }
-                let Some(e) = self.entries.get(hash) else {
+                let Some(e) = self.entries.get(hash).filter(|e| e.parked_since.is_none()) else {
                     continue;
                 };
                 let next = expected
@@ -402,7 +408,12 @@ impl Mempool {
     /// (`committed` is the block's transactions with their signers: a block another
     /// validator proposed may use a nonce that a different transaction waiting here
     /// also claims); parked transactions whose gap the block filled become ready.
-    pub fn remove_committed(&mut self, committed: &[(Hash, PublicKey)], state: &State) {
+    pub fn remove_committed(
+        &mut self,
+        committed: &[(Hash, PublicKey)],
+        state: &State,
+        now: Instant,
+    ) {
         let mut signers: Vec<PublicKey> = committed.iter().map(|(_, s)| *s).collect();
         signers.sort_unstable();
         signers.dedup();
@@ -419,7 +430,7 @@ impl Mempool {
             for h in stale {
                 self.remove(&h);
             }
-            self.unpark_ready(&signer, state);
+            self.reclassify(&signer, state, now);
         }
     }
 }
@@ -525,7 +536,7 @@ mod tests {
         pool.admit(tx(3, 0, 5), &state, now).unwrap();
         assert_eq!(
             pool.admit(tx(4, 0, 5), &state, now),
-            Err(AdmitError::Full(100))
+            Err(AdmitError::ParkedFull(5))
         );
         assert_eq!((pool.len(), pool.parked_len(), pool.ready_len()), (5, 5, 0));
         assert!(
@@ -600,6 +611,28 @@ mod tests {
         );
         assert_eq!(pool.len(), 4);
         assert_eq!(pool.ready_len(), 4);
+    }
+
+    #[test]
+    fn a_block_that_leaves_a_gap_parks_what_is_behind_it() {
+        let state = state();
+        let mut pool = Mempool::new(limits(100));
+        let now = Instant::now();
+        for n in 1..=4 {
+            pool.admit(tx(1, 0, n), &state, now).unwrap();
+        }
+        assert_eq!(pool.ready_len(), 4);
+        // A block (a lying proposer's) took only nonce 3, which was refused there: the
+        // committed nonce is still 0, and nonce 4 now waits behind a gap.
+        let third = tx(1, 0, 3).tx;
+        pool.remove_committed(&[(third.hash, third.signer)], &state, now);
+        assert_eq!((pool.ready_len(), pool.parked_len()), (2, 1));
+        let nonces: Vec<u64> = pool.select(&state, 10).iter().map(|p| p.tx.nonce).collect();
+        assert_eq!(nonces, vec![1, 2]);
+        // It expires like any parked transaction.
+        pool.expire(now + Duration::from_secs(60));
+        assert!(!pool.contains(&tx(1, 0, 4).tx.hash));
+        assert_eq!(pool.len(), 2);
     }
 
     #[test]

@@ -413,7 +413,7 @@ impl Node {
         let committed = chain.commit_decided(checked, certificate)?;
         let height = chain.height();
         if let Ok(mut mempool) = self.mempool.lock() {
-            mempool.remove_committed(&included, chain.state());
+            mempool.remove_committed(&included, chain.state(), Instant::now());
         }
         drop(chain);
         self.head.send_replace(height);
@@ -557,7 +557,7 @@ impl Node {
             ));
         }
         let block = chain.commit_next(txs, timestamp, key)?;
-        mempool.remove_committed(&hashes, chain.state());
+        mempool.remove_committed(&hashes, chain.state(), Instant::now());
         let height = chain.height();
         drop(mempool);
         drop(chain);

@@ -260,3 +260,95 @@ async fn parked_transactions_are_bounded_in_total_and_expire() {
     }
     assert_eq!(dev.mempool_size().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_past_its_request_rate_or_the_connection_limit_is_refused() {
+    let dev = Dev::start(&[
+        "--grpc-requests-per-sec",
+        "5",
+        "--grpc-max-connections",
+        "3",
+    ])
+    .await;
+    // Dev::start made one connection and spent one request; four more fit the budget.
+    let mut client = dev.client.clone();
+    let mut refused = 0;
+    for _ in 0..12 {
+        match client.get_status(pb::GetStatusRequest {}).await {
+            Ok(_) => {}
+            Err(s) => {
+                assert_eq!(s.code(), Code::ResourceExhausted);
+                assert_eq!(
+                    s.get_error_details().error_info().map(|i| i.reason.clone()),
+                    Some("RATE_LIMITED".into())
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 7, "{refused} of 12 refused");
+    // The budget refills: a moment later the same connection is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    client.get_status(pb::GetStatusRequest {}).await.unwrap();
+    // Another connection has a budget of its own; a fourth connection is closed.
+    let mut second = LedgerClient::connect(dev.node.url.clone()).await.unwrap();
+    second.get_status(pb::GetStatusRequest {}).await.unwrap();
+    let mut third = LedgerClient::connect(dev.node.url.clone()).await.unwrap();
+    third.get_status(pb::GetStatusRequest {}).await.unwrap();
+    let fourth = async {
+        let mut c = LedgerClient::connect(dev.node.url.clone()).await?;
+        c.get_status(pb::GetStatusRequest {})
+            .await
+            .map_err(Box::<dyn std::error::Error>::from)?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    };
+    assert!(fourth.await.is_err(), "a fourth connection was served");
+    // Once one closes, a new connection is served.
+    drop(third);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut again = LedgerClient::connect(dev.node.url.clone()).await.unwrap();
+    again.get_status(pb::GetStatusRequest {}).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_cannot_hold_the_connection_places() {
+    let dev = Dev::start(&["--grpc-max-connections-per-ip", "3"]).await;
+    drop(dev.client);
+    let addr = dev.node.url.trim_start_matches("http://").to_owned();
+    // Three sockets that never send a byte take every place this address has.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let refused = async {
+        let mut c = LedgerClient::connect(dev.node.url.clone()).await?;
+        c.get_status(pb::GetStatusRequest {})
+            .await
+            .map_err(Box::<dyn std::error::Error>::from)?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    };
+    assert!(
+        refused.await.is_err(),
+        "a fourth connection from one address was served"
+    );
+    // Ten seconds without a byte: the node closes them, and the places are free again.
+    for s in &mut silent {
+        use tokio::io::AsyncReadExt as _;
+        // The server's own HTTP/2 settings come first; then the end of the stream.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            let mut buf = [0u8; 256];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent socket is still open after 15 s");
+    }
+    let mut c = LedgerClient::connect(dev.node.url.clone()).await.unwrap();
+    c.get_status(pb::GetStatusRequest {}).await.unwrap();
+}

@@ -542,6 +542,14 @@ impl State {
                             TreatyStatus::Signatory | TreatyStatus::Withdrawn { .. }
                         ) =>
                     {
+                        // The State keeps its registry (and its authority's key).
+                        if authority.is_some_and(|a| a != p.authority) {
+                            return Err(Refusal::InvalidArgument {
+                                message: format!(
+                                    "{party} is in the ledger with its registry authority's key; a deposit does not change it (leave the key out)"
+                                ),
+                            });
+                        }
                         Ok(GovPlan::Status(party.clone(), status))
                     }
                     Some(p) => Err(Refusal::AlreadyAParty {

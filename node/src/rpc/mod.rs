@@ -22,6 +22,11 @@ use crate::node::{Node, SubmitError, TxStatus};
 use crate::tx::TxError;
 use crate::wire;
 
+pub mod limits;
+
+use limits::Connections;
+pub use limits::GrpcLimits;
+
 /// Largest gRPC message the server decodes (a transaction is at most 16 KiB; a
 /// batch of submissions is bounded by this).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -54,9 +59,9 @@ fn submit_status(e: &SubmitError) -> Status {
             | TxError::WrongChain { .. },
         ) => Code::InvalidArgument,
         SubmitError::Admit(AdmitError::AlreadyPending) => Code::AlreadyExists,
-        SubmitError::Admit(AdmitError::Full(_) | AdmitError::GapLimit { .. }) => {
-            Code::ResourceExhausted
-        }
+        SubmitError::Admit(
+            AdmitError::Full(_) | AdmitError::ParkedFull(_) | AdmitError::GapLimit { .. },
+        ) => Code::ResourceExhausted,
         SubmitError::Admit(AdmitError::UnknownSigner) => Code::PermissionDenied,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
@@ -496,10 +501,15 @@ impl Ledger for LedgerService {
     }
 }
 
-/// Serves the API (with reflection and health) on `listener` until `shutdown` resolves.
+/// Most requests in progress on one connection (more wait their turn).
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 256;
+
+/// Serves the API (with reflection and health) on `listener` until `shutdown` resolves,
+/// within `limits` (see [`limits`]).
 pub async fn serve(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
+    limits: GrpcLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -519,15 +529,53 @@ pub async fn serve(
     let ledger = LedgerServer::new(LedgerService::new(node))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(64 * 1024 * 1024);
-    // No Nagle delay: a submission or a block notification is one small frame.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let connections = Connections::new(limits);
+    let ledger =
+        tonic::service::interceptor::InterceptedService::new(ledger, connections.interceptor());
+    // Accepts connections beside the server and hands over those within the limits.
+    let (accepted, incoming) = tokio::sync::mpsc::channel::<std::io::Result<limits::Limited>>(16);
+    let acceptor = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    // No Nagle delay: a submission or a block notification is one small
+                    // frame.
+                    let _ = stream.set_nodelay(true);
+                    if let Some(c) = connections.admit(stream)
+                        && accepted.send(Ok(c)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors, say: wait instead of spinning.
+                    tracing::debug!(error = %e, "a gRPC connection could not be accepted");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    let _stop_acceptor = AbortOnDrop(acceptor);
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming);
     tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(256)
+        .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION)
+        // A client that goes silent is found out and its connection closed.
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(ledger)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// Aborts a task when dropped (the acceptor stops with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Binds the gRPC address.
