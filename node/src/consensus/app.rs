@@ -164,6 +164,28 @@ impl Streams {
     }
 }
 
+/// Feeds proposal-stream messages, as peers (`peers[i]` sent `messages[i]`) deliver
+/// them, to a fresh reassembly buffer of `max_stream_bytes` a stream, as the consensus
+/// loop does; returns the sizes of the proposed blocks that completed. The entry point
+/// of the proposal-stream fuzz target (`tests/fuzz`).
+pub fn reassemble_streams(
+    messages: impl IntoIterator<Item = (PeerId, StreamMessage<ProposalPart>)>,
+    max_stream_bytes: usize,
+) -> Vec<usize> {
+    let mut streams = Streams::new(max_stream_bytes);
+    messages
+        .into_iter()
+        .filter_map(|(peer, m)| streams.add(peer, m))
+        .map(|a| a.block.len())
+        .collect()
+}
+
+/// Whether bytes read back as a kept proposal (the record written before a proposal is
+/// sent or voted on) decode to one; the entry point of the store fuzz target.
+pub fn decodes_as_kept_proposal(bytes: &[u8]) -> bool {
+    record_from(bytes).is_ok()
+}
+
 /// Init, data chunks, Fin — in this order, nothing else.
 fn assemble(parts: impl Iterator<Item = ProposalPart>) -> Option<Assembled> {
     let mut parts = parts.peekable();
