@@ -104,12 +104,20 @@ fn run(votes: &[(String, Choice)]) -> (Outcome, (u64, u64, u64)) {
     )
 }
 
+fn cases(default: u32) -> u32 {
+    std::env::var("KYOTO_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn choice() -> impl Strategy<Value = Choice> {
     prop_oneof![Just(Choice::Yes), Just(Choice::No), Just(Choice::Abstain)]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    // KYOTO_PROPTEST_CASES sets the case count (the long mode; CI runs 48).
+    #![proptest_config(ProptestConfig { cases: cases(48), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn tallies_do_not_depend_on_vote_order(

@@ -334,6 +334,28 @@ impl Cluster {
         }
     }
 
+    /// SIGSTOP (`pause: true`) or SIGCONT validator `i`.
+    pub fn pause(&self, i: usize, pause: bool) {
+        if let Some(v) = &self.validators[i] {
+            v.signal_stop(pause);
+        }
+    }
+
+    /// SIGKILL validator `i` and delete its data (database and consensus log), keeping
+    /// its key: restarted, it must replay the whole chain from its peers.
+    pub fn wipe(&mut self, i: usize) {
+        self.kill9(i);
+        let data = self.dir.join(format!("validator-{}", i + 1));
+        for sub in ["db", "wal"] {
+            let _ = std::fs::remove_dir_all(data.join(sub));
+        }
+    }
+
+    /// Whether validator `i` is running (not killed or wiped).
+    pub fn is_running(&self, i: usize) -> bool {
+        self.validators[i].is_some()
+    }
+
     /// Starts an observer following validator `i`.
     pub fn start_observer(&mut self, i: usize) -> usize {
         let k = self.observers.len() + 1;

@@ -25,6 +25,7 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 pub mod cluster;
+pub mod nemesis;
 
 /// A `kyotod` process.
 pub struct NodeProcess {
@@ -87,6 +88,16 @@ impl NodeProcess {
             child: Some(child),
             url,
             data_dir: data_dir.to_owned(),
+        }
+    }
+
+    /// SIGSTOP (`pause: true`) or SIGCONT: the process freezes, its sockets stay open.
+    pub fn signal_stop(&self, pause: bool) {
+        if let Some(c) = &self.child {
+            let signal = if pause { "-STOP" } else { "-CONT" };
+            let _ = Command::new("kill")
+                .args([signal, &c.id().to_string()])
+                .status();
         }
     }
 
