@@ -121,7 +121,7 @@ pub struct Args {
     pub mempool_max_parked: u32,
     /// Most transactions of one signer waiting behind a gap in its nonces
     /// (`NONCE_GAP_LIMIT` past it).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub mempool_max_parked_per_signer: u32,
     /// Seconds a transaction waits behind a gap in its signer's nonces before it is
     /// dropped.

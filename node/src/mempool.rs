@@ -100,7 +100,7 @@ impl Default for MempoolLimits {
             max_bytes: 64 * 1024 * 1024,
             max_nonce_ahead: 64,
             max_parked: 1_000,
-            max_parked_per_signer: 16,
+            max_parked_per_signer: 64,
             parked_ttl: Duration::from_secs(60),
         }
     }

@@ -2,16 +2,12 @@
 //! decode to a message or an error, never a panic, and every message survives an
 //! encode/decode round trip (its encoding is the WAL's on-disk format).
 
-use arc_malachitebft_app_channel::app::consensus::{
-    LivenessMsg, ProposedValue, SignedConsensusMsg,
-};
+use arc_malachitebft_app_channel::app::consensus::{ProposedValue, SignedConsensusMsg};
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::codec::Codec;
 use arc_malachitebft_app_channel::app::types::core::{
-    NilOrVal, PolkaCertificate, PolkaSignature, Round, SignedMessage, ValidatorProof, Validity,
-    VoteType,
+    NilOrVal, PolkaCertificate, PolkaSignature, Round, SignedMessage, Validity, VoteType,
 };
-use arc_malachitebft_app_channel::app::types::sync::{Request, Response, Status};
 use bytes::Bytes;
 use kyoto_node::consensus::codec::KyotoCodec;
 use kyoto_node::consensus::context::{
@@ -20,18 +16,7 @@ use kyoto_node::consensus::context::{
 use proptest::prelude::*;
 
 fn decode_all(bytes: &[u8]) {
-    let b = || Bytes::copy_from_slice(bytes);
-    let c = KyotoCodec;
-    let _ = Codec::<ProposalPart>::decode(&c, b());
-    let _ = Codec::<SignedConsensusMsg<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<ProposedValue<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<PolkaCertificate<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<LivenessMsg<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<StreamMessage<ProposalPart>>::decode(&c, b());
-    let _ = Codec::<ValidatorProof<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<Status<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<Request<KyotoContext>>::decode(&c, b());
-    let _ = Codec::<Response<KyotoContext>>::decode(&c, b());
+    let _ = kyoto_node::consensus::codec::decode_every_kind(bytes);
 }
 
 fn round(r: i64) -> Round {

@@ -1542,6 +1542,20 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
     assert_eq!(state.check_invariants(), Ok(()));
 }
 
+/// Applies `txs` as block 1, a millisecond after the genesis.
+fn first_block(state: &mut State, txs: &[Tx]) -> kyoto_node::ledger::BlockOutcome {
+    state
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: T0 + 1,
+                hash: [1; 32],
+            },
+            txs,
+        )
+        .unwrap()
+}
+
 /// Units going back and forth between two registries without end: the cumulative
 /// acquired and transferred sums pass 2^64 (a panic with overflow checks on, the same
 /// block on every node, before they were 128-bit) and the accounting still holds.
@@ -1577,16 +1591,7 @@ fn cumulative_sums_past_two_to_the_64_neither_panic_nor_break_the_accounting() {
         transfer(4, 1, 2, "BBB-100-1", "AAA-100-1"),
         transfer(5, 0, 3, "AAA-100-1", "BBB-100-1"),
     ];
-    let out = state
-        .apply_block(
-            BlockContext {
-                height: 1,
-                timestamp_ms: T0 + 1,
-                hash: [1; 32],
-            },
-            &txs,
-        )
-        .unwrap();
+    let out = first_block(&mut state, &txs);
     for r in &out.receipts {
         assert!(r.outcome.is_ok(), "{:?}", r.outcome);
     }
@@ -1652,16 +1657,7 @@ fn a_state_for_which_the_protocol_is_not_in_force_cannot_act_as_a_party() {
             kind,
         })
         .collect();
-    let out = state
-        .apply_block(
-            BlockContext {
-                height: 1,
-                timestamp_ms: T0 + 1,
-                hash: [1; 32],
-            },
-            &txs,
-        )
-        .unwrap();
+    let out = first_block(&mut state, &txs);
     for r in &out.receipts {
         let refusal = r.outcome.as_ref().unwrap_err();
         assert_eq!(refusal.code(), "PARTY_NOT_IN_FORCE");

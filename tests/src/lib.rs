@@ -25,6 +25,7 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 pub mod cluster;
+pub mod grpc;
 pub mod nemesis;
 
 /// A `kyotod` process.

@@ -385,22 +385,20 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
     ])
     .ok();
     // A deposit now is refused, and the refusal says why in the Party's own terms.
-    let early = node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", "CAN"]);
-    assert!(
-        early
-            .stderr
-            .contains("CAN is still a Party until its withdrawal takes effect on 2012-12-15"),
-        "{}",
-        early.stderr
-    );
-    refused(early, "ALREADY_A_PARTY");
-    let jpn = node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", "JPN"]);
-    assert!(
-        jpn.stderr
-            .contains("JPN is already a Party: the Protocol is in force for it since"),
-        "{}",
-        jpn.stderr
-    );
+    for (party, says) in [
+        (
+            "CAN",
+            "CAN is still a Party until its withdrawal takes effect on 2012-12-15",
+        ),
+        (
+            "JPN",
+            "JPN is already a Party: the Protocol is in force for it since",
+        ),
+    ] {
+        let r = node.kyoto(&["deposit", "--key", &key("DEPOSITARY"), "--party", party]);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+        refused(r, "ALREADY_A_PARTY");
+    }
     node.kyoto(&["dev", "advance-time", "--to", "2012-12-15"])
         .ok();
     assert_eq!(

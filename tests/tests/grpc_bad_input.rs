@@ -7,47 +7,10 @@ use kyoto_node::crypto::read_key_file;
 use kyoto_node::tx::{MAX_TX_BYTES, sign_transaction};
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
 use kyoto_tests::NodeProcess;
+use kyoto_tests::grpc::{submit, transfer, wait_committed};
 use prost::Message;
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
-
-fn transfer(chain: &str, nonce: u64, from: &str, to: &str, amount: u64) -> pb::TransactionBody {
-    pb::TransactionBody {
-        chain_id: chain.into(),
-        nonce,
-        kind: Some(Kind::TransferUnits(pb::TransferUnits {
-            from_account: from.into(),
-            to_account: to.into(),
-            amount,
-            units: Some(pb::UnitFilter {
-                unit_type: pb::UnitType::Aau as i32,
-                period: 1,
-                origin: String::new(),
-                project: String::new(),
-            }),
-        })),
-    }
-}
-
-async fn submit(
-    client: &mut LedgerClient<Channel>,
-    bytes: Vec<u8>,
-) -> Result<Vec<u8>, (Code, String)> {
-    match client
-        .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
-        .await
-    {
-        Ok(r) => Ok(r.into_inner().tx_hash),
-        Err(status) => {
-            let reason = status
-                .get_error_details()
-                .error_info()
-                .map(|i| i.reason.clone())
-                .unwrap_or_default();
-            Err((status.code(), reason))
-        }
-    }
-}
 
 /// A transfer signed by `signer` but presented as `claimed`'s (its public key).
 fn forged(signer: &SigningKey, claimed: &SigningKey, body: &pb::TransactionBody) -> Vec<u8> {
@@ -55,26 +18,6 @@ fn forged(signer: &SigningKey, claimed: &SigningKey, body: &pb::TransactionBody)
         .expect("our own encoding");
     forged.public_key = claimed.verifying_key().to_bytes().to_vec();
     forged.encode_to_vec()
-}
-
-async fn wait_committed(
-    client: &mut LedgerClient<Channel>,
-    hash: &[u8],
-) -> pb::GetTransactionResponse {
-    for _ in 0..600 {
-        let r = client
-            .get_transaction(pb::GetTransactionRequest {
-                tx_hash: hash.to_vec(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if r.status == pb::TransactionStatus::Committed as i32 {
-            return r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("transaction not committed within 30 s");
 }
 
 async fn account_total(client: &mut LedgerClient<Channel>, id: &str) -> u64 {
