@@ -372,7 +372,7 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
         (Some("withdrawal_notified"), Some("2012-12-15"))
     );
     // Still a Party until then.
-    node.kyoto(&[
+    let transfer_from_can = [
         "transfer",
         "--key",
         &key("CAN"),
@@ -382,8 +382,8 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
         "JPN-100-1",
         "--amount",
         "1",
-    ])
-    .ok();
+    ];
+    node.kyoto(&transfer_from_can).ok();
     // A deposit now is refused, and the refusal says why in the Party's own terms.
     for (party, says) in [
         (
@@ -405,17 +405,6 @@ fn membership_and_withdrawal_follow_articles_25_and_27() {
         node.kyoto(&["--output", "json", "party", "CAN"]).json()["status"],
         "withdrawn"
     );
-    let transfer_from_can = [
-        "transfer",
-        "--key",
-        &key("CAN"),
-        "--from",
-        "CAN-100-1",
-        "--to",
-        "JPN-100-1",
-        "--amount",
-        "1",
-    ];
     refused(node.kyoto(&transfer_from_can), "PARTY_NOT_IN_FORCE");
     // Nor does it issue units: every act of a Party passes the same check.
     refused(
