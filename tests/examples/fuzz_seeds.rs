@@ -186,24 +186,29 @@ fn main() {
     // A dev chain's database after two blocks.
     let store = Arc::new(MemoryStore::default());
     let mut chain = Chain::open(Shared(Arc::clone(&store)), &genesis).unwrap();
-    let validator = keys[0].1.clone();
+    let validator = keys
+        .iter()
+        .find(|(name, _)| name == "validator")
+        .map(|(_, k)| k.clone())
+        .unwrap();
     for (h, raw) in signed.iter().take(2).enumerate() {
         let tx = kyoto_node::tx::decode_and_verify(raw, DEV_CHAIN_ID).unwrap();
-        let _ = chain.commit_next(
-            vec![PendingTx {
-                raw: raw.clone(),
-                tx,
-            }],
-            genesis.genesis_time_ms + 1_000 * (h as i64 + 1),
-            &validator,
-        );
+        chain
+            .commit_next(
+                vec![PendingTx {
+                    raw: raw.clone(),
+                    tx,
+                }],
+                genesis.genesis_time_ms + 1_000 * (h as i64 + 1),
+                &validator,
+            )
+            .unwrap();
     }
     let mut db = Vec::new();
     for (k, v) in store.scan_prefix(b"").unwrap() {
-        for chunk in v.chunks(60_000).take(1) {
-            frame(&mut db, &k);
-            frame(&mut db, chunk);
-        }
+        assert!(v.len() <= 60_000, "a stored value of {} bytes", v.len());
+        frame(&mut db, &k);
+        frame(&mut db, &v);
     }
     write(&dir, "stored_records", "dev-chain", &db);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every fuzz target with libFuzzer and runs each for SECONDS (default 60) on its
 # corpus (the seeds in corpus/<target>, plus what earlier runs found in work/<target>),
-# then prints executions, new corpus entries and crashes per target.
+# then prints executions, the size of the working corpus and the crashes, timeouts
+# (an input over 10 s) and out-of-memory inputs (over 2 GiB) per target.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]
 #
@@ -33,16 +34,17 @@ mkdir -p work
 printf '%-16s %12s %10s %8s\n' target executions corpus crashes > work/summary.txt
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "artifacts/$t"
+  touch "work/$t.start"
   max_len=8192
   case "$t" in stored_records | genesis) max_len=131072 ;; esac
   set +e
-  "$bin/$t" -max_total_time="$secs" -max_len="$max_len" -print_final_stats=1 \
+  "$bin/$t" -max_total_time="$secs" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" "work/$t" "corpus/$t" > "work/$t.log" 2>&1
   rc=$?
   set -e
   runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "work/$t.log" | grep -o '[0-9]*$' || echo 0)
   entries=$(find "work/$t" -type f | wc -l)
-  crashes=$(find "artifacts/$t" -type f | wc -l)
+  crashes=$(find "artifacts/$t" -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) -newer "work/$t.start" | wc -l)
   total=$((total + runs))
   printf '%-16s %12s %10s %8s\n' "$t" "$runs" "$entries" "$crashes" >> work/summary.txt
   if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then

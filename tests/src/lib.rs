@@ -96,9 +96,11 @@ impl NodeProcess {
     pub fn signal_stop(&self, pause: bool) {
         if let Some(c) = &self.child {
             let signal = if pause { "-STOP" } else { "-CONT" };
-            let _ = Command::new("kill")
+            let sent = Command::new("kill")
                 .args([signal, &c.id().to_string()])
-                .status();
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(sent, "kill {signal} {} failed", c.id());
         }
     }
 

@@ -55,6 +55,7 @@ impl SplitMix {
 
 /// The schedule of `steps` faults for a network of `n` validators that `seed` gives.
 pub fn schedule(seed: u64, n: usize, steps: usize) -> Vec<Step> {
+    assert!(n >= 2, "a schedule needs two validators or more");
     let mut rng = SplitMix(seed);
     let v = |rng: &mut SplitMix| rng.below(n as u64) as usize;
     (0..steps)
@@ -124,7 +125,16 @@ pub fn run(dir: &std::path::Path, steps: &[Step]) -> Report {
     let stop = AtomicBool::new(false);
     let targets = Mutex::new(urls.clone());
     let net_dir = c.dir.clone();
+    /// Stops the load when the steps end, or when one of them panics (else the scope
+    /// would wait for the load thread for ever).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     thread::scope(|s| {
+        let _stop_load = StopOnDrop(&stop);
         // Load: each sender transfers 1 AAU about five times a second in all, to a
         // running validator; what a validator admitted is remembered.
         s.spawn(|| {
@@ -170,28 +180,30 @@ pub fn run(dir: &std::path::Path, steps: &[Step]) -> Report {
         });
         for step in steps {
             let before = max_height(&c);
-            apply(&mut c, step.fault, true);
-            // A frozen validator answers nobody: the load goes to the others.
+            // A frozen validator answers nobody: the load moves to the others first.
             let frozen = match step.fault {
                 Fault::Pause(i) => Some(i),
                 _ => None,
             };
-            *targets.lock().unwrap_or_else(|e| e.into_inner()) = (0..c.len())
-                .filter(|&i| c.is_running(i) && Some(i) != frozen)
-                .map(|i| c.node(i).url.clone())
-                .collect();
+            let others = |c: &Cluster| -> Vec<String> {
+                (0..c.len())
+                    .filter(|&i| c.is_running(i) && Some(i) != frozen)
+                    .map(|i| c.node(i).url.clone())
+                    .collect()
+            };
+            *targets.lock().unwrap_or_else(|e| e.into_inner()) = others(&c);
+            apply(&mut c, step.fault, true);
+            *targets.lock().unwrap_or_else(|e| e.into_inner()) = others(&c);
             thread::sleep(step.hold);
             apply(&mut c, step.fault, false);
             *targets.lock().unwrap_or_else(|e| e.into_inner()) = running_urls(&c);
             report.faults += 1;
-            wait_progress(
-                &c,
-                before.max(max_height(&c)),
-                &format!("after {:?}", step.fault),
-            );
+            let healed = before.max(max_height(&c));
+            wait_progress(&c, healed, &format!("after {:?}", step.fault));
+            // Every validator, the one just healed too, takes part again.
+            c.wait_all_at(&running_urls(&c), healed + 1, RECOVERY);
         }
         thread::sleep(Duration::from_secs(1));
-        stop.store(true, Ordering::Relaxed);
     });
     // Every validator catches up to a common height, then the checks.
     let urls = c.urls();

@@ -18,7 +18,8 @@ fn env(name: &str, default: u64) -> u64 {
 fn seeded_fault_schedules_leave_one_chain_and_lose_nothing() {
     let schedules = env("KYOTO_NEMESIS_SCHEDULES", 2);
     let steps = env("KYOTO_NEMESIS_STEPS", 3) as usize;
-    let first = env("KYOTO_NEMESIS_SEED", 1);
+    // Seeds 8 and 9 of three steps play every kind of fault.
+    let first = env("KYOTO_NEMESIS_SEED", 8);
     let (mut faults, mut submitted, mut committed) = (0, 0, 0);
     let mut kinds = [0usize; 5];
     for seed in first..first + schedules {
@@ -39,7 +40,15 @@ fn seeded_fault_schedules_leave_one_chain_and_lose_nothing() {
             "nemesis seed {seed}: {} faults survived, {} heights agree, {} of {} admitted transfers committed on every validator",
             r.faults, r.heights, r.committed, r.submitted
         );
-        assert!(r.committed > 0, "seed {seed}: nothing was committed");
+        // Admitted is not committed: a transfer that a validator admitted and had not
+        // gossiped yet dies with it, and one sent while a sender's target changes may
+        // reuse a nonce. Most must commit all the same.
+        assert!(
+            r.committed * 5 >= r.submitted * 4,
+            "seed {seed}: only {} of {} admitted transfers committed",
+            r.committed,
+            r.submitted
+        );
         faults += r.faults;
         submitted += r.submitted;
         committed += r.committed;

@@ -21,17 +21,20 @@ pub fn frames(mut data: &[u8], max: usize) -> Vec<&[u8]> {
     out
 }
 
-/// The dev chain's genesis state (keys from fixed seeds), built once.
-pub fn dev_state() -> &'static State {
-    static STATE: OnceLock<State> = OnceLock::new();
+/// The dev chain's genesis state, its keys made from seeds 1, 2, ... in the order
+/// the genesis asks for them (every Party's authority, the CDM board, the Depositary,
+/// the validator), and how many keys that is; built once.
+pub fn dev_state() -> &'static (State, u8) {
+    static STATE: OnceLock<(State, u8)> = OnceLock::new();
     STATE.get_or_init(|| {
         let mut n = 0u8;
-        let (genesis, _) = kyoto_node::dev::dev_genesis_with_keys(&mut |_| {
+        let (genesis, keys) = kyoto_node::dev::dev_genesis_with_keys(&mut |_| {
             n = n.wrapping_add(1);
             ed25519_dalek::SigningKey::from_bytes(&[n; 32])
         });
+        let count = u8::try_from(keys.len()).unwrap_or(u8::MAX).max(1);
         match genesis.build_state() {
-            Ok(s) => s,
+            Ok(s) => (s, count),
             // The built-in genesis is covered by the node's unit tests.
             Err(e) => panic!("the dev genesis does not build: {e}"),
         }
