@@ -9,10 +9,12 @@ pub mod crypto;
 pub mod daemon;
 pub mod dev;
 pub mod gossip;
-pub mod ledger;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
 pub mod store;
 pub mod tx;
 pub mod wire;
+
+/// The Kyoto rules (their own crate, `node/ledger`, which cannot do IO).
+pub use kyoto_ledger as ledger;

@@ -6,17 +6,27 @@
 //! transaction the rules refuse is a [`Refusal`] value that changes nothing but its
 //! signer's nonce.
 
-pub mod apply;
+pub mod accounts;
+pub mod block;
 pub mod calendar;
+pub mod cdm;
+mod checks;
+pub mod compliance;
 pub mod genesis;
 pub mod governance;
 pub mod invariants;
+pub mod issuance;
+pub mod joint_implementation;
+mod leaves;
+mod plan;
 pub mod refusal;
 pub mod state;
+pub mod transfers;
 pub mod tx;
 pub mod types;
 
-pub use apply::{BlockContext, BlockError, BlockOutcome, Compliance};
+pub use block::{BlockContext, BlockError, BlockOutcome};
+pub use compliance::Compliance;
 pub use genesis::{Genesis, GenesisError, GenesisIssuance, GenesisParty, GenesisValidator};
 pub use refusal::Refusal;
 pub use state::{

@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
-use kyoto_node::ledger::genesis::GenesisParams;
-use kyoto_node::ledger::{
+use kyoto_ledger::genesis::GenesisParams;
+use kyoto_ledger::{
     AccountId, AccountKind, Activity, BlockContext, Genesis, GenesisIssuance, GenesisParty,
     GenesisValidator, PartyCode, PublicKey, State, Tx, TxKind, UnitFilter, UnitType,
 };
@@ -1279,7 +1279,7 @@ fn check_invariants(state: &State, model: &Model) {
     }
 }
 
-fn serials_of(applied: &kyoto_node::ledger::Applied) -> Vec<(String, u64)> {
+fn serials_of(applied: &kyoto_ledger::Applied) -> Vec<(String, u64)> {
     applied
         .serials
         .iter()
@@ -1334,7 +1334,7 @@ proptest! {
                         want.sort();
                         prop_assert_eq!(got, want, "serials differ from the model for {:?}", tx.kind);
                         if let Some(reserve) = model.reserve(&reserve_before)
-                            && matches!(applied.kind, kyoto_node::ledger::AppliedKind::ExternalTransfer)
+                            && matches!(applied.kind, kyoto_ledger::AppliedKind::ExternalTransfer)
                         {
                             prop_assert!(model.held_for_reserve(&reserve_before) >= reserve, "a transfer breached the reserve");
                         }
@@ -1482,7 +1482,7 @@ fn blocks_must_follow_in_height_and_time() {
 
 #[test]
 fn extreme_ranges_and_figures_are_refused_not_panics() {
-    use kyoto_node::ledger::SerialRange;
+    use kyoto_ledger::SerialRange;
     let mut state = genesis(10).build_state().unwrap();
     let cdm = PartyCode::parse("CDM").unwrap();
     let txs = vec![
@@ -1543,7 +1543,7 @@ fn extreme_ranges_and_figures_are_refused_not_panics() {
 }
 
 /// Applies `txs` as block 1, a millisecond after the genesis.
-fn first_block(state: &mut State, txs: &[Tx]) -> kyoto_node::ledger::BlockOutcome {
+fn first_block(state: &mut State, txs: &[Tx]) -> kyoto_ledger::BlockOutcome {
     state
         .apply_block(
             BlockContext {

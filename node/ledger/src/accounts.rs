@@ -1,0 +1,47 @@
+//! Registry accounts (decision 13/CMP.1, "modalities for the accounting of assigned
+//! amounts"): a Party's registry authority opens entity holding accounts for the legal
+//! entities it authorises to hold units (Art. 6.3, 17).
+
+use crate::plan::Plan;
+use crate::refusal::Refusal;
+use crate::state::{Account, Holder, State};
+use crate::types::{AccountId, AccountKind, PartyCode, PublicKey};
+
+/// Longest entity holder name accepted.
+pub const MAX_HOLDER_NAME_CHARS: usize = 128;
+
+impl State {
+    pub(crate) fn plan_open(
+        &self,
+        signer: &PublicKey,
+        party: &PartyCode,
+        holder_name: &str,
+        holder_key: &PublicKey,
+    ) -> Result<Plan, Refusal> {
+        let p = self.authority_of(party, signer, "open accounts")?;
+        let name = holder_name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_HOLDER_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(Refusal::InvalidArgument {
+                message: format!(
+                    "the holder name must be 1 to {MAX_HOLDER_NAME_CHARS} printable characters"
+                ),
+            });
+        }
+        let id = AccountId {
+            party: party.clone(),
+            kind: AccountKind::EntityHolding,
+            number: p.next_entity_account,
+        };
+        Ok(Plan::Open {
+            account: Account {
+                id,
+                holder: Holder::Key(*holder_key),
+                holder_name: name.to_owned(),
+                blocks: Vec::new(),
+            },
+        })
+    }
+}
