@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
-use kyoto_node::crypto;
-use kyoto_node::ledger::{AccountId, PartyCode, UnitType};
+use kyoto_client::crypto;
+use kyoto_client::{AccountId, PartyCode, UnitType};
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -115,7 +115,7 @@ pub async fn send(
         nonce,
         kind: Some(kind),
     };
-    let bytes = kyoto_node::tx::sign_transaction(&key, &body);
+    let bytes = kyoto_client::sign_transaction(&key, &body);
     let resp = client
         .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
         .await

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use kyoto_node::crypto;
-use kyoto_node::ledger::Activity;
+use kyoto_client::Activity;
+use kyoto_client::crypto;
 use kyoto_proto::v1::{self as pb, propose::Change, transaction_body::Kind};
 
 use client::{

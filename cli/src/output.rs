@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
-use kyoto_node::ledger::UnitType;
+use kyoto_client::UnitType;
 use kyoto_proto::v1 as pb;
 use serde::Serialize;
 

@@ -1,4 +1,4 @@
-//! The built-in dev genesis (DESIGN.md §3b): every Annex B Party with its Annex B
+//! The built-in dev genesis (ARCHITECTURE.md, "Determinism"): every Annex B Party with its Annex B
 //! percentage and base-year emissions (`data/parties.csv`, sources cited there), the
 //! European Community as a REIO with its member States, a few non-Annex I Parties as
 //! CDM hosts, the Protocol in force, and each Annex B Party's full period-1 assigned

@@ -5,7 +5,6 @@
 
 pub mod chain;
 pub mod consensus;
-pub mod crypto;
 pub mod daemon;
 pub mod dev;
 pub mod gossip;
@@ -16,5 +15,7 @@ pub mod store;
 pub mod tx;
 pub mod wire;
 
+/// The signing contract and key files (shared with clients, `cli/client`).
+pub use kyoto_client::crypto;
 /// The Kyoto rules (their own crate, `node/ledger`, which cannot do IO).
 pub use kyoto_ledger as ledger;

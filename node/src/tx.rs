@@ -429,17 +429,7 @@ fn proposal_kind(change: Option<pb::propose::Change>) -> Result<ProposalKind, Tx
     )
 }
 
-/// Encodes and signs a transaction body: the bytes to submit.
-pub fn sign_transaction(key: &ed25519_dalek::SigningKey, body: &pb::TransactionBody) -> Vec<u8> {
-    let body = body.encode_to_vec();
-    let signature = crypto::sign_tx(key, &body);
-    pb::SignedTransaction {
-        body,
-        public_key: key.verifying_key().to_bytes().to_vec(),
-        signature: signature.to_vec(),
-    }
-    .encode_to_vec()
-}
+pub use kyoto_client::sign_transaction;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! Calendar arithmetic on ledger time (ms since the Unix epoch, UTC), deterministic
-//! (DESIGN.md §3b): the Nth day after D is 00:00 UTC of date(D) + N days; adding months
+//! (ARCHITECTURE.md, "Determinism"): the Nth day after D is 00:00 UTC of date(D) + N days; adding months
 //! is calendar arithmetic clamped to the month's end.
 
 use time::{Date, Month, OffsetDateTime};

@@ -1,5 +1,5 @@
 //! Genesis: which Parties exist, their treaty data and keys, their assigned amounts,
-//! the AAUs issued at genesis, and the validators (DESIGN.md §3b). A genesis is a JSON
+//! the AAUs issued at genesis, and the validators (ARCHITECTURE.md, "Determinism"). A genesis is a JSON
 //! document; the same genesis gives the same initial state root on every node.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,7 +58,7 @@ pub struct GenesisParams {
     pub session_days: u32,
     /// Test networks only: when not 0, a voting session lasts this many seconds instead
     /// of `session_days` (so that a network running on wall-clock time can adopt a
-    /// decision within a test; DESIGN.md §3b lets a test genesis shorten durations).
+    /// decision within a test; ARCHITECTURE.md ("Determinism") lets a test genesis shorten durations).
     pub session_seconds: u32,
     pub quorum_numerator: u32,
     pub quorum_denominator: u32,

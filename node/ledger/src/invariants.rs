@@ -1,4 +1,4 @@
-//! The ledger's invariants (DESIGN.md §2), checked over the whole state. Debug builds
+//! The ledger's invariants (ARCHITECTURE.md, "Invariants"), checked over the whole state. Debug builds
 //! check them after every committed block; the property tests after every block.
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //!
 //! `State::apply_block(block, txs) -> receipts + changed leaves + state root`. No IO,
 //! clock or randomness: the same blocks give the same state root on every node
-//! (DESIGN.md §2, invariant 5). Transactions arrive already signature-checked; a
+//! (ARCHITECTURE.md, invariant 5). Transactions arrive already signature-checked; a
 //! transaction the rules refuse is a [`Refusal`] value that changes nothing but its
 //! signer's nonce.
 

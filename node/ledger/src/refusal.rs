@@ -1,6 +1,6 @@
 //! Refusals: a transaction the rules refuse is a value, not an error. Each has a
 //! stable machine-readable code and a message naming the rule it broke. A refused
-//! transaction changes no holdings, accounts or Party figures (DESIGN.md §2, inv. 4).
+//! transaction changes no holdings, accounts or Party figures (ARCHITECTURE.md, invariant 4).
 
 use std::fmt;
 

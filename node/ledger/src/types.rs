@@ -49,7 +49,7 @@ impl fmt::Display for PartyCode {
     }
 }
 
-/// Unit types (DESIGN.md §2). The discriminants equal the protobuf enum values.
+/// Unit types (ARCHITECTURE.md, "Invariants"). The discriminants equal the protobuf enum values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum UnitType {
     /// Assigned amount unit (Art. 3.7).

@@ -6,7 +6,7 @@
 //! account openings, inventories, JI approval and conversion, CDM registration,
 //! issuance and forwarding, cancellation, retirement, carry-over and replays, and
 //! may jump past the period's true-up. After every block we check the invariants of
-//! DESIGN.md §2: conservation, the Art. 3.10/3.11/3.12 identity per Party, disjoint
+//! ARCHITECTURE.md, "Invariants": conservation, the Art. 3.10/3.11/3.12 identity per Party, disjoint
 //! serial blocks, AAU issuance within the assigned amount, no RMU carried over, the
 //! reserve kept by every transfer out, refusals changing nothing, nonces, and the
 //! state root after reload and after replay.

@@ -1,4 +1,4 @@
-//! Signing and hashing (DESIGN.md §4), and key files.
+//! Signing and hashing (the signing contract, ARCHITECTURE.md "Signing"), and key files.
 //!
 //! A transaction signature is Ed25519 over `"kyoto-ledger/tx/v1" || 0x00 || body`.
 //! Every node must give the same answer for the same bytes, whether it checks one
@@ -20,7 +20,7 @@ use ed25519_dalek::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::ledger::{Hash, PublicKey};
+use kyoto_ledger::{Hash, PublicKey};
 
 /// Domain tag of client transactions.
 pub const TX_DOMAIN: &[u8] = b"kyoto-ledger/tx/v1";
