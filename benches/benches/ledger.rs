@@ -6,8 +6,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kyoto_bench::{fixture, signed_transfers};
-use kyoto_node::chain::{Chain, PendingTx};
+use kyoto_node::chain::Chain;
 use kyoto_node::ledger::BlockContext;
+use kyoto_node::mempool::PendingTx;
 use kyoto_node::store::SledStore;
 use kyoto_node::tx::decode_and_verify;
 use kyoto_proto::v1 as pb;

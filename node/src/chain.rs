@@ -13,6 +13,7 @@ use crate::consensus::context::{Address, BlockId, Height, Signature, ValidatorSe
 use crate::consensus::signing::{self, KyotoSigner, precommit_like_bytes};
 use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
+use crate::mempool::PendingTx;
 use crate::store::{ChainStore, Store, StoreError};
 use crate::wire;
 
@@ -34,13 +35,6 @@ pub enum ChainError {
         "after block {height} this node's state root differs from the validators': it diverged and stops"
     )]
     Diverged { height: u64 },
-}
-
-/// A transaction with the exact bytes it was submitted as.
-#[derive(Clone, Debug)]
-pub struct PendingTx {
-    pub raw: Vec<u8>,
-    pub tx: Tx,
 }
 
 pub struct Chain<S: Store> {
@@ -68,7 +62,7 @@ fn check_timestamp(height: u64, parent_ms: i64, timestamp_ms: i64) -> Result<(),
             "block {height}: its timestamp does not increase"
         )));
     }
-    if timestamp_ms > crate::node::MAX_LEDGER_TIME_MS {
+    if timestamp_ms > crate::clock::MAX_LEDGER_TIME_MS {
         return Err(ChainError::InvalidBlock(format!(
             "block {height}: its timestamp is past the year 9999"
         )));

@@ -4,6 +4,7 @@
 //! API (`rpc`).
 
 pub mod chain;
+pub mod clock;
 pub mod consensus;
 pub mod daemon;
 pub mod dev;

@@ -26,8 +26,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::chain::PendingTx;
-use crate::ledger::{Hash, PublicKey, Refusal, State};
+use crate::ledger::{Hash, PublicKey, Refusal, State, Tx};
+
+/// A transaction with the exact bytes it was submitted as.
+#[derive(Clone, Debug)]
+pub struct PendingTx {
+    pub raw: Vec<u8>,
+    pub tx: Tx,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {

@@ -7,25 +7,18 @@
 //! engine's decisions; the commit path stays the same.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use kyoto_proto::v1 as pb;
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::chain::{Chain, ChainError, PendingTx};
+use crate::chain::{Chain, ChainError};
+use crate::clock::{MAX_DEV_ADVANCE_MS, MAX_LEDGER_TIME_MS, now_ms};
 use crate::ledger::{Hash, PublicKey};
-use crate::mempool::{AdmitError, Mempool, MempoolLimits};
+use crate::mempool::{AdmitError, Mempool, MempoolLimits, PendingTx};
 use crate::store::{Entry, Store, StoreError, TxLocation, Write};
 use crate::tx::{self, TxError};
-
-/// 9999-12-31T23:59:59.999Z: no block is timestamped after it.
-pub const MAX_LEDGER_TIME_MS: i64 = 253_402_300_799_999;
-
-/// 9998-12-31T23:59:59.999Z: the latest instant a dev chain's time may be moved to;
-/// the year after it is left for the blocks that follow (each a millisecond or more
-/// after the last), so that the chain never runs out of timestamps.
-pub const MAX_DEV_ADVANCE_MS: i64 = 253_370_764_799_999;
 
 /// Tunables of the node.
 #[derive(Clone, Debug)]
@@ -180,13 +173,6 @@ fn hand_to_gossip(outbox: &mpsc::Sender<Vec<u8>>, raws: impl IntoIterator<Item =
 
 fn poisoned() -> SubmitError {
     SubmitError::Internal("a lock was poisoned by a panic".into())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Node {

@@ -257,7 +257,7 @@ fn convert_kind(kind: pb::transaction_body::Kind) -> Result<TxKind, TxError> {
             units: filter(c.units, "a conversion")?,
         },
         Kind::RegisterCdmProject(r) => {
-            if r.participants.len() > crate::ledger::cdm::MAX_PARTICIPANTS {
+            if r.participants.len() > crate::ledger::limits::MAX_PARTICIPANTS {
                 return Err(malformed("too many participants"));
             }
             TxKind::RegisterCdmProject {

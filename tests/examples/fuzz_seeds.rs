@@ -14,12 +14,13 @@ use arc_malachitebft_app_channel::app::types::core::{
 };
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
-use kyoto_node::chain::{Chain, PendingTx};
+use kyoto_node::chain::Chain;
 use kyoto_node::consensus::codec::KyotoCodec;
 use kyoto_node::consensus::context::{
     Address, BlockId, Height, Proposal, ProposalPart, Signature, Vote,
 };
 use kyoto_node::dev::DEV_CHAIN_ID;
+use kyoto_node::mempool::PendingTx;
 use kyoto_node::store::{Entry, MemoryStore, Store, StoreError, Write};
 use kyoto_node::tx::sign_transaction;
 use kyoto_proto::v1 as pb;

@@ -2,13 +2,11 @@
 //! amounts"): a Party's registry authority opens entity holding accounts for the legal
 //! entities it authorises to hold units (Art. 6.3, 17).
 
+use crate::limits::MAX_HOLDER_NAME_CHARS;
 use crate::plan::Plan;
 use crate::refusal::Refusal;
 use crate::state::{Account, Holder, State};
 use crate::types::{AccountId, AccountKind, PartyCode, PublicKey};
-
-/// Longest entity holder name accepted.
-pub const MAX_HOLDER_NAME_CHARS: usize = 128;
 
 impl State {
     pub(crate) fn plan_open(

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::leaves::{LeafWrite, StateError, StateKey};
 use crate::plan::Plan;
 use crate::refusal::Refusal;
-use crate::state::{LeafWrite, State, StateError, StateKey};
+use crate::state::State;
 use crate::tx::{Applied, Receipt, Tx, TxKind};
 use crate::types::{Hash, PublicKey};
 

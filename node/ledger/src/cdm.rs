@@ -10,6 +10,7 @@
 
 use crate::checks::valid_id;
 use crate::genesis::CDM_REGISTRY;
+use crate::limits::MAX_PARTICIPANTS;
 use crate::plan::{Plan, range_len, serials};
 use crate::refusal::Refusal;
 use crate::state::{Project, State};
@@ -17,12 +18,6 @@ use crate::tx::{AppliedKind, SerialRange};
 use crate::types::{
     AccountId, AccountKind, Amount, PartyCode, Period, PublicKey, SerialBlock, UnitType,
 };
-
-/// Longest project id accepted.
-pub const MAX_PROJECT_ID_CHARS: usize = 64;
-
-/// Most participant accounts of a CDM project.
-pub const MAX_PARTICIPANTS: usize = 32;
 
 impl State {
     pub(crate) fn plan_cdm_project(

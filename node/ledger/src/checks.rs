@@ -2,7 +2,7 @@
 //! Protocol is in force for a Party (Art. 24, 25.3, 27), which periods are open, and
 //! which serials of an account a transaction takes.
 
-use crate::cdm::MAX_PROJECT_ID_CHARS;
+use crate::limits::MAX_PROJECT_ID_CHARS;
 use crate::refusal::Refusal;
 use crate::state::{Account, Party, PeriodDef, State};
 use crate::tx::{SerialRange, UnitFilter};

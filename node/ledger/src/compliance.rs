@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::issuance::MAX_INVENTORY_AMOUNT;
+use crate::limits::MAX_INVENTORY_AMOUNT;
 use crate::plan::{Field, Map, Plan, PositionChange, move_plan, range_len};
 use crate::refusal::Refusal;
 use crate::state::{Account, Inventory, State};

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::governance::{ProposalClass, Validator};
-use super::state::{
-    Account, Eligibility, Holder, Meta, Params, Party, PartyKind, PeriodDef, State, StateError,
-    StateKey, TreatyStatus, party_holding,
-};
 use super::types::{
-    AccountId, AccountKind, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock, Total,
-    UnitType,
+    AccountId, AccountKind, Amount, Eligibility, Hash, PartyCode, Period, PublicKey, SerialBlock,
+    Total, UnitType,
+};
+use crate::governance::records::{ProposalClass, Validator};
+use crate::leaves::{StateError, StateKey};
+use crate::state::{
+    Account, Holder, Meta, Params, Party, PartyKind, PeriodDef, State, TreatyStatus, party_holding,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

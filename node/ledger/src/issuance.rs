@@ -16,10 +16,6 @@ use crate::types::{
     AccountId, Activity, Amount, PartyCode, Period, PublicKey, SerialBlock, UnitType,
 };
 
-/// Largest inventory figure (and serial range) accepted: 10^13 t CO2e, far above any
-/// country's annual emissions, so that sums over years and periods cannot overflow.
-pub const MAX_INVENTORY_AMOUNT: Amount = 10_000_000_000_000;
-
 impl State {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn plan_issue(

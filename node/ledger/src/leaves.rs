@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-use crate::governance::{Governance, Proposal};
+use crate::governance::records::{Governance, Proposal};
 use crate::state::{Account, CdmRegistry, Holder, Meta, Params, Party, Project, State};
 use crate::types::{AccountId, Hash, PartyCode, PublicKey};
 

@@ -18,6 +18,7 @@ pub mod invariants;
 pub mod issuance;
 pub mod joint_implementation;
 mod leaves;
+pub mod limits;
 mod plan;
 pub mod refusal;
 pub mod state;
@@ -28,13 +29,14 @@ pub mod types;
 pub use block::{BlockContext, BlockError, BlockOutcome};
 pub use compliance::Compliance;
 pub use genesis::{Genesis, GenesisError, GenesisIssuance, GenesisParty, GenesisValidator};
+pub use leaves::{Leaf, LeafWrite, StateError, StateKey};
 pub use refusal::Refusal;
 pub use state::{
-    Account, CdmRegistry, Eligibility, Holder, Inventory, Leaf, LeafWrite, Params, Party,
-    PartyKind, PeriodDef, Position, Project, State, StateError, TreatyStatus, party_holding,
+    Account, CdmRegistry, Holder, Inventory, Params, Party, PartyKind, PeriodDef, Position,
+    Project, State, TreatyStatus, party_holding,
 };
 pub use tx::{Applied, AppliedKind, Receipt, SerialRange, Tx, TxKind, UnitFilter};
 pub use types::{
-    AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
-    Total, UnitType,
+    AccountId, AccountKind, Activity, Amount, Eligibility, Hash, PartyCode, Period, PublicKey,
+    SerialBlock, Total, UnitType,
 };

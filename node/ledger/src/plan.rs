@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 
 use crate::genesis::CDM_REGISTRY;
 use crate::governance::GovPlan;
-use crate::issuance::MAX_INVENTORY_AMOUNT;
+use crate::leaves::StateKey;
+use crate::limits::MAX_INVENTORY_AMOUNT;
 use crate::refusal::Refusal;
-use crate::state::{Account, Holder, Inventory, Party, Project, State, StateKey};
+use crate::state::{Account, Holder, Inventory, Party, Project, State};
 use crate::tx::{Applied, AppliedKind, SerialRange};
 use crate::types::{
     AccountId, AccountKind, Activity, Amount, PartyCode, Period, SerialBlock, Total, UnitType,

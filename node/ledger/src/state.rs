@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::governance::{Governance, Proposal, ProposalClass};
-pub use crate::leaves::{Leaf, LeafWrite, StateError, StateKey};
+use crate::governance::records::{Governance, Proposal, ProposalClass};
 
 use super::types::{
-    AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
-    Total, UnitType,
+    AccountId, AccountKind, Activity, Amount, Eligibility, Hash, PartyCode, Period, PublicKey,
+    SerialBlock, Total, UnitType,
 };
 
 /// Membership of a Party in the Protocol (Art. 24, 25, 27).
@@ -94,17 +93,6 @@ impl Position {
             .saturating_sub(wide(self.converted_out))
             .saturating_sub(wide(self.carried_out))
     }
-}
-
-/// Which mechanisms a Party may use (Art. 6, 12, 17).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Eligibility {
-    /// Joint implementation: acquire and transfer ERUs (Art. 6.1).
-    pub art6: bool,
-    /// Clean development mechanism: acquire CERs (Art. 12).
-    pub art12: bool,
-    /// Emissions trading of AAUs and RMUs (Art. 17).
-    pub art17: bool,
 }
 
 /// A reviewed annual inventory (Art. 7, 8).

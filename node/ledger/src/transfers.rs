@@ -13,9 +13,10 @@
 use std::collections::BTreeSet;
 
 use crate::genesis::CDM_REGISTRY;
+use crate::leaves::StateKey;
 use crate::plan::{Map, Plan};
 use crate::refusal::Refusal;
-use crate::state::{Party, Project, State, StateKey};
+use crate::state::{Party, Project, State};
 use crate::tx::{AppliedKind, UnitFilter};
 use crate::types::{
     AccountId, AccountKind, Amount, PartyCode, Period, PublicKey, SerialBlock, Total, UnitType,

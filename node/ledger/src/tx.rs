@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::governance::GovTx;
 use super::refusal::Refusal;
 use super::types::{
     AccountId, AccountKind, Activity, Amount, Hash, PartyCode, Period, PublicKey, SerialBlock,
     UnitType,
 };
+use crate::governance::records::GovTx;
 
 /// Which units a transaction moves; the ledger takes the lowest serials held that match
 /// (expired tCERs and lCERs never match).

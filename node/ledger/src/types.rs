@@ -390,6 +390,17 @@ impl SerialBlock {
     }
 }
 
+/// Which mechanisms a Party may use (Art. 6, 12, 17).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eligibility {
+    /// Joint implementation: acquire and transfer ERUs (Art. 6.1).
+    pub art6: bool,
+    /// Clean development mechanism: acquire CERs (Art. 12).
+    pub art12: bool,
+    /// Emissions trading of AAUs and RMUs (Art. 17).
+    pub art17: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

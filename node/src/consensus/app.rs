@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arc_malachitebft_app_channel::app::consensus::ProposedValue;
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
@@ -40,6 +40,7 @@ use super::context::{
 };
 use super::signing::{self, KyotoSigner, part_bytes};
 use crate::chain::block_hash;
+use crate::clock::now_ms;
 use crate::crypto::sha256;
 use crate::ledger::Hash;
 use crate::node::Node;
@@ -73,13 +74,6 @@ impl Default for ProposalRules {
             empty_block_interval: Duration::from_millis(1000),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A proposal stream put back together.

@@ -7,8 +7,9 @@
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use kyoto_node::chain::{Chain, PendingTx};
+use kyoto_node::chain::Chain;
 use kyoto_node::crypto::PendingSignature;
+use kyoto_node::mempool::PendingTx;
 use kyoto_node::store::SledStore;
 use serde_json::json;
 

@@ -6,8 +6,9 @@
 use std::collections::BTreeSet;
 
 use crate::calendar::{days_after, format_date, months_after, parse_date_ms};
+use crate::leaves::StateKey;
 use crate::refusal::Refusal;
-use crate::state::{Party, PartyKind, State, StateKey, TreatyStatus};
+use crate::state::{Party, PartyKind, State, TreatyStatus};
 use crate::tx::AppliedKind;
 use crate::types::{PartyCode, PublicKey, UnitType};
 

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use crate::calendar::{format_date, months_after, parse_date_ms};
 use crate::refusal::Refusal;
-use crate::state::{Eligibility, Party, PartyKind, State, TreatyStatus};
+use crate::state::{Party, PartyKind, State, TreatyStatus};
+use crate::types::Eligibility;
 use crate::types::{PartyCode, PublicKey};
 
-use super::{GovPlan, MAX_TITLE_CHARS};
+use super::GovPlan;
+use crate::limits::MAX_TITLE_CHARS;
 
 impl State {
     pub(crate) fn party_in_force(

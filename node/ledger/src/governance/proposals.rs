@@ -10,7 +10,8 @@ use crate::state::State;
 use crate::tx::AppliedKind;
 use crate::types::{PartyCode, PublicKey};
 
-use super::{GovPlan, MAX_TITLE_CHARS, Outcome, Proposal, ProposalKind, Tally};
+use super::{GovPlan, Outcome, Proposal, ProposalKind, Tally};
+use crate::limits::MAX_TITLE_CHARS;
 
 impl State {
     pub(crate) fn proposal_ref(&self, id: u64) -> Result<&Proposal, Refusal> {

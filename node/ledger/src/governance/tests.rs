@@ -1,5 +1,7 @@
 //! Governance rules driven through `State::apply_block`.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::calendar::parse_date_ms;
 use crate::genesis::{Genesis, GenesisParams, GenesisParty, GenesisValidator};
