@@ -2,6 +2,7 @@
 //! client crates do not link the node, no source file outside the tests outgrows what
 //! a reader can hold, and the code cites only files that are in the repository.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -188,5 +189,197 @@ fn code_cites_only_files_in_the_repository() {
     );
     for doc in ["ARCHITECTURE.md", "README.md"] {
         assert!(root.join(doc).is_file(), "{doc} is missing");
+    }
+}
+
+/// The module a source file defines, as a path below its crate root
+/// (`lib.rs` and `main.rs` are the root, `x/mod.rs` is `x`).
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().map(String::as_str) == Some("mod") {
+        parts.pop();
+    }
+    if parts == ["lib"] || parts == ["main"] {
+        parts.clear();
+    }
+    parts
+}
+
+/// The module paths a file names through `crate::`, `super::` and `self::`,
+/// relative to the crate root; one level of `{…}` groups is expanded. Comments and
+/// the unit tests at the foot of a file are not code a reader must follow.
+fn named_paths(me: &[String], text: &str) -> Vec<Vec<String>> {
+    let code: String = text
+        .lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bytes = code.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ident_at = |mut i: usize| {
+        let start = i;
+        while i < bytes.len() && is_ident(bytes[i]) {
+            i += 1;
+        }
+        (code[start..i].to_string(), i)
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_ident(bytes[i]) || (i > 0 && (is_ident(bytes[i - 1]) || bytes[i - 1] == b':')) {
+            i += 1;
+            continue;
+        }
+        let (word, end) = ident_at(i);
+        i = end;
+        if !matches!(word.as_str(), "crate" | "super" | "self") || !code[end..].starts_with("::") {
+            continue;
+        }
+        let mut base: Vec<String> = if word == "crate" {
+            Vec::new()
+        } else {
+            me.to_vec()
+        };
+        if word == "super" {
+            base.pop();
+        }
+        let mut segs = Vec::new();
+        let mut j = end;
+        let mut group = None;
+        while code[j..].starts_with("::") {
+            j += 2;
+            if code[j..].starts_with('{') {
+                let close = code[j..].find('}').map_or(code.len(), |k| j + k);
+                group = Some(code[j + 1..close].to_string());
+                j = close;
+                break;
+            }
+            let (seg, next) = ident_at(j);
+            if seg == "super" && segs.is_empty() {
+                base.pop();
+            } else if !seg.is_empty() {
+                segs.push(seg);
+            }
+            j = next;
+        }
+        i = j;
+        let path: Vec<String> = base.into_iter().chain(segs).collect();
+        match group {
+            Some(items) => {
+                for item in items.split(',') {
+                    let first = item.trim().split("::").next().unwrap_or("").trim();
+                    if !first.is_empty() {
+                        let mut p = path.clone();
+                        p.push(first.to_string());
+                        out.push(p);
+                    }
+                }
+            }
+            None => out.push(path),
+        }
+    }
+    out
+}
+
+/// File-level import cycles among a crate's modules: pairs of files that each,
+/// directly or through others, name the other.
+fn module_cycles(src: &Path) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    rust_sources(src, &mut files);
+    let modules: BTreeMap<Vec<String>, String> = files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(src).unwrap();
+            (module_of(rel), rel.display().to_string())
+        })
+        .collect();
+    // A path names the file of its longest prefix that is a module.
+    let file_of = |path: &[String]| {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| modules.get(&path[..n]).cloned())
+    };
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, file) in &modules {
+        if module.is_empty() {
+            continue; // the crate root declares and re-exports; it is not a layer
+        }
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        let deps = named_paths(module, &text)
+            .iter()
+            .filter_map(|p| file_of(p))
+            .filter(|d| d != file)
+            .collect();
+        edges.insert(file.clone(), deps);
+    }
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_string()];
+        while let Some(x) = stack.pop() {
+            for y in edges.get(&x).into_iter().flatten() {
+                if y == to {
+                    return true;
+                }
+                if seen.insert(y.clone()) {
+                    stack.push(y.clone());
+                }
+            }
+        }
+        false
+    };
+    let mut cycles = BTreeSet::new();
+    for (a, deps) in &edges {
+        for b in deps {
+            if reaches(b, a) {
+                cycles.insert((a.min(b).clone(), a.max(b).clone()));
+            }
+        }
+    }
+    cycles.into_iter().collect()
+}
+
+#[test]
+fn the_import_cycle_finder_sees_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir(src.join("store")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod a; pub mod b; pub mod store;").unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::store::{memory::Mem, Store};").unwrap();
+    std::fs::write(
+        src.join("store/mod.rs"),
+        "pub mod memory; pub trait Store {}",
+    )
+    .unwrap();
+    std::fs::write(src.join("store/memory.rs"), "use super::super::b::B;").unwrap();
+    std::fs::write(src.join("b.rs"), "// crate::a\npub struct B;").unwrap();
+    assert!(module_cycles(src).is_empty());
+    std::fs::write(src.join("b.rs"), "pub struct B(crate::a::A);").unwrap();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        module_cycles(src),
+        [
+            pair("a.rs", "b.rs"),
+            pair("a.rs", "store/memory.rs"),
+            pair("b.rs", "store/memory.rs"),
+        ]
+    );
+}
+
+#[test]
+fn no_module_of_the_node_or_the_rules_imports_in_a_circle() {
+    // Each file may use the files below it, never one that uses it back: a reader
+    // can then learn the code bottom-up (ARCHITECTURE.md, "Layers").
+    let root = workspace();
+    for src in ["node/ledger/src", "node/src", "cli/client/src", "cli/src"] {
+        let cycles = module_cycles(&root.join(src));
+        assert!(
+            cycles.is_empty(),
+            "{src}: files that import each other: {cycles:?}"
+        );
     }
 }
