@@ -12,7 +12,7 @@ use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body:
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::TxOpts;
+use crate::args::TxOpts;
 use crate::output::Output;
 
 /// A refusal reported by the node or the ledger: exit status 1 with its code.

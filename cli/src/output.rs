@@ -7,7 +7,7 @@ use kyoto_client::UnitType;
 use kyoto_proto::v1 as pb;
 use serde::Serialize;
 
-use crate::Format;
+use crate::args::Format;
 
 pub struct Output {
     format: Format,
