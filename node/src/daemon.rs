@@ -494,7 +494,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             listen: args.p2p_addr.clone(),
             peers: args.peers.clone(),
             wal_path: wal_dir.join("consensus.wal"),
-            rules: consensus::app::ProposalRules {
+            rules: consensus::proposal::ProposalRules {
                 max_clock_drift: Duration::from_millis(args.max_clock_drift_ms),
                 empty_block_interval: Duration::from_millis(args.empty_block_interval_ms),
             },

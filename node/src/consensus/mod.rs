@@ -4,9 +4,12 @@
 //! blocks). The ledger itself still sees only committed blocks.
 
 pub mod app;
+pub mod certificate;
 pub mod codec;
 pub mod context;
+pub mod proposal;
 pub mod signing;
+pub mod streams;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,9 +28,10 @@ use arc_malachitebft_app_channel::{
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use self::app::{App, ProposalRules};
+use self::app::App;
 use self::codec::KyotoCodec;
 use self::context::KyotoContext;
+use self::proposal::ProposalRules;
 use self::signing::{KyotoSigner, KyotoVerifier};
 use crate::node::Node;
 

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         Some((peers[usize::from(who) % peers.len()], msg))
     });
     // A small bound, so that inputs of a few KiB reach it.
-    for size in kyoto_node::consensus::app::reassemble_streams(messages, BOUND) {
+    for size in kyoto_node::consensus::streams::reassemble_streams(messages, BOUND) {
         assert!(size <= BOUND, "a stream outgrew its bound: {size}");
     }
 });

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = chain.block(h);
         if let Ok(kept) = chain.proposals_at(h) {
             for (_, _, bytes) in kept {
-                let _ = kyoto_node::consensus::app::decodes_as_kept_proposal(&bytes);
+                let _ = kyoto_node::consensus::proposal::decodes_as_kept_proposal(&bytes);
             }
         }
     }

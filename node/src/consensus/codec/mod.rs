@@ -11,9 +11,7 @@ use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, Stre
 use arc_malachitebft_app_channel::app::types::PeerId;
 use arc_malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use arc_malachitebft_app_channel::app::types::core::{
-    CommitCertificate, CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature,
-    NilOrVal, PolkaCertificate, PolkaSignature, Round, RoundCertificate, RoundCertificateType,
-    RoundSignature, SignedMessage, ValidatorProof, Validity, VoteType,
+    PolkaCertificate, SignedMessage, ValidatorProof, Validity,
 };
 use arc_malachitebft_app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
 use arc_malachitebft_sync::{ValueRequest, ValueResponse};
@@ -21,22 +19,19 @@ use bytes::Bytes;
 use kyoto_proto::consensus as cpb;
 use prost::Message;
 
-use super::context::{
-    Address, BlockId, Height, KyotoContext, Proposal, ProposalPart, Signature, Vote,
+mod certificates;
+mod fields;
+
+use super::context::{Height, KyotoContext, Proposal, ProposalPart, Vote};
+pub use certificates::{commit_certificate_from, commit_certificate_to};
+use certificates::{
+    extended_cert_from, extended_cert_to, polka_from, polka_to, round_cert_from, round_cert_to,
 };
-
-/// Why bytes are not a valid consensus message.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("undecodable protobuf: {0}")]
-    Decode(#[from] prost::DecodeError),
-    #[error("malformed message: {0}")]
-    Invalid(&'static str),
-}
-
-fn bad(what: &'static str) -> CodecError {
-    CodecError::Invalid(what)
-}
+pub use fields::CodecError;
+use fields::{
+    address_from, bad, block_id_from, ext_from, ext_to, nil_or_val_from, nil_or_val_to, round_from,
+    round_to, signature_from, vote_type_from, vote_type_to,
+};
 
 /// The one codec for the WAL, the network and sync.
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,84 +58,6 @@ pub fn decode_every_kind(bytes: &[u8]) -> usize {
     .into_iter()
     .filter(|ok| *ok)
     .count()
-}
-
-// ---- field helpers ---------------------------------------------------------------
-
-fn round_to(r: Round) -> i64 {
-    r.as_i64()
-}
-
-fn round_from(r: i64) -> Result<Round, CodecError> {
-    if r == -1 {
-        Ok(Round::Nil)
-    } else {
-        u32::try_from(r)
-            .map(Round::new)
-            .map_err(|_| bad("round out of range"))
-    }
-}
-
-fn address_from(b: &[u8]) -> Result<Address, CodecError> {
-    <[u8; 32]>::try_from(b)
-        .map(Address)
-        .map_err(|_| bad("an address is 32 bytes"))
-}
-
-fn signature_from(b: &[u8]) -> Result<Signature, CodecError> {
-    <[u8; 64]>::try_from(b)
-        .map(Signature)
-        .map_err(|_| bad("a signature is 64 bytes"))
-}
-
-fn block_id_from(b: &[u8]) -> Result<BlockId, CodecError> {
-    <[u8; 32]>::try_from(b)
-        .map(BlockId)
-        .map_err(|_| bad("a block hash is 32 bytes"))
-}
-
-fn nil_or_val_to(v: &NilOrVal<BlockId>) -> Vec<u8> {
-    match v {
-        NilOrVal::Nil => Vec::new(),
-        NilOrVal::Val(id) => id.0.to_vec(),
-    }
-}
-
-fn nil_or_val_from(b: &[u8]) -> Result<NilOrVal<BlockId>, CodecError> {
-    if b.is_empty() {
-        Ok(NilOrVal::Nil)
-    } else {
-        block_id_from(b).map(NilOrVal::Val)
-    }
-}
-
-fn vote_type_to(t: VoteType) -> i32 {
-    match t {
-        VoteType::Prevote => cpb::VoteType::Prevote as i32,
-        VoteType::Precommit => cpb::VoteType::Precommit as i32,
-    }
-}
-
-fn vote_type_from(t: i32) -> Result<VoteType, CodecError> {
-    match cpb::VoteType::try_from(t) {
-        Ok(cpb::VoteType::Prevote) => Ok(VoteType::Prevote),
-        Ok(cpb::VoteType::Precommit) => Ok(VoteType::Precommit),
-        _ => Err(bad("unknown vote type")),
-    }
-}
-
-fn ext_to(e: &SignedMessage<KyotoContext, Bytes>) -> cpb::SignedExtension {
-    cpb::SignedExtension {
-        extension: e.message.to_vec(),
-        signature: e.signature.0.to_vec(),
-    }
-}
-
-fn ext_from(e: cpb::SignedExtension) -> Result<SignedMessage<KyotoContext, Bytes>, CodecError> {
-    Ok(SignedMessage::new(
-        Bytes::from(e.extension),
-        signature_from(&e.signature)?,
-    ))
 }
 
 fn vote_to(v: &Vote) -> cpb::Vote {
@@ -254,170 +171,6 @@ fn part_from(p: cpb::ProposalPart) -> Result<ProposalPart, CodecError> {
         }),
         None => Err(bad("empty proposal part")),
     }
-}
-
-fn commit_sigs_to<'a>(
-    sigs: impl Iterator<Item = (&'a Address, &'a Signature, Option<cpb::SignedExtension>)>,
-) -> Vec<cpb::CommitSignature> {
-    sigs.map(|(a, s, e)| cpb::CommitSignature {
-        address: a.0.to_vec(),
-        signature: s.0.to_vec(),
-        extension: e,
-    })
-    .collect()
-}
-
-/// A certificate's common fields in the consensus encoding (commit, extended commit
-/// and polka certificates share one message).
-fn cert_to<'a>(
-    height: Height,
-    round: Round,
-    value: &BlockId,
-    sigs: impl Iterator<Item = (&'a Address, &'a Signature, Option<cpb::SignedExtension>)>,
-) -> cpb::Certificate {
-    cpb::Certificate {
-        height: height.0,
-        round: round_to(round),
-        value: value.0.to_vec(),
-        signatures: commit_sigs_to(sigs),
-    }
-}
-
-/// A certificate's common fields from the consensus encoding, each signature made
-/// into `S` by `sig`.
-fn cert_from<S>(
-    c: cpb::Certificate,
-    sig: impl Fn(Address, Signature, Option<cpb::SignedExtension>) -> Result<S, CodecError>,
-) -> Result<(Height, Round, BlockId, Vec<S>), CodecError> {
-    let mut sigs = Vec::with_capacity(c.signatures.len());
-    for s in c.signatures {
-        sigs.push(sig(
-            address_from(&s.address)?,
-            signature_from(&s.signature)?,
-            s.extension,
-        )?);
-    }
-    Ok((
-        Height(c.height),
-        round_from(c.round)?,
-        block_id_from(&c.value)?,
-        sigs,
-    ))
-}
-
-/// A commit certificate in the consensus encoding.
-pub fn commit_certificate_to(c: &CommitCertificate<KyotoContext>) -> cpb::Certificate {
-    let sigs = c
-        .commit_signatures
-        .iter()
-        .map(|s| (&s.address, &s.signature, None));
-    cert_to(c.height, c.round, &c.value_id, sigs)
-}
-
-/// A commit certificate from the consensus encoding (extensions are refused: Kyoto
-/// Ledger does not use vote extensions).
-pub fn commit_certificate_from(
-    c: cpb::Certificate,
-) -> Result<CommitCertificate<KyotoContext>, CodecError> {
-    let (height, round, value_id, commit_signatures) = cert_from(c, |a, s, e| match e {
-        Some(_) => Err(bad("a commit signature carries a vote extension")),
-        None => Ok(CommitSignature::new(a, s)),
-    })?;
-    Ok(CommitCertificate {
-        height,
-        round,
-        value_id,
-        commit_signatures,
-    })
-}
-
-fn extended_cert_to(c: &ExtendedCommitCertificate<KyotoContext>) -> cpb::Certificate {
-    let sigs = c
-        .commit_signatures
-        .iter()
-        .map(|s| (&s.address, &s.signature, s.extension.as_ref().map(ext_to)));
-    cert_to(c.height, c.round, &c.value_id, sigs)
-}
-
-fn extended_cert_from(
-    c: cpb::Certificate,
-) -> Result<ExtendedCommitCertificate<KyotoContext>, CodecError> {
-    let (height, round, value_id, commit_signatures) = cert_from(c, |a, s, e| {
-        Ok(ExtendedCommitSignature::new(
-            a,
-            s,
-            e.map(ext_from).transpose()?,
-        ))
-    })?;
-    Ok(ExtendedCommitCertificate {
-        height,
-        round,
-        value_id,
-        commit_signatures,
-    })
-}
-
-fn polka_to(c: &PolkaCertificate<KyotoContext>) -> cpb::Certificate {
-    let sigs = c
-        .polka_signatures
-        .iter()
-        .map(|s| (&s.address, &s.signature, None));
-    cert_to(c.height, c.round, &c.value_id, sigs)
-}
-
-fn polka_from(c: cpb::Certificate) -> Result<PolkaCertificate<KyotoContext>, CodecError> {
-    let (height, round, value_id, polka_signatures) =
-        cert_from(c, |a, s, _| Ok(PolkaSignature::new(a, s)))?;
-    Ok(PolkaCertificate {
-        height,
-        round,
-        value_id,
-        polka_signatures,
-    })
-}
-
-fn round_cert_to(c: &RoundCertificate<KyotoContext>) -> cpb::RoundCertificate {
-    cpb::RoundCertificate {
-        height: c.height.0,
-        round: round_to(c.round),
-        cert_type: match c.cert_type {
-            RoundCertificateType::Skip => 0,
-            RoundCertificateType::Precommit => 1,
-        },
-        signatures: c
-            .round_signatures
-            .iter()
-            .map(|s| cpb::RoundSignature {
-                vote_type: vote_type_to(s.vote_type),
-                value: nil_or_val_to(&s.value_id),
-                address: s.address.0.to_vec(),
-                signature: s.signature.0.to_vec(),
-            })
-            .collect(),
-    }
-}
-
-fn round_cert_from(c: cpb::RoundCertificate) -> Result<RoundCertificate<KyotoContext>, CodecError> {
-    let cert_type = match c.cert_type {
-        0 => RoundCertificateType::Skip,
-        1 => RoundCertificateType::Precommit,
-        _ => return Err(bad("unknown round certificate type")),
-    };
-    let mut round_signatures = Vec::with_capacity(c.signatures.len());
-    for s in c.signatures {
-        round_signatures.push(RoundSignature::new(
-            vote_type_from(s.vote_type)?,
-            nil_or_val_from(&s.value)?,
-            address_from(&s.address)?,
-            signature_from(&s.signature)?,
-        ));
-    }
-    Ok(RoundCertificate {
-        height: Height(c.height),
-        round: round_from(c.round)?,
-        cert_type,
-        round_signatures,
-    })
 }
 
 /// A proposed value in the consensus encoding.
