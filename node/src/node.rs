@@ -1,10 +1,10 @@
-//! The running node: chain, mempool and the block producer of a single validator.
+//! The running node: chain, mempool, admission and queries.
 //!
-//! Submissions are verified at the boundary and admitted to the mempool; the
-//! producer cuts a block as soon as transactions wait (after a short batching window,
-//! or at once when a block's worth is waiting), commits it through [`Chain`], and
-//! announces the new height. With BFT consensus the producer is replaced by the
-//! engine's decisions; the commit path stays the same.
+//! Submissions are verified at the boundary and admitted to the mempool; blocks are
+//! committed through [`Chain`] (by the dev chain's producer, `node/src/node/producer.rs`, or
+//! by the consensus engine's decisions) and the new height is announced.
+
+mod producer;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -14,10 +14,9 @@ use kyoto_proto::v1 as pb;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::chain::{Chain, ChainError};
-use crate::clock::{MAX_DEV_ADVANCE_MS, MAX_LEDGER_TIME_MS, now_ms};
 use crate::ledger::{Hash, PublicKey};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits, PendingTx};
-use crate::store::{Entry, Store, StoreError, TxLocation, Write};
+use crate::store::{Store, StoreError, TxLocation};
 use crate::tx::{self, TxError};
 
 /// Tunables of the node.
@@ -90,21 +89,6 @@ pub enum TxStatus {
         receipt: Box<pb::Receipt>,
         block_hash: Vec<u8>,
     },
-}
-
-impl Store for Box<dyn Store> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).get(key)
-    }
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        (**self).scan_prefix(prefix)
-    }
-    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-        (**self).scan_keys(prefix)
-    }
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
-        (**self).write(batch)
-    }
 }
 
 pub struct Node {
@@ -495,128 +479,5 @@ impl Node {
             .store()
             .block(height)
             .map_err(|e| SubmitError::Internal(e.to_string()))
-    }
-
-    /// Selects waiting transactions and commits them as the next block. Returns the
-    /// committed block, or `None` when nothing waits.
-    pub fn produce_block(&self) -> Result<Option<pb::GetBlockResponse>, ChainError> {
-        self.produce(false)
-    }
-
-    /// The proposer's timestamp for the next block.
-    fn next_timestamp(&self, parent_ms: i64) -> Result<i64, ChainError> {
-        if !self.config.dev_clock {
-            return Ok(now_ms());
-        }
-        let mut clock = self.clock.lock().map_err(|_| ChainError::Poisoned)?;
-        let elapsed = i64::try_from(clock.last_commit.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let mut ts = parent_ms.saturating_add(elapsed.max(1));
-        if let Some(to) = clock.advance_to_ms.take() {
-            ts = ts.max(to);
-        }
-        clock.last_commit = Instant::now();
-        // Never past the last instant a block may carry (block building refuses one
-        // that cannot be later than its parent).
-        Ok(ts.min(MAX_LEDGER_TIME_MS))
-    }
-
-    fn produce(&self, force: bool) -> Result<Option<pb::GetBlockResponse>, ChainError> {
-        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
-        let mut mempool = self.mempool.lock().map_err(|_| ChainError::Poisoned)?;
-        let txs = mempool.select(chain.state(), self.config.max_block_txs);
-        if txs.is_empty() && !force {
-            return Ok(None);
-        }
-        let hashes: Vec<(Hash, PublicKey)> = txs.iter().map(|p| (p.tx.hash, p.tx.signer)).collect();
-        let timestamp = self.next_timestamp(chain.state().time_ms())?;
-        let Role::Validator(key) = &self.role else {
-            return Err(ChainError::InvalidBlock(
-                "an observer does not produce blocks".into(),
-            ));
-        };
-        // A dev chain's one validator certifies blocks alone; once governance changed
-        // the validator set, only BFT consensus among the new set may go on.
-        let validators = &chain.state().governance().validators;
-        if validators.len() != 1 || validators[0].key != key.verifying_key().to_bytes() {
-            return Err(ChainError::InvalidBlock(
-                "governance changed the validator set: a dev chain's single validator cannot certify blocks any more; run the validators with kyotod --genesis (BFT consensus)".into(),
-            ));
-        }
-        let block = chain.commit_next(txs, timestamp, key)?;
-        mempool.remove_committed(&hashes, chain.state(), Instant::now());
-        let height = chain.height();
-        drop(mempool);
-        drop(chain);
-        self.head.send_replace(height);
-        Ok(Some(block))
-    }
-
-    /// Dev chains: commits a block (with whatever waits) whose timestamp is at least
-    /// `to_ms`, so that treaty dates can be replayed.
-    pub fn advance_time(&self, to_ms: i64) -> Result<pb::GetBlockResponse, SubmitError> {
-        if !self.config.dev_clock {
-            return Err(SubmitError::NotDevChain);
-        }
-        let now_ms = self.chain()?.state().time_ms();
-        if to_ms > MAX_DEV_ADVANCE_MS {
-            return Err(SubmitError::TimeOutOfRange { to_ms });
-        }
-        if to_ms <= now_ms {
-            return Err(SubmitError::TimeBackwards { now_ms });
-        }
-        self.clock.lock().map_err(|_| poisoned())?.advance_to_ms = Some(to_ms);
-        let block = self
-            .produce(true)
-            .map_err(|e| SubmitError::Internal(e.to_string()))?;
-        block.ok_or_else(|| SubmitError::Internal("no block was produced".into()))
-    }
-
-    /// The single-validator block producer. Runs until `shutdown` fires or a commit
-    /// fails (then the node must stop: memory may be ahead of the disk).
-    pub async fn run_producer(
-        self: Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), ChainError> {
-        loop {
-            tokio::select! {
-                _ = self.new_tx.notified() => {}
-                _ = shutdown.changed() => return Ok(()),
-            }
-            loop {
-                // Only what a block can take: transactions parked behind a nonce gap
-                // never make the producer cut a block.
-                let waiting = self.mempool_ready();
-                if waiting == 0 {
-                    break;
-                }
-                if waiting < self.config.max_block_txs && !self.config.block_window.is_zero() {
-                    tokio::time::sleep(self.config.block_window).await;
-                }
-                let node = Arc::clone(&self);
-                let produced = tokio::task::spawn_blocking(move || node.produce_block())
-                    .await
-                    .map_err(|e| {
-                        ChainError::Store(StoreError::Backend(format!(
-                            "block producer task failed: {e}"
-                        )))
-                    })??;
-                match produced {
-                    Some(block) => {
-                        let header = block.block.as_ref().and_then(|b| b.header.as_ref());
-                        tracing::info!(
-                            height = header.map(|h| h.height),
-                            txs = block.transaction_hashes.len(),
-                            state_root = %hex::encode(&block.state_root),
-                            "committed block"
-                        );
-                    }
-                    // Only transactions with nonce gaps wait: sleep until a new one comes.
-                    None => break,
-                }
-                if *shutdown.borrow() {
-                    return Ok(());
-                }
-            }
-        }
     }
 }

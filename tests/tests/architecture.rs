@@ -133,7 +133,7 @@ fn no_product_source_file_is_over_600_lines() {
     for dir in ["node", "cli", "proto"] {
         rust_sources(&root.join(dir), &mut files);
     }
-    let mut long: Vec<(usize, String)> = files
+    let long: Vec<(usize, String)> = files
         .iter()
         .filter_map(|f| {
             let rel = f.strip_prefix(&root).unwrap();
@@ -144,15 +144,6 @@ fn no_product_source_file_is_over_600_lines() {
             (n > 600).then(|| (n, rel.display().to_string()))
         })
         .collect();
-    long.sort();
-    // Still to be split (issue 16 continues): each may shrink, none may grow.
-    let known = [
-        ("cli/src/main.rs", 1119),
-        ("node/src/consensus/app.rs", 897),
-        ("node/src/consensus/codec.rs", 655),
-        ("node/src/node.rs", 636),
-    ];
-    long.retain(|(n, f)| !known.iter().any(|(k, max)| k == f && n <= max));
     assert!(long.is_empty(), "files over 600 lines of code: {long:?}");
 }
 

@@ -418,6 +418,22 @@ impl<S: Store> ChainStore<S> {
     }
 }
 
+/// A boxed store is a store: the node runs on whichever backend it was started with.
+impl Store for Box<dyn Store> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        (**self).scan_prefix(prefix)
+    }
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        (**self).scan_keys(prefix)
+    }
+    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        (**self).write(batch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! One suite for both implementations.
