@@ -14,6 +14,7 @@ use crate::consensus::signing::{self, KyotoSigner, precommit_like_bytes};
 use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::mempool::PendingTx;
+use crate::rejection::BlockRejection;
 use crate::store::{ChainStore, Store, StoreError};
 use crate::wire;
 
@@ -30,7 +31,13 @@ pub enum ChainError {
     )]
     Poisoned,
     #[error("invalid block: {0}")]
-    InvalidBlock(String),
+    InvalidBlock(#[from] BlockRejection),
+    #[error("an observer does not produce blocks")]
+    ObserverCannotProduce,
+    #[error(
+        "governance changed the validator set: a dev chain's single validator cannot certify blocks any more; run the validators with kyotod --genesis (BFT consensus)"
+    )]
+    ValidatorSetChanged,
     #[error(
         "after block {height} this node's state root differs from the validators': it diverged and stops"
     )]
@@ -58,14 +65,10 @@ pub fn transactions_root<'a>(hashes: impl IntoIterator<Item = &'a Hash>) -> Hash
 /// 9999 (the same bound for blocks built here and blocks received).
 fn check_timestamp(height: u64, parent_ms: i64, timestamp_ms: i64) -> Result<(), ChainError> {
     if timestamp_ms <= parent_ms {
-        return Err(ChainError::InvalidBlock(format!(
-            "block {height}: its timestamp does not increase"
-        )));
+        return Err(BlockRejection::TimestampNotAfterParent { height }.into());
     }
     if timestamp_ms > crate::clock::MAX_LEDGER_TIME_MS {
-        return Err(ChainError::InvalidBlock(format!(
-            "block {height}: its timestamp is past the year 9999"
-        )));
+        return Err(BlockRejection::TimestampPastLimit { height }.into());
     }
     Ok(())
 }
@@ -185,9 +188,7 @@ impl<S: Store> Chain<S> {
             return Err(ChainError::Poisoned);
         }
         let (block, hash) = self.build_block(&txs, now_ms)?;
-        let header = block
-            .header
-            .ok_or_else(|| ChainError::InvalidBlock("built a block without a header".into()))?;
+        let header = block.header.ok_or(BlockRejection::NoHeader)?;
         let address = Address(validator.verifying_key().to_bytes());
         let signer = KyotoSigner::new(validator.clone(), self.genesis_hash);
         let signature = signer.sign(&precommit_like_bytes(
@@ -230,49 +231,46 @@ impl<S: Store> Chain<S> {
         block: &pb::Block,
         verified: impl Fn(&Hash) -> bool,
     ) -> Result<CheckedBlock, ChainError> {
-        let invalid = |m: String| ChainError::InvalidBlock(m);
-        let header = block
-            .header
-            .clone()
-            .ok_or_else(|| invalid("the block has no header".into()))?;
+        let header = block.header.clone().ok_or(BlockRejection::NoHeader)?;
+        let height = header.height;
         let meta = self.state.meta();
         if header.chain_id != meta.chain_id {
-            return Err(invalid(format!(
-                "block of chain `{}`, this is `{}`",
-                header.chain_id, meta.chain_id
-            )));
+            return Err(BlockRejection::OtherChain {
+                block: header.chain_id,
+                ours: meta.chain_id.clone(),
+            }
+            .into());
         }
         if header.height != meta.height + 1 {
-            return Err(invalid(format!(
-                "block {} does not follow height {}",
-                header.height, meta.height
-            )));
+            return Err(BlockRejection::NotNext {
+                height: header.height,
+                head: meta.height,
+            }
+            .into());
         }
         if header.parent_hash != meta.last_block_hash.as_slice() {
-            return Err(invalid(format!(
-                "block {} does not extend this chain's head",
-                header.height
-            )));
+            return Err(BlockRejection::OtherParent {
+                height: header.height,
+            }
+            .into());
         }
         if header.parent_state_root != self.state_root.as_slice() {
-            return Err(invalid(format!(
-                "block {} names another parent state root",
-                header.height
-            )));
+            return Err(BlockRejection::OtherParentStateRoot {
+                height: header.height,
+            }
+            .into());
         }
         check_timestamp(header.height, meta.time_ms, header.timestamp_ms)?;
         if usize::try_from(header.transaction_count).ok() != Some(block.transactions.len()) {
-            return Err(invalid(format!(
-                "block {}: its transactions do not match its header",
-                header.height
-            )));
+            return Err(BlockRejection::TransactionsMismatch { height }.into());
         }
-        let tx_error = |i: usize, e: crate::tx::TxError| {
-            invalid(format!(
-                "block {} transaction {i}: {}: {e}",
-                header.height,
-                e.code()
-            ))
+        let tx_error = |index: usize, e: crate::tx::TxError| {
+            ChainError::from(BlockRejection::BadTransaction {
+                height,
+                index,
+                code: e.code(),
+                reason: e.to_string(),
+            })
         };
         let mut txs = Vec::with_capacity(block.transactions.len());
         let (mut unverified, mut pending) = (Vec::new(), Vec::new());
@@ -295,10 +293,7 @@ impl<S: Store> Chain<S> {
         }
         let hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
         if header.transactions_root != transactions_root(&hashes).as_slice() {
-            return Err(invalid(format!(
-                "block {}: its transactions do not match its header",
-                header.height
-            )));
+            return Err(BlockRejection::TransactionsMismatch { height }.into());
         }
         let hash = block_hash(&header);
         Ok(CheckedBlock {
@@ -333,22 +328,18 @@ impl<S: Store> Chain<S> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
-        let invalid = |m: String| ChainError::InvalidBlock(m);
-        let b = block
-            .block
-            .as_ref()
-            .ok_or_else(|| invalid("the response has no block".into()))?;
+        let b = block.block.as_ref().ok_or(BlockRejection::NoBlock)?;
         let checked = self.check_block(b, |_| false)?;
         let height = checked.header.height;
         let certificate = block
             .certificate
             .clone()
-            .ok_or_else(|| invalid(format!("block {height} has no commit certificate")))?;
+            .ok_or(BlockRejection::NoCertificate { height })?;
         let claimed_root: Hash = block
             .state_root
             .as_slice()
             .try_into()
-            .map_err(|_| invalid(format!("block {height} names no 32-byte state root")))?;
+            .map_err(|_| BlockRejection::NoStateRoot { height })?;
         self.verify_certificate(&certificate, height, &checked.hash)?;
         self.apply_and_persist(checked, certificate, Some(claimed_root))
             .map(|_| ())
@@ -362,28 +353,27 @@ impl<S: Store> Chain<S> {
         height: u64,
         hash: &Hash,
     ) -> Result<(), ChainError> {
-        let invalid = |m: String| ChainError::InvalidBlock(m);
         if cert.height != height || cert.block_hash != hash.as_slice() {
-            return Err(invalid(format!(
-                "the certificate of block {height} is for another block"
-            )));
+            return Err(BlockRejection::CertificateForAnotherBlock { height }.into());
         }
         let round = u32::try_from(cert.round)
             .map(Round::new)
-            .map_err(|_| invalid(format!("block {height}: the certificate names no round")))?;
+            .map_err(|_| BlockRejection::CertificateRound { height })?;
         let set = ValidatorSet::from_state(&self.state);
         let mut signed = std::collections::BTreeSet::new();
         for s in &cert.signatures {
             let address = <[u8; 32]>::try_from(s.public_key.as_slice())
                 .map(Address)
-                .map_err(|_| invalid(format!("block {height}: a signer is not a 32-byte key")))?;
+                .map_err(|_| BlockRejection::MalformedSigner { height })?;
             let signature = <[u8; 64]>::try_from(s.signature.as_slice())
                 .map(Signature)
-                .map_err(|_| invalid(format!("block {height}: a signature is not 64 bytes")))?;
+                .map_err(|_| BlockRejection::MalformedSignature { height })?;
             let Some(validator) = set.validators.iter().find(|v| v.address == address) else {
-                return Err(invalid(format!(
-                    "block {height} is signed by {address}, not a validator"
-                )));
+                return Err(BlockRejection::NotAValidator {
+                    height,
+                    signer: address.to_string(),
+                }
+                .into());
             };
             let msg = precommit_like_bytes(
                 &self.genesis_hash,
@@ -394,20 +384,28 @@ impl<S: Store> Chain<S> {
                 &address,
             );
             if !signing::verify(&validator.public_key, &msg, &signature) {
-                return Err(invalid(format!(
-                    "block {height}: the precommit of {address} does not verify"
-                )));
+                return Err(BlockRejection::PrecommitDoesNotVerify {
+                    height,
+                    signer: address.to_string(),
+                }
+                .into());
             }
             if !signed.insert(address) {
-                return Err(invalid(format!("block {height}: {address} signed twice")));
+                return Err(BlockRejection::SignedTwice {
+                    height,
+                    signer: address.to_string(),
+                }
+                .into());
             }
         }
         let n = set.validators.len();
         if signed.len() * 3 <= n * 2 {
-            return Err(invalid(format!(
-                "block {height} is signed by {} of {n} validators; more than two thirds must sign",
-                signed.len()
-            )));
+            return Err(BlockRejection::NoQuorum {
+                height,
+                signed: signed.len(),
+                validators: n,
+            }
+            .into());
         }
         Ok(())
     }
@@ -596,7 +594,11 @@ mod tests {
         raw[n - 1] ^= 1;
         assert!(matches!(
             b.check_block(&bad, |_| false),
-            Err(ChainError::InvalidBlock(m)) if m.contains("transaction 2: BAD_SIGNATURE")
+            Err(ChainError::InvalidBlock(BlockRejection::BadTransaction {
+                index: 2,
+                code: "BAD_SIGNATURE",
+                ..
+            }))
         ));
     }
 
@@ -613,7 +615,10 @@ mod tests {
         // Out of order: refused, nothing changes.
         assert!(matches!(
             b.commit_external(&b2),
-            Err(ChainError::InvalidBlock(_))
+            Err(ChainError::InvalidBlock(BlockRejection::NotNext {
+                height: 2,
+                head: 0
+            }))
         ));
         // A certificate signed by someone who is not a validator.
         let mut forged = b1.clone();
@@ -641,30 +646,46 @@ mod tests {
                 signature: precommit(&jpn, 1, hash),
             }],
         });
-        assert!(
-            matches!(b.commit_external(&forged), Err(ChainError::InvalidBlock(m)) if m.contains("not a validator"))
-        );
+        assert!(matches!(
+            b.commit_external(&forged),
+            Err(ChainError::InvalidBlock(
+                BlockRejection::NotAValidator { .. }
+            ))
+        ));
         // The validator's signature over another height does not certify this block.
         let mut replayed = b1.clone();
         replayed.certificate.as_mut().unwrap().signatures[0].signature =
             precommit(&validator, 2, hash);
-        assert!(
-            matches!(b.commit_external(&replayed), Err(ChainError::InvalidBlock(m)) if m.contains("does not verify"))
-        );
+        assert!(matches!(
+            b.commit_external(&replayed),
+            Err(ChainError::InvalidBlock(
+                BlockRejection::PrecommitDoesNotVerify { .. }
+            ))
+        ));
         // No signature at all.
         let mut unsigned = b1.clone();
         unsigned.certificate.as_mut().unwrap().signatures.clear();
-        assert!(
-            matches!(b.commit_external(&unsigned), Err(ChainError::InvalidBlock(m)) if m.contains("two thirds"))
-        );
+        assert!(matches!(
+            b.commit_external(&unsigned),
+            Err(ChainError::InvalidBlock(BlockRejection::NoQuorum {
+                signed: 0,
+                validators: 1,
+                ..
+            }))
+        ));
         // A transaction whose signature does not verify.
         let mut bad_tx = b1.clone();
         let raw = &mut bad_tx.block.as_mut().unwrap().transactions[0];
         let n = raw.len();
         raw[n - 1] ^= 1;
-        assert!(
-            matches!(b.commit_external(&bad_tx), Err(ChainError::InvalidBlock(m)) if m.contains("BAD_SIGNATURE"))
-        );
+        assert!(matches!(
+            b.commit_external(&bad_tx),
+            Err(ChainError::InvalidBlock(BlockRejection::BadTransaction {
+                index: 0,
+                code: "BAD_SIGNATURE",
+                ..
+            }))
+        ));
         assert_eq!(b.height(), 0, "refused blocks change nothing");
         // The real blocks: the same state root as the validator's.
         b.commit_external(&b1).unwrap();

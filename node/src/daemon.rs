@@ -389,7 +389,7 @@ async fn run_sync(
                         // A forged or malformed block changes nothing here: refuse it
                         // and follow another validator.
                         Err(ChainError::InvalidBlock(reason)) => {
-                            tracing::error!(%url, %reason, "refused a block that does not verify; following another validator");
+                            tracing::error!(%url, code = reason.code(), %reason, "refused a block that does not verify; following another validator");
                             tokio::select! {
                                 () = tokio::time::sleep(Duration::from_secs(1)) => break,
                                 _ = shutdown.changed() => return Ok(()),

@@ -11,6 +11,7 @@ pub mod dev;
 pub mod gossip;
 pub mod mempool;
 pub mod node;
+pub mod rejection;
 pub mod rpc;
 pub mod store;
 pub mod tx;

@@ -21,7 +21,7 @@ use super::context::{
 };
 use super::signing::{self, KyotoSigner, part_bytes};
 use super::streams::{Assembled, stream_messages};
-use crate::chain::block_hash;
+use crate::chain::{ChainError, block_hash};
 use crate::clock::now_ms;
 use crate::crypto::sha256;
 use crate::ledger::Hash;
@@ -127,7 +127,11 @@ pub(crate) fn judge(
     } else {
         match chain.check_block(&block, |h| node.is_verified(h)) {
             Err(e) => {
-                tracing::warn!(height = %a.height, round = %a.round, "refusing a proposed block: {e}");
+                let code = match &e {
+                    ChainError::InvalidBlock(r) => r.code(),
+                    _ => "INTERNAL",
+                };
+                tracing::warn!(height = %a.height, round = %a.round, code, "refusing a proposed block: {e}");
                 validity = Validity::Invalid;
             }
             Ok(checked) => {

@@ -49,17 +49,13 @@ impl Node {
         let hashes: Vec<(Hash, PublicKey)> = txs.iter().map(|p| (p.tx.hash, p.tx.signer)).collect();
         let timestamp = self.next_timestamp(chain.state().time_ms())?;
         let Role::Validator(key) = &self.role else {
-            return Err(ChainError::InvalidBlock(
-                "an observer does not produce blocks".into(),
-            ));
+            return Err(ChainError::ObserverCannotProduce);
         };
         // A dev chain's one validator certifies blocks alone; once governance changed
         // the validator set, only BFT consensus among the new set may go on.
         let validators = &chain.state().governance().validators;
         if validators.len() != 1 || validators[0].key != key.verifying_key().to_bytes() {
-            return Err(ChainError::InvalidBlock(
-                "governance changed the validator set: a dev chain's single validator cannot certify blocks any more; run the validators with kyotod --genesis (BFT consensus)".into(),
-            ));
+            return Err(ChainError::ValidatorSetChanged);
         }
         let block = chain.commit_next(txs, timestamp, key)?;
         mempool.remove_committed(&hashes, chain.state(), Instant::now());
