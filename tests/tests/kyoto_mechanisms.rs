@@ -889,7 +889,8 @@ fn temporary_cers_are_replaced_and_expire() {
     assert_eq!(retired["serialBlocks"][0]["replaced"], true);
     refused(replace(&end), "ALREADY_REPLACED");
     refused(replace(&(first + 200).to_string()), "UNIT_NOT_FOUND");
-    // The two tCERs left in the Adaptation Fund expire with their date: nothing matches after it.
+    // The two tCERs left in the Adaptation Fund expire with their date: they move no more,
+    // and the refusal says why.
     node.kyoto(&["dev", "advance-time", "--to", "2013-01-02"])
         .ok();
     refused(
@@ -906,7 +907,7 @@ fn temporary_cers_are_replaced_and_expire() {
             "--amount",
             "1",
         ]),
-        "INSUFFICIENT_UNITS",
+        "UNITS_EXPIRED",
     );
     assert_eq!(holding(&node, "CDM-510-1", TCER, 1), 2);
 }

@@ -160,12 +160,31 @@ impl State {
             remaining -= n;
         }
         if remaining > 0 {
-            let held = acc
+            let held: Amount = acc
                 .blocks
                 .iter()
                 .filter(|b| units.matches(b, now))
                 .map(SerialBlock::count)
                 .sum();
+            // Units the filter would take but for their expiry date: a shortfall they
+            // would have covered is an expiry, not a lack of units.
+            let expired: Amount = acc
+                .blocks
+                .iter()
+                .filter(|b| b.expiry_ms.is_some_and(|e| e <= now))
+                .filter(|b| units.matches(b, i64::MIN))
+                .map(SerialBlock::count)
+                .sum();
+            if expired > 0 && held.saturating_add(expired) >= amount {
+                return Err(Refusal::UnitsExpired {
+                    account: acc.id.clone(),
+                    unit_type: units.unit_type,
+                    period: units.period,
+                    held,
+                    expired,
+                    requested: amount,
+                });
+            }
             return Err(Refusal::InsufficientUnits {
                 account: acc.id.clone(),
                 unit_type: units.unit_type,

@@ -40,6 +40,16 @@ pub enum Refusal {
         held: Amount,
         requested: Amount,
     },
+    /// The account holds enough units of the kind, but some of them are tCERs or
+    /// lCERs past their expiry date (decision 5/CMP.1): expired units move no more.
+    UnitsExpired {
+        account: AccountId,
+        unit_type: UnitType,
+        period: Period,
+        held: Amount,
+        expired: Amount,
+        requested: Amount,
+    },
     /// Art. 3.7: AAUs issued for a period may not exceed the assigned amount (DES 5008).
     IssuanceExceedsAssignedAmount {
         party: PartyCode,
@@ -223,6 +233,7 @@ impl Refusal {
             Refusal::InvalidAmount => "INVALID_AMOUNT",
             Refusal::InvalidArgument { .. } => "INVALID_ARGUMENT",
             Refusal::InsufficientUnits { .. } => "INSUFFICIENT_UNITS",
+            Refusal::UnitsExpired { .. } => "UNITS_EXPIRED",
             Refusal::IssuanceExceedsAssignedAmount { .. } => "ISSUANCE_EXCEEDS_ASSIGNED_AMOUNT",
             Refusal::NoAssignedAmount { .. } => "NO_ASSIGNED_AMOUNT",
             Refusal::UnsupportedUnitType { .. } => "UNSUPPORTED_UNIT_TYPE",
@@ -295,6 +306,17 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "{account} holds {held} {unit_type} of period {period} matching the transfer, {requested} requested"
+            ),
+            Refusal::UnitsExpired {
+                account,
+                unit_type,
+                period,
+                held,
+                expired,
+                requested,
+            } => write!(
+                f,
+                "{account} holds {held} unexpired {unit_type} of period {period} matching the transfer, {requested} requested; {expired} more are past their expiry date and can no longer be moved"
             ),
             Refusal::IssuanceExceedsAssignedAmount {
                 party,
