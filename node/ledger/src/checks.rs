@@ -160,21 +160,16 @@ impl State {
             remaining -= n;
         }
         if remaining > 0 {
-            let held: Amount = acc
-                .blocks
-                .iter()
-                .filter(|b| units.matches(b, now))
-                .map(SerialBlock::count)
-                .sum();
-            // Units the filter would take but for their expiry date: a shortfall they
-            // would have covered is an expiry, not a lack of units.
-            let expired: Amount = acc
-                .blocks
-                .iter()
-                .filter(|b| b.expiry_ms.is_some_and(|e| e <= now))
-                .filter(|b| units.matches(b, i64::MIN))
-                .map(SerialBlock::count)
-                .sum();
+            // Units of the kind asked for, unexpired and expired: a shortfall the
+            // expired ones would have covered is an expiry, not a lack of units.
+            let (mut held, mut expired): (Amount, Amount) = (0, 0);
+            for b in acc.blocks.iter().filter(|b| units.matches_kind(b)) {
+                if b.expired_at(now) {
+                    expired = expired.saturating_add(b.count());
+                } else {
+                    held = held.saturating_add(b.count());
+                }
+            }
             if expired > 0 && held.saturating_add(expired) >= amount {
                 return Err(Refusal::UnitsExpired {
                     account: acc.id.clone(),

@@ -32,8 +32,15 @@ impl UnitFilter {
         }
     }
 
-    /// Whether the block matches, at ledger time `now_ms`.
+    /// Whether the block matches, at ledger time `now_ms`: units of the kind asked
+    /// for that have not expired.
     pub fn matches(&self, b: &SerialBlock, now_ms: i64) -> bool {
+        self.matches_kind(b) && !b.expired_at(now_ms)
+    }
+
+    /// Whether the block is of the kind asked for (type, period, origin, project),
+    /// expired or not.
+    pub fn matches_kind(&self, b: &SerialBlock) -> bool {
         b.unit_type == self.unit_type
             && b.applicable_period == self.period
             && self.origin.as_ref().is_none_or(|o| &b.origin == o)
@@ -41,7 +48,6 @@ impl UnitFilter {
                 .project
                 .as_ref()
                 .is_none_or(|p| b.project.as_ref() == Some(p))
-            && b.expiry_ms.is_none_or(|e| e > now_ms)
     }
 }
 

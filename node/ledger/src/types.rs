@@ -368,6 +368,12 @@ impl SerialBlock {
         self.end - self.start + 1
     }
 
+    /// Whether the block's units (tCERs, lCERs) are past their expiry date at ledger
+    /// time `now_ms`; units without one never expire.
+    pub fn expired_at(&self, now_ms: i64) -> bool {
+        self.expiry_ms.is_some_and(|e| e <= now_ms)
+    }
+
     /// Whether the block's attributes (all but the serial range) equal `other`'s.
     pub fn same_attributes(&self, other: &SerialBlock) -> bool {
         self.origin == other.origin
