@@ -9,7 +9,7 @@ use kyoto_bench::{fixture, signed_transfers};
 use kyoto_node::chain::Chain;
 use kyoto_node::ledger::BlockContext;
 use kyoto_node::mempool::PendingTx;
-use kyoto_node::store::SledStore;
+use kyoto_node::store::{SledStore, StoredBlock};
 use kyoto_node::tx::decode_and_verify;
 use kyoto_proto::v1 as pb;
 use prost::Message;
@@ -115,7 +115,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(&block).encode_to_vec())
     });
     g.bench_function("decode_block_1000_txs", |b| {
-        b.iter(|| pb::GetBlockResponse::decode(black_box(bytes.as_slice())).unwrap())
+        b.iter(|| StoredBlock::decode(black_box(bytes.as_slice())).unwrap())
     });
     g.finish();
 }

@@ -15,8 +15,7 @@ use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::mempool::PendingTx;
 use crate::rejection::BlockRejection;
-use crate::store::{ChainStore, Store, StoreError};
-use crate::wire;
+use crate::store::{ChainStore, Store, StoreError, StoredBlock, StoredCertificate, StoredReceipt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -183,7 +182,7 @@ impl<S: Store> Chain<S> {
         txs: Vec<PendingTx>,
         now_ms: i64,
         validator: &SigningKey,
-    ) -> Result<pb::GetBlockResponse, ChainError> {
+    ) -> Result<StoredBlock, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
@@ -310,7 +309,7 @@ impl<S: Store> Chain<S> {
         &mut self,
         block: CheckedBlock,
         certificate: pb::CommitCertificate,
-    ) -> Result<pb::GetBlockResponse, ChainError> {
+    ) -> Result<StoredBlock, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
@@ -415,7 +414,7 @@ impl<S: Store> Chain<S> {
         block: CheckedBlock,
         certificate: pb::CommitCertificate,
         claimed_root: Option<Hash>,
-    ) -> Result<pb::GetBlockResponse, ChainError> {
+    ) -> Result<StoredBlock, ChainError> {
         let CheckedBlock {
             header,
             hash,
@@ -460,7 +459,7 @@ impl<S: Store> Chain<S> {
                 ctx.height
             );
         }
-        let response = pb::GetBlockResponse {
+        let response = StoredBlock {
             block: Some(pb::Block {
                 header: Some(header.clone()),
                 transactions: raws,
@@ -471,9 +470,9 @@ impl<S: Store> Chain<S> {
             receipts: outcome
                 .receipts
                 .iter()
-                .map(|r| wire::receipt(r, header.height))
+                .map(|r| StoredReceipt::new(r, header.height))
                 .collect(),
-            certificate: Some(certificate),
+            certificate: Some(StoredCertificate::from(&certificate)),
         };
         let applied = started.elapsed();
         let leaves = outcome.writes.len();
@@ -516,6 +515,7 @@ mod tests {
     use super::*;
     use crate::dev::dev_genesis_with_keys;
     use crate::store::{MemoryStore, SledStore};
+    use crate::wire;
     use kyoto_proto::v1::transaction_body::Kind;
 
     fn fixture() -> (Genesis, SigningKey, SigningKey) {
@@ -607,9 +607,9 @@ mod tests {
         let (genesis, validator, jpn) = fixture();
         let mut a = Chain::open(MemoryStore::default(), &genesis).unwrap();
         let t1 = transfer(&a, &jpn, 1);
-        let b1 = a.commit_next(vec![t1], 10, &validator).unwrap();
+        let b1 = wire::block(a.commit_next(vec![t1], 10, &validator).unwrap());
         let t2 = transfer(&a, &jpn, 2);
-        let b2 = a.commit_next(vec![t2], 20, &validator).unwrap();
+        let b2 = wire::block(a.commit_next(vec![t2], 20, &validator).unwrap());
 
         let mut b = Chain::open(MemoryStore::default(), &genesis).unwrap();
         // Out of order: refused, nothing changes.
@@ -694,7 +694,7 @@ mod tests {
         // A serving node that reports a state root this node does not reach: it
         // stops without writing the block.
         let t3 = transfer(&a, &jpn, 3);
-        let b3 = a.commit_next(vec![t3], 30, &validator).unwrap();
+        let b3 = wire::block(a.commit_next(vec![t3], 30, &validator).unwrap());
         let mut diverging = b3.clone();
         diverging.state_root = vec![7; 32];
         assert!(matches!(

@@ -16,8 +16,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::chain::{Chain, ChainError};
 use crate::ledger::{Hash, PublicKey};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits, PendingTx};
-use crate::store::{Store, StoreError, TxLocation};
+use crate::store::{Store, StoreError, StoredBlock, TxLocation};
 use crate::tx::{self, TxError};
+use crate::wire;
 
 /// Tunables of the node.
 #[derive(Clone, Debug)]
@@ -367,7 +368,7 @@ impl Node {
         block: &pb::Block,
         certificate: pb::CommitCertificate,
         certified_signatures: bool,
-    ) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+    ) -> Result<Option<StoredBlock>, ChainError> {
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         if chain.height() >= certificate.height {
             return Ok(None);
@@ -415,6 +416,7 @@ impl Node {
         let receipt = usize::try_from(index)
             .ok()
             .and_then(|i| block.receipts.get(i).cloned())
+            .map(wire::receipt)
             .ok_or_else(|| {
                 SubmitError::Internal(format!("block {height} has no receipt {index}"))
             })?;
@@ -437,17 +439,10 @@ impl Node {
             .account_history(account, limit)
             .map_err(internal)?;
         let mut entries = Vec::with_capacity(locations.len());
-        let mut cached: Option<pb::GetBlockResponse> = None;
+        let mut cached: Option<StoredBlock> = None;
         for TxLocation { height, index } in locations {
             let block = match cached.take() {
-                Some(b)
-                    if b.block
-                        .as_ref()
-                        .and_then(|b| b.header.as_ref())
-                        .is_some_and(|h| h.height == height) =>
-                {
-                    b
-                }
+                Some(b) if b.height() == height => b,
                 _ => chain
                     .store()
                     .block(height)
@@ -456,14 +451,11 @@ impl Node {
                         SubmitError::Internal(format!("indexed block {height} is missing"))
                     })?,
             };
-            let timestamp_ms = block
-                .block
-                .as_ref()
-                .and_then(|b| b.header.as_ref())
-                .map_or(0, |h| h.timestamp_ms);
+            let timestamp_ms = block.timestamp_ms();
             let receipt = usize::try_from(index)
                 .ok()
-                .and_then(|i| block.receipts.get(i).cloned());
+                .and_then(|i| block.receipts.get(i).cloned())
+                .map(wire::receipt);
             entries.push(pb::HistoryEntry {
                 height,
                 timestamp_ms,
@@ -474,10 +466,13 @@ impl Node {
         Ok(entries)
     }
 
+    /// A committed block in its API form.
     pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, SubmitError> {
-        self.chain()?
+        let stored = self
+            .chain()?
             .store()
             .block(height)
-            .map_err(|e| SubmitError::Internal(e.to_string()))
+            .map_err(|e| SubmitError::Internal(e.to_string()))?;
+        Ok(stored.map(wire::block))
     }
 }

@@ -1,4 +1,4 @@
-//! Conversions from ledger values to their `kyoto.v1` wire form.
+//! Conversions from ledger values and stored records to their `kyoto.v1` wire form.
 
 use kyoto_proto::v1 as pb;
 
@@ -6,9 +6,9 @@ use crate::ledger::calendar::format_date;
 use crate::ledger::governance::{AdoptionMethod, Choice, Outcome, Proposal, ProposalKind};
 
 use crate::ledger::{
-    Account, Applied, Compliance, Party, PartyKind, Project, Receipt, SerialBlock, State,
-    TreatyStatus, UnitType,
+    Account, Compliance, Party, PartyKind, Project, SerialBlock, State, TreatyStatus, UnitType,
 };
+use crate::store::{StoredBlock, StoredOutcome, StoredReceipt, StoredSerials};
 
 pub fn serial_block(b: &SerialBlock) -> pb::SerialBlock {
     pb::SerialBlock {
@@ -25,31 +25,67 @@ pub fn serial_block(b: &SerialBlock) -> pb::SerialBlock {
     }
 }
 
-fn applied(a: &Applied) -> pb::Applied {
-    pb::Applied {
-        kind: a.kind.name().to_owned(),
-        amount: a.amount,
-        serials: a.serials.iter().map(serial_block).collect(),
-        from_account: a.from.as_ref().map(ToString::to_string).unwrap_or_default(),
-        to_account: a.to.as_ref().map(ToString::to_string).unwrap_or_default(),
-        accounts: a.accounts.iter().map(ToString::to_string).collect(),
+/// The API's form of a block the store keeps.
+pub fn block(b: StoredBlock) -> pb::GetBlockResponse {
+    pb::GetBlockResponse {
+        block: b.block,
+        block_hash: b.block_hash,
+        state_root: b.state_root,
+        transaction_hashes: b.transaction_hashes,
+        receipts: b.receipts.into_iter().map(receipt).collect(),
+        certificate: b.certificate.map(|c| pb::CommitCertificate {
+            height: c.height,
+            block_hash: c.block_hash,
+            signatures: c
+                .signatures
+                .into_iter()
+                .map(|s| pb::CommitSignature {
+                    public_key: s.public_key,
+                    signature: s.signature,
+                })
+                .collect(),
+            round: c.round,
+        }),
     }
 }
 
-pub fn receipt(r: &Receipt, height: u64) -> pb::Receipt {
+/// The API's form of a receipt the store keeps.
+pub fn receipt(r: StoredReceipt) -> pb::Receipt {
     pb::Receipt {
-        tx_hash: r.tx_hash.to_vec(),
-        height,
+        tx_hash: r.tx_hash,
+        height: r.height,
         index: r.index,
-        signer: r.signer.to_vec(),
+        signer: r.signer,
         nonce: r.nonce,
-        outcome: Some(match &r.outcome {
-            Ok(a) => pb::receipt::Outcome::Applied(applied(a)),
-            Err(refusal) => pb::receipt::Outcome::Refused(pb::Refusal {
-                code: refusal.code().to_owned(),
-                message: refusal.to_string(),
+        outcome: r.outcome.map(|o| match o {
+            StoredOutcome::Applied(a) => pb::receipt::Outcome::Applied(pb::Applied {
+                kind: a.kind,
+                amount: a.amount,
+                serials: a.serials.into_iter().map(serials).collect(),
+                from_account: a.from_account,
+                to_account: a.to_account,
+                accounts: a.accounts,
+            }),
+            StoredOutcome::Refused(r) => pb::receipt::Outcome::Refused(pb::Refusal {
+                code: r.code,
+                message: r.message,
             }),
         }),
+    }
+}
+
+fn serials(b: StoredSerials) -> pb::SerialBlock {
+    pb::SerialBlock {
+        origin: b.origin,
+        start: b.start,
+        end: b.end,
+        unit_type: b.unit_type,
+        original_period: b.original_period,
+        applicable_period: b.applicable_period,
+        project: b.project,
+        activity: b.activity,
+        expiry_ms: b.expiry_ms,
+        replaced: b.replaced,
     }
 }
 

@@ -6,19 +6,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use kyoto_proto::v1 as pb;
 use tokio::sync::watch;
 
 use super::{Node, Role, SubmitError, poisoned};
 use crate::chain::ChainError;
 use crate::clock::{MAX_DEV_ADVANCE_MS, MAX_LEDGER_TIME_MS, now_ms};
 use crate::ledger::{Hash, PublicKey};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredBlock};
 
 impl Node {
     /// Selects waiting transactions and commits them as the next block. Returns the
     /// committed block, or `None` when nothing waits.
-    pub fn produce_block(&self) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+    pub fn produce_block(&self) -> Result<Option<StoredBlock>, ChainError> {
         self.produce(false)
     }
 
@@ -39,7 +38,7 @@ impl Node {
         Ok(ts.min(MAX_LEDGER_TIME_MS))
     }
 
-    fn produce(&self, force: bool) -> Result<Option<pb::GetBlockResponse>, ChainError> {
+    fn produce(&self, force: bool) -> Result<Option<StoredBlock>, ChainError> {
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         let mut mempool = self.mempool.lock().map_err(|_| ChainError::Poisoned)?;
         let txs = mempool.select(chain.state(), self.config.max_block_txs);
@@ -68,7 +67,7 @@ impl Node {
 
     /// Dev chains: commits a block (with whatever waits) whose timestamp is at least
     /// `to_ms`, so that treaty dates can be replayed.
-    pub fn advance_time(&self, to_ms: i64) -> Result<pb::GetBlockResponse, SubmitError> {
+    pub fn advance_time(&self, to_ms: i64) -> Result<StoredBlock, SubmitError> {
         if !self.config.dev_clock {
             return Err(SubmitError::NotDevChain);
         }
@@ -117,9 +116,8 @@ impl Node {
                     })??;
                 match produced {
                     Some(block) => {
-                        let header = block.block.as_ref().and_then(|b| b.header.as_ref());
                         tracing::info!(
-                            height = header.map(|h| h.height),
+                            height = block.height(),
                             txs = block.transaction_hashes.len(),
                             state_root = %hex::encode(&block.state_root),
                             "committed block"

@@ -5,12 +5,16 @@
 //! changed state leaves, head), made durable before the block is reported committed.
 
 mod memory;
+mod records;
 mod sled_store;
 
 pub use memory::MemoryStore;
+pub use records::{
+    StoredApplied, StoredBlock, StoredCertificate, StoredOutcome, StoredReceipt, StoredRefusal,
+    StoredSerials, StoredSignature,
+};
 pub use sled_store::SledStore;
 
-use kyoto_proto::v1 as pb;
 use prost::Message;
 
 use crate::ledger::{Hash, LeafWrite, State, StateError};
@@ -228,15 +232,10 @@ impl<S: Store> ChainStore<S> {
     /// changed state leaves and the new head, atomically and durably.
     pub fn commit_block(
         &self,
-        block: &pb::GetBlockResponse,
+        block: &StoredBlock,
         writes: Vec<LeafWrite>,
     ) -> Result<(), StoreError> {
-        let height = block
-            .block
-            .as_ref()
-            .and_then(|b| b.header.as_ref())
-            .map(|h| h.height)
-            .unwrap_or(0);
+        let height = block.height();
         let mut batch: Vec<Write> =
             Vec::with_capacity(writes.len() + block.transaction_hashes.len() + 2);
         for (k, v) in writes {
@@ -260,7 +259,7 @@ impl<S: Store> ChainStore<S> {
         // indices, 4 bytes each, in block order).
         let mut history: std::collections::BTreeMap<&str, Vec<u8>> = Default::default();
         for r in &block.receipts {
-            if let Some(pb::receipt::Outcome::Applied(a)) = &r.outcome {
+            if let Some(StoredOutcome::Applied(a)) = &r.outcome {
                 for account in &a.accounts {
                     history
                         .entry(account.as_str())
@@ -372,7 +371,7 @@ impl<S: Store> ChainStore<S> {
         Ok(out)
     }
 
-    pub fn block(&self, height: u64) -> Result<Option<pb::GetBlockResponse>, StoreError> {
+    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
         let key = block_key(height);
         let chunks = self.inner.scan_prefix(&key)?;
         if chunks.is_empty() {
@@ -383,7 +382,7 @@ impl<S: Store> ChainStore<S> {
             &what,
             chunks.iter().map(|(k, v)| (&k[key.len()..], v.as_slice())),
         )?;
-        pb::GetBlockResponse::decode(bytes.as_slice())
+        StoredBlock::decode(bytes.as_slice())
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
     }
@@ -437,6 +436,8 @@ impl Store for Box<dyn Store> {
 #[cfg(test)]
 mod tests {
     //! One suite for both implementations.
+    use kyoto_proto::v1 as pb;
+
     use super::*;
 
     fn suite(store: &dyn Store) {
@@ -476,7 +477,7 @@ mod tests {
     #[test]
     fn account_history_is_newest_first_across_blocks_and_reads_the_earlier_layout() {
         let store = ChainStore::new(MemoryStore::default());
-        let block = |height: u64, touched: &[&[&str]]| pb::GetBlockResponse {
+        let block = |height: u64, touched: &[&[&str]]| StoredBlock {
             block: Some(pb::Block {
                 header: Some(pb::BlockHeader {
                     height,
@@ -487,9 +488,9 @@ mod tests {
             receipts: touched
                 .iter()
                 .enumerate()
-                .map(|(i, accounts)| pb::Receipt {
+                .map(|(i, accounts)| StoredReceipt {
                     index: i as u32,
-                    outcome: Some(pb::receipt::Outcome::Applied(pb::Applied {
+                    outcome: Some(StoredOutcome::Applied(StoredApplied {
                         accounts: accounts.iter().map(|a| a.to_string()).collect(),
                         ..Default::default()
                     })),
@@ -531,7 +532,7 @@ mod tests {
     #[test]
     fn large_blocks_and_proposals_are_stored_in_chunks_and_read_back_whole() {
         let store = ChainStore::new(MemoryStore::default());
-        let block = |height: u64, size: usize| pb::GetBlockResponse {
+        let block = |height: u64, size: usize| StoredBlock {
             block: Some(pb::Block {
                 header: Some(pb::BlockHeader {
                     height,
@@ -620,7 +621,7 @@ mod tests {
                     },
                 ));
             }
-            let block = pb::GetBlockResponse {
+            let block = StoredBlock {
                 block: Some(pb::Block {
                     header: Some(pb::BlockHeader {
                         height,
@@ -672,5 +673,43 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.get(b"a/2").unwrap(), Some(b"w".to_vec()));
         assert_eq!(s.get(b"b").unwrap(), Some(b"z".to_vec()));
+    }
+
+    #[test]
+    fn a_database_written_by_the_previous_layout_reads_its_blocks_and_history() {
+        // The previous layout wrote the block record, chunked, with the same keys.
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = records::tests::previous_layout_bytes();
+        {
+            let sled = SledStore::open(dir.path()).unwrap();
+            let mut batch = Vec::new();
+            chunked_writes(&block_key(7), &bytes, &mut batch).unwrap();
+            let mut history = history_prefix("EC-100-1");
+            history.extend_from_slice(&7u64.to_be_bytes());
+            batch.push((history, Some(0u32.to_be_bytes().to_vec())));
+            sled.write(batch).unwrap();
+        }
+        let store = ChainStore::new(SledStore::open(dir.path()).unwrap());
+        let block = store.block(7).unwrap().unwrap();
+        assert_eq!(block, records::tests::previous_layout_block());
+        assert_eq!(
+            store.account_history("EC-100-1", 10).unwrap(),
+            vec![TxLocation {
+                height: 7,
+                index: 0
+            }]
+        );
+        // Committing it again writes the very same bytes.
+        let copy = ChainStore::new(MemoryStore::default());
+        copy.commit_block(&block, Vec::new()).unwrap();
+        let chunks = copy.inner.scan_prefix(&block_key(7)).unwrap();
+        let written = join_chunks(
+            "block 7",
+            chunks
+                .iter()
+                .map(|(k, v)| (&k[block_key(7).len()..], v.as_slice())),
+        )
+        .unwrap();
+        assert_eq!(written, bytes);
     }
 }
