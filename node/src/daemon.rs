@@ -11,16 +11,16 @@ use arc_malachitebft_app_channel::app::net::Multiaddr;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 
-use crate::chain::{Chain, ChainError};
-use crate::consensus;
-use crate::crypto;
-use crate::dev;
-use crate::gossip;
-use crate::ledger::Genesis;
-use crate::mempool::MempoolLimits;
-use crate::node::{Node, NodeConfig, Role};
-use crate::rpc;
-use crate::store::{SledStore, Store, StoreError};
+use kyoto_node::chain::{Chain, ChainError};
+use kyoto_node::consensus;
+use kyoto_node::crypto;
+use kyoto_node::dev;
+use kyoto_node::gossip;
+use kyoto_node::ledger::Genesis;
+use kyoto_node::mempool::MempoolLimits;
+use kyoto_node::node::{Node, NodeConfig, Role};
+use kyoto_node::rpc;
+use kyoto_node::store::{SledStore, Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -514,11 +514,8 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
                 }
             });
         }
-        tokio::spawn(consensus::run_validator(
-            Arc::clone(&node),
-            settings,
-            stop_rx.clone(),
-        ))
+        let validator = consensus::run_validator(Arc::clone(&node), settings, stop_rx.clone());
+        tokio::spawn(async move { validator.await.map_err(anyhow::Error::new) })
     } else {
         let producer = Arc::clone(&node).run_producer(stop_rx.clone());
         tokio::spawn(async move { producer.await.map_err(anyhow::Error::new) })

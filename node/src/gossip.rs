@@ -67,6 +67,19 @@ pub fn topic(genesis: &[u8; 32]) -> IdentTopic {
     IdentTopic::new(format!("/kyoto-ledger/{}/txs/v2", hex::encode(genesis)))
 }
 
+/// Why the gossip swarm could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GossipError {
+    #[error("the validator key as a libp2p key: {0}")]
+    Key(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("gossip cannot listen on {listen}: {why}")]
+    Listen { listen: String, why: String },
+    #[error(transparent)]
+    Node(#[from] SubmitError),
+}
+
 /// Runs the gossip swarm until `shutdown` fires: publishes what `outbox` yields and
 /// admits what peers publish.
 pub async fn run(
@@ -75,7 +88,7 @@ pub async fn run(
     settings: GossipSettings,
     mut outbox: mpsc::Receiver<Vec<u8>>,
     mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), GossipError> {
     let genesis = node.chain()?.genesis_hash();
     let topic = topic(&genesis);
     let config = gossipsub::ConfigBuilder::default()
@@ -89,28 +102,32 @@ pub async fn run(
         .duplicate_cache_time(Duration::from_secs(120))
         .message_id_fn(|m| gossipsub::MessageId::from(sha256(&m.data).to_vec()))
         .build()
-        .map_err(|e| anyhow::anyhow!("gossip configuration: {e}"))?;
+        .map_err(|e| GossipError::Setup(format!("gossip configuration: {e}")))?;
     let mut swarm: Swarm<gossipsub::Behaviour> = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
             yamux::Config::default,
-        )?
+        )
+        .map_err(|e| GossipError::Setup(format!("gossip transport: {e}")))?
         .with_behaviour(|_| {
             gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
         })
-        .map_err(|e| anyhow::anyhow!("gossip behaviour: {e}"))?
+        .map_err(|e| GossipError::Setup(format!("gossip behaviour: {e}")))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
     swarm
         .behaviour_mut()
         .subscribe(&topic)
-        .map_err(|e| anyhow::anyhow!("gossip topic: {e}"))?;
+        .map_err(|e| GossipError::Setup(format!("gossip topic: {e}")))?;
     swarm
         .listen_on(settings.listen.clone())
-        .map_err(|e| anyhow::anyhow!("gossip cannot listen on {}: {e}", settings.listen))?;
+        .map_err(|e| GossipError::Listen {
+            listen: settings.listen.to_string(),
+            why: e.to_string(),
+        })?;
     tracing::info!(listen = %settings.listen, peers = settings.peers.len(), "transaction gossip started");
 
     let (inbox, inbound) = mpsc::channel::<Inbound>(INBOX);
@@ -280,13 +297,13 @@ fn acceptance(
 }
 
 /// A libp2p identity for the gossip swarm from the validator's key.
-pub fn keypair(key: &ed25519_dalek::SigningKey) -> anyhow::Result<identity::Keypair> {
+pub fn keypair(key: &ed25519_dalek::SigningKey) -> Result<identity::Keypair, GossipError> {
     identity::Keypair::ed25519_from_bytes(key.to_bytes())
-        .map_err(|e| anyhow::anyhow!("the validator key as a libp2p key: {e}"))
+        .map_err(|e| GossipError::Key(e.to_string()))
 }
 
 /// The gossip peer id of a validator key (for logs and operators).
-pub fn peer_id(key: &ed25519_dalek::SigningKey) -> anyhow::Result<PeerId> {
+pub fn peer_id(key: &ed25519_dalek::SigningKey) -> Result<PeerId, GossipError> {
     Ok(keypair(key)?.public().to_peer_id())
 }
 

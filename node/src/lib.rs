@@ -6,7 +6,6 @@
 pub mod chain;
 pub mod clock;
 pub mod consensus;
-pub mod daemon;
 pub mod dev;
 pub mod gossip;
 pub mod mempool;

@@ -1,7 +1,10 @@
-//! `kyotod`: the Kyoto Ledger node.
+//! `kyotod`: the Kyoto Ledger node. The library (`lib.rs`) is the node; this binary
+//! starts it (`daemon.rs`), and is the only place errors become `anyhow` reports.
 use std::process::ExitCode;
 
 use clap::Parser;
+
+mod daemon;
 
 /// jemalloc instead of glibc malloc: under load the node allocates and frees blocks,
 /// sled pages and transaction batches across many threads, which glibc's arenas
@@ -11,8 +14,8 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let args = kyoto_node::daemon::Args::parse();
-    match kyoto_node::daemon::run(args) {
+    let args = daemon::Args::parse();
+    match daemon::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kyotod: error: {e:#}");

@@ -1,6 +1,7 @@
 //! The layering of ARCHITECTURE.md, checked: the ledger crate names no IO crate, the
 //! client crates do not link the node, no source file outside the tests outgrows what
-//! a reader can hold, and the code cites only files that are in the repository.
+//! a reader can hold, only the binaries use `anyhow`, and the code cites only files
+//! that are in the repository.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -145,6 +146,31 @@ fn no_product_source_file_is_over_600_lines() {
         })
         .collect();
     assert!(long.is_empty(), "files over 600 lines of code: {long:?}");
+}
+
+/// Library code returns typed errors; only the binaries (`kyotod`'s `main.rs` and
+/// `daemon.rs`, and the `kyoto` CLI, which is all binary) report them with `anyhow`.
+#[test]
+fn only_the_binaries_use_anyhow() {
+    let root = workspace();
+    let mut files = Vec::new();
+    for dir in ["node", "cli/client", "proto"] {
+        rust_sources(&root.join(dir), &mut files);
+    }
+    let binaries = [
+        Path::new("node/src/main.rs"),
+        Path::new("node/src/daemon.rs"),
+    ];
+    let found: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(&root).unwrap();
+            let text = std::fs::read_to_string(f).unwrap();
+            (is_product_source(rel) && !binaries.contains(&rel) && text.contains("anyhow"))
+                .then(|| rel.display().to_string())
+        })
+        .collect();
+    assert!(found.is_empty(), "library files that use anyhow: {found:?}");
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! - `GetDecidedValues` / `ProcessSyncedValue`: serve and take committed blocks for
 //!   catch-up (the engine checks their certificates).
 
+use crate::consensus::error::{ConsensusError, ConsensusResult};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -64,11 +65,11 @@ pub struct App {
 }
 
 /// The consensus parameters of the next height, from the ledger's validator set.
-fn params(node: &Node) -> anyhow::Result<HeightParams<KyotoContext>> {
+fn params(node: &Node) -> ConsensusResult<HeightParams<KyotoContext>> {
     let chain = node.chain()?;
     let set = ValidatorSet::from_state(chain.state());
     if set.validators.is_empty() {
-        anyhow::bail!("the ledger records no validator: consensus cannot run");
+        return Err(ConsensusError::NoValidators);
     }
     Ok(HeightParams::new(set, timeouts(), None))
 }
@@ -111,7 +112,7 @@ impl App {
     }
 
     /// Handles one message from the engine. An error is fatal: the node stops.
-    pub async fn handle(&mut self, msg: AppMsg<KyotoContext>) -> anyhow::Result<()> {
+    pub async fn handle(&mut self, msg: AppMsg<KyotoContext>) -> ConsensusResult<()> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let next = Height(self.node.chain()?.height() + 1);
@@ -263,18 +264,18 @@ impl App {
     /// Judges a complete proposal for the current height; keeps it and returns its
     /// proposed value, or `None` if it is not a proposal at all (wrong proposer, bad
     /// part signature, no decodable block).
-    async fn judge(&self, a: Assembled) -> anyhow::Result<Option<ProposedValue<KyotoContext>>> {
+    async fn judge(&self, a: Assembled) -> ConsensusResult<Option<ProposedValue<KyotoContext>>> {
         let node = Arc::clone(&self.node);
         let genesis = self.genesis;
         let drift = self.rules.max_clock_drift;
         tokio::task::spawn_blocking(move || judge(&node, &genesis, drift, a)).await?
     }
 
-    async fn commit(&self, certificate: &CommitCertificate<KyotoContext>) -> anyhow::Result<()> {
+    async fn commit(&self, certificate: &CommitCertificate<KyotoContext>) -> ConsensusResult<()> {
         let node = Arc::clone(&self.node);
         let cert = certificate.clone();
         let catching_up = Arc::clone(&self.catching_up);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        tokio::task::spawn_blocking(move || -> ConsensusResult<()> {
             let started = Instant::now();
             let h = cert.height.0;
             if node.chain()?.height() >= h {
@@ -287,10 +288,10 @@ impl App {
                 .into_iter()
                 .find(|(_, hash, _)| *hash == cert.value_id.0);
             let Some((_, _, bytes)) = found else {
-                anyhow::bail!(
-                    "consensus decided block {} at height {h}, which this node does not have",
-                    cert.value_id
-                );
+                return Err(ConsensusError::DecidedUnknownValue {
+                    height: h,
+                    block: cert.value_id.to_string(),
+                });
             };
             let record = record_from(&bytes)?;
             let block = pb::Block::decode(record.block.as_slice())?;
@@ -323,7 +324,7 @@ impl App {
         &self,
         from: Height,
         to: Height,
-    ) -> anyhow::Result<Vec<RawDecidedValue<KyotoContext>>> {
+    ) -> ConsensusResult<Vec<RawDecidedValue<KyotoContext>>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let to = to.0.min(from.0.saturating_add(MAX_SYNC_BLOCKS - 1));
@@ -376,7 +377,7 @@ impl App {
             value: BlockId(hash),
             validity: Validity::Valid,
         };
-        let kept = (|| -> anyhow::Result<bool> {
+        let kept = (|| -> ConsensusResult<bool> {
             let chain = self.node.chain()?;
             if chain.height() + 1 == height.0 && chain.check_block(&block, |_| true).is_err() {
                 return Ok(false);

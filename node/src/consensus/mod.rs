@@ -7,10 +7,12 @@ pub mod app;
 pub mod certificate;
 pub mod codec;
 pub mod context;
+pub mod error;
 pub mod proposal;
 pub mod signing;
 pub mod streams;
 
+use crate::consensus::error::{ConsensusError, ConsensusResult};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,20 +83,20 @@ pub async fn run_validator(
     node: Arc<Node>,
     settings: NetworkSettings,
     mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> ConsensusResult<()> {
     let key = node
         .validator_key()
         .cloned()
-        .ok_or_else(|| anyhow::anyhow!("consensus needs a validator key"))?;
+        .ok_or(ConsensusError::NoValidatorKey)?;
     let genesis = node.chain()?.genesis_hash();
     let signer = Arc::new(KyotoSigner::new(key.clone(), genesis));
     let address = signer.address();
     let keypair = Keypair::ed25519_from_bytes(key.to_bytes())
-        .map_err(|e| anyhow::anyhow!("the validator key as a libp2p key: {e}"))?;
+        .map_err(|e| ConsensusError::Key(e.to_string()))?;
     let proof = signer
         .sign_validator_proof(address.0.to_vec(), keypair.public().to_peer_id().to_bytes())
         .await
-        .map_err(|e| anyhow::anyhow!("signing the validator proof: {e}"))?;
+        .map_err(|e| ConsensusError::Signing(e.to_string()))?;
     let proof_bytes = KyotoCodec.encode(&proof)?;
     let identity = NetworkIdentity::new_validator(
         settings.moniker.clone(),
@@ -150,7 +152,7 @@ pub async fn run_validator(
         .build()
         .instrument(span)
         .await
-        .map_err(|e| anyhow::anyhow!("starting the consensus engine: {e:#}"))?;
+        .map_err(|e| ConsensusError::EngineStart(format!("{e:#}")))?;
     tracing::info!(address = %address, listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
 
     let mut app = App::new(
@@ -172,13 +174,12 @@ pub async fn run_validator(
     };
     let first = match first {
         Ok(Some(m)) => m,
-        Ok(None) => anyhow::bail!("the consensus engine stopped before it was ready"),
+        Ok(None) => return Err(ConsensusError::StoppedBeforeReady),
         Err(_) => {
             handle.actor.stop(None);
-            anyhow::bail!(
-                "the consensus network did not start within 30 s (can it listen on {}? see the log above)",
-                settings.listen
-            );
+            return Err(ConsensusError::NetworkDidNotStart {
+                listen: settings.listen.to_string(),
+            });
         }
     };
     if let Err(e) = app.handle(first).await {
@@ -193,9 +194,7 @@ pub async fn run_validator(
                         break Err(e);
                     }
                 }
-                None => break Err(anyhow::anyhow!(
-                    "the consensus engine stopped (see the log above); this node cannot go on"
-                )),
+                None => break Err(ConsensusError::EngineStopped),
             },
             _ = shutdown.changed() => break Ok(()),
         }

@@ -2,6 +2,7 @@
 //! judges and keeps another's (who proposed, their signature, the block's checks, a
 //! timestamp not too far ahead of this node's clock).
 
+use crate::consensus::error::{ConsensusError, ConsensusResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,12 +63,12 @@ pub(crate) fn record_bytes(r: &Record) -> Vec<u8> {
     .encode_to_vec()
 }
 
-pub(crate) fn record_from(bytes: &[u8]) -> anyhow::Result<Record> {
+pub(crate) fn record_from(bytes: &[u8]) -> ConsensusResult<Record> {
     let stored = cpb::StoredProposal::decode(bytes)?;
     let value = proposed_value_from(
         stored
             .value
-            .ok_or_else(|| anyhow::anyhow!("a kept proposal has no value"))?,
+            .ok_or_else(|| ConsensusError::KeptProposal("it has no value".into()))?,
     )?;
     let signature = <[u8; 64]>::try_from(stored.part_signature.as_slice())
         .ok()
@@ -90,7 +91,7 @@ pub(crate) fn judge(
     genesis: &Hash,
     drift: Duration,
     a: Assembled,
-) -> anyhow::Result<Option<ProposedValue<KyotoContext>>> {
+) -> ConsensusResult<Option<ProposedValue<KyotoContext>>> {
     let chain = node.chain()?;
     let set = ValidatorSet::from_state(chain.state());
     if set.validators.is_empty() {
@@ -176,12 +177,12 @@ pub(crate) fn judge(
 pub(crate) async fn publish(
     network: &mpsc::Sender<NetworkMsg<KyotoContext>>,
     msgs: Vec<StreamMessage<ProposalPart>>,
-) -> anyhow::Result<()> {
+) -> ConsensusResult<()> {
     for m in msgs {
         network
             .send(NetworkMsg::PublishProposalPart(m))
             .await
-            .map_err(|_| anyhow::anyhow!("the consensus network stopped"))?;
+            .map_err(|_| ConsensusError::NetworkStopped)?;
     }
     Ok(())
 }
@@ -209,7 +210,7 @@ impl Proposer {
         round: Round,
         timeout: Duration,
         stream_id: StreamId,
-    ) -> anyhow::Result<Option<LocallyProposedValue<KyotoContext>>> {
+    ) -> ConsensusResult<Option<LocallyProposedValue<KyotoContext>>> {
         let r = round.as_u32().unwrap_or(0);
         // Asked again for the same height and round (after a restart): the same block.
         let kept = self.node.chain()?.store().proposals_at(height.0)?;
@@ -260,7 +261,7 @@ impl Proposer {
         let signer = Arc::clone(&self.signer);
         let (address, genesis) = (self.address, self.genesis);
         let built =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(Assembled, Hash)>> {
+            tokio::task::spawn_blocking(move || -> ConsensusResult<Option<(Assembled, Hash)>> {
                 let txs = node.select_txs()?;
                 let chain = node.chain()?;
                 if chain.height() + 1 != height.0 {
