@@ -4,7 +4,7 @@
 
 use crate::limits::MAX_HOLDER_NAME_CHARS;
 use crate::plan::Plan;
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Account, Holder, State};
 use crate::types::{AccountId, AccountKind, PartyCode, PublicKey};
 
@@ -22,11 +22,7 @@ impl State {
             || name.chars().count() > MAX_HOLDER_NAME_CHARS
             || name.chars().any(char::is_control)
         {
-            return Err(Refusal::InvalidArgument {
-                message: format!(
-                    "the holder name must be 1 to {MAX_HOLDER_NAME_CHARS} printable characters"
-                ),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::HolderName));
         }
         let id = AccountId {
             party: party.clone(),

@@ -12,7 +12,7 @@ use crate::checks::valid_id;
 use crate::genesis::CDM_REGISTRY;
 use crate::limits::MAX_PARTICIPANTS;
 use crate::plan::{Plan, range_len, serials};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Project, State};
 use crate::tx::{AppliedKind, SerialRange};
 use crate::types::{
@@ -29,9 +29,9 @@ impl State {
     ) -> Result<Plan, Refusal> {
         self.board(signer, "register CDM projects")?;
         if !valid_id(project) {
-            return Err(Refusal::InvalidArgument {
-                message: format!("`{project}` is not a project id"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::ProjectId {
+                project: project.to_owned(),
+            }));
         }
         let h = self.party_ref(host)?;
         if h.annex_i || !h.in_force() {
@@ -41,9 +41,7 @@ impl State {
             });
         }
         if participants.is_empty() || participants.len() > MAX_PARTICIPANTS {
-            return Err(Refusal::InvalidArgument {
-                message: format!("a project has 1 to {MAX_PARTICIPANTS} participant accounts"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::Participants));
         }
         for p in participants {
             let acc = self.account_ref(p)?;
@@ -93,14 +91,12 @@ impl State {
             (UnitType::Cer, None) => {}
             (UnitType::Tcer | UnitType::Lcer, Some(e)) if e > self.meta.time_ms => {}
             (UnitType::Cer, Some(_)) => {
-                return Err(Refusal::InvalidArgument {
-                    message: "CERs do not expire".into(),
-                });
+                return Err(Refusal::InvalidArgument(InvalidArgument::CerWithExpiry));
             }
             (UnitType::Tcer | UnitType::Lcer, _) => {
-                return Err(Refusal::InvalidArgument {
-                    message: format!("{unit_type}s need an expiry date in the future"),
-                });
+                return Err(Refusal::InvalidArgument(
+                    InvalidArgument::ExpiryNotInFuture { unit_type },
+                ));
             }
             (other, _) => return Err(Refusal::UnsupportedUnitType { unit_type: other }),
         }
@@ -109,7 +105,7 @@ impl State {
         }
         self.open_period(period)?;
         let cdm = PartyCode::parse(CDM_REGISTRY)
-            .map_err(|message| Refusal::InvalidArgument { message })?;
+            .map_err(|e| Refusal::InvalidArgument(InvalidArgument::PartyCode(e)))?;
         let (start, end) = serials(self.cdm.next_serial, amount, &cdm)?;
         // Art. 12.8: a share of proceeds (rounded up) goes to the Adaptation Fund.
         let share = u64::try_from(
@@ -157,9 +153,9 @@ impl State {
     ) -> Result<Plan, Refusal> {
         self.board(signer, "change expiry dates")?;
         if expiry_ms <= self.meta.time_ms {
-            return Err(Refusal::InvalidArgument {
-                message: "the new expiry date must be in the future".into(),
-            });
+            return Err(Refusal::InvalidArgument(
+                InvalidArgument::NewExpiryNotInFuture,
+            ));
         }
         let found = self.count_in_range(range, |b, _| {
             matches!(b.unit_type, UnitType::Tcer | UnitType::Lcer)

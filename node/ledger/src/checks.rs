@@ -3,7 +3,7 @@
 //! which serials of an account a transaction takes.
 
 use crate::limits::MAX_PROJECT_ID_CHARS;
-use crate::refusal::Refusal;
+use crate::refusal::{NotAuthorised, Refusal};
 use crate::state::{Account, Party, PeriodDef, State};
 use crate::tx::{SerialRange, UnitFilter};
 use crate::types::{AccountId, AccountKind, Amount, PartyCode, Period, PublicKey, SerialBlock};
@@ -38,9 +38,10 @@ impl State {
     ) -> Result<&Party, Refusal> {
         let p = self.party_ref(party)?;
         if &p.authority != signer {
-            return Err(Refusal::NotAuthorised {
-                what: format!("{what} for {party} (only its registry authority may)"),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheAuthority {
+                act: what.to_owned(),
+                party: party.clone(),
+            }));
         }
         Ok(p)
     }
@@ -73,9 +74,9 @@ impl State {
 
     pub(crate) fn board(&self, signer: &PublicKey, what: &str) -> Result<(), Refusal> {
         if &self.params.cdm_board != signer {
-            return Err(Refusal::NotAuthorised {
-                what: format!("{what} (only the CDM executive board may)"),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheBoard {
+                act: what.to_owned(),
+            }));
         }
         Ok(())
     }
@@ -89,9 +90,10 @@ impl State {
     ) -> Result<&Account, Refusal> {
         let acc = self.account_ref(from)?;
         if self.account_controller(acc).as_ref() != Some(signer) {
-            return Err(Refusal::NotAuthorised {
-                what: format!("{what} from {from}"),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheHolder {
+                act: what.to_owned(),
+                account: from.clone(),
+            }));
         }
         if from.kind.is_cancellation() {
             return Err(Refusal::UnitCancelled {
@@ -115,11 +117,12 @@ impl State {
     ) -> Result<&Account, Refusal> {
         let acc = self.source(from, signer, what)?;
         if from.kind != AccountKind::PartyHolding {
-            return Err(Refusal::NotAuthorised {
-                what: format!(
-                    "{what} from {from} (only a Party, from its party holding account, may)"
-                ),
-            });
+            return Err(Refusal::NotAuthorised(
+                NotAuthorised::NotAPartyHoldingAccount {
+                    act: what.to_owned(),
+                    account: from.clone(),
+                },
+            ));
         }
         self.in_force_for(self.party_ref(&from.party)?, what)?;
         Ok(acc)

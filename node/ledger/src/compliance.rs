@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::limits::MAX_INVENTORY_AMOUNT;
 use crate::plan::{Field, Map, Plan, PositionChange, move_plan, range_len};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, NotAuthorised, Refusal};
 use crate::state::{Account, Inventory, State};
 use crate::tx::{AppliedKind, SerialRange, UnitFilter};
 use crate::types::{
@@ -95,9 +95,9 @@ impl State {
         units: &UnitFilter,
     ) -> Result<Plan, Refusal> {
         if !kind.is_cancellation() {
-            return Err(Refusal::InvalidArgument {
-                message: format!("{} is not a cancellation account type", kind.name()),
-            });
+            return Err(Refusal::InvalidArgument(
+                InvalidArgument::NotACancellationAccount { kind: kind.name() },
+            ));
         }
         let acc = self.source(from, signer, "cancel units")?;
         let allowed = match kind {
@@ -106,9 +106,10 @@ impl State {
             _ => from.kind == AccountKind::PartyHolding,
         };
         if !allowed {
-            return Err(Refusal::NotAuthorised {
-                what: format!("make a {} from {from}", kind.name()),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::Cancellation {
+                kind: kind.name(),
+                account: from.clone(),
+            }));
         }
         let take = self.select(acc, units, amount)?;
         let to = AccountId {
@@ -248,9 +249,10 @@ impl State {
             _ => !matches!(units.unit_type, UnitType::Tcer | UnitType::Lcer),
         };
         if !allowed {
-            return Err(Refusal::InvalidArgument {
-                message: format!("{} cannot replace {temp_type}s", units.unit_type),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::CannotReplace {
+                unit_type: units.unit_type,
+                temp_type,
+            }));
         }
         let take = self.select(acc, units, n)?;
         let kind = if temp_type == UnitType::Tcer {
@@ -282,15 +284,13 @@ impl State {
     ) -> Result<Plan, Refusal> {
         self.acting_authority(party, signer, "report inventories")?;
         if !(1990..=2100).contains(&year) {
-            return Err(Refusal::InvalidArgument {
-                message: format!("{year} is not an inventory year (1990-2100)"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::InventoryYear {
+                year,
+            }));
         }
         if emissions > MAX_INVENTORY_AMOUNT || removals.values().any(|r| *r > MAX_INVENTORY_AMOUNT)
         {
-            return Err(Refusal::InvalidArgument {
-                message: format!("inventory figures are at most {MAX_INVENTORY_AMOUNT} t CO2e"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::InventoryAmount));
         }
         let inventory = Inventory {
             emissions,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::plan::{Plan, serials};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Party, State, party_holding};
 use crate::tx::AppliedKind;
 use crate::types::{
@@ -68,9 +68,9 @@ impl State {
             }
             UnitType::Rmu => {
                 // Art. 3.3/3.4: RMUs for the net removals reported for the activity.
-                let activity = activity.ok_or_else(|| Refusal::InvalidArgument {
-                    message: "an RMU issuance must name its LULUCF activity".into(),
-                })?;
+                let activity = activity.ok_or(Refusal::InvalidArgument(
+                    InvalidArgument::RmuWithoutActivity,
+                ))?;
                 let def = self.period_def(period)?;
                 let removals: Amount = (def.first_year..=def.last_year)
                     .filter_map(|y| p.inventories.get(&y))

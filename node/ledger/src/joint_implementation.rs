@@ -4,7 +4,7 @@
 
 use crate::checks::valid_id;
 use crate::plan::{Field, Map, Plan, PositionChange};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, NotAuthorised, Refusal};
 use crate::state::{Project, State};
 use crate::tx::{AppliedKind, UnitFilter};
 use crate::types::{AccountId, Amount, PartyCode, PublicKey, UnitType};
@@ -18,21 +18,21 @@ impl State {
         acquirer: &PartyCode,
     ) -> Result<Plan, Refusal> {
         if !valid_id(project) {
-            return Err(Refusal::InvalidArgument {
-                message: format!("`{project}` is not a project id"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::ProjectId {
+                project: project.to_owned(),
+            }));
         }
         let (h, a) = (self.party_ref(host)?, self.party_ref(acquirer)?);
         let host_side = h.authority == *signer;
         if !host_side && a.authority != *signer {
-            return Err(Refusal::NotAuthorised {
-                what: format!("approve JI project {project} (only {host} or {acquirer} may)"),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotAJiParty {
+                project: project.to_owned(),
+                host: host.clone(),
+                acquirer: acquirer.clone(),
+            }));
         }
         if host == acquirer {
-            return Err(Refusal::InvalidArgument {
-                message: "the host and the acquiring Party must differ".into(),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::HostIsAcquirer));
         }
         for p in [h, a] {
             if !p.in_force() || !p.eligibility.art6 || p.assigned_amounts.is_empty() {
@@ -118,11 +118,9 @@ impl State {
             UnitType::Aau => UnitType::EruFromAau,
             UnitType::Rmu => UnitType::EruFromRmu,
             other => {
-                return Err(Refusal::InvalidArgument {
-                    message: format!(
-                        "{other} cannot be converted to ERUs; only AAUs and RMUs can (Art. 6)"
-                    ),
-                });
+                return Err(Refusal::InvalidArgument(InvalidArgument::NotConvertible {
+                    unit_type: other,
+                }));
             }
         };
         if !self.party_ref(host)?.eligibility.art6 {

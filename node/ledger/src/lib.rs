@@ -30,7 +30,7 @@ pub use block::{BlockContext, BlockError, BlockOutcome};
 pub use compliance::Compliance;
 pub use genesis::{Genesis, GenesisError, GenesisIssuance, GenesisParty, GenesisValidator};
 pub use leaves::{Leaf, LeafWrite, StateError, StateKey};
-pub use refusal::Refusal;
+pub use refusal::{InvalidArgument, NotAuthorised, Refusal};
 pub use state::{
     Account, CdmRegistry, Holder, Inventory, Params, Party, PartyKind, PeriodDef, Position,
     Project, State, TreatyStatus, party_holding,

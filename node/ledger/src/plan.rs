@@ -10,7 +10,7 @@ use crate::genesis::CDM_REGISTRY;
 use crate::governance::GovPlan;
 use crate::leaves::StateKey;
 use crate::limits::MAX_INVENTORY_AMOUNT;
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Account, Holder, Inventory, Party, Project, State};
 use crate::tx::{Applied, AppliedKind, SerialRange};
 use crate::types::{
@@ -370,9 +370,7 @@ pub(crate) fn range_len(r: &SerialRange) -> Result<Amount, Refusal> {
         .checked_sub(r.start)
         .and_then(|d| d.checked_add(1))
         .filter(|n| *n <= MAX_INVENTORY_AMOUNT)
-        .ok_or_else(|| Refusal::InvalidArgument {
-            message: format!("a serial range must have start <= end and hold at most {MAX_INVENTORY_AMOUNT} units"),
-        })
+        .ok_or(Refusal::InvalidArgument(InvalidArgument::SerialRange))
 }
 
 /// Removes the taken ranges, each a prefix of one of the account's blocks. Matching is

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use crate::genesis::CDM_REGISTRY;
 use crate::leaves::StateKey;
 use crate::plan::{Map, Plan};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Party, Project, State};
 use crate::tx::{AppliedKind, UnitFilter};
 use crate::types::{
@@ -54,12 +54,9 @@ impl State {
         let mut kind = AppliedKind::InternalTransfer;
         if from.kind == AccountKind::CdmPending {
             // Art. 12: CERs leave the pending account only to the project's participants.
-            let project = units
-                .project
-                .clone()
-                .ok_or_else(|| Refusal::InvalidArgument {
-                    message: "forwarding from the CDM pending account must name the project".into(),
-                })?;
+            let project = units.project.clone().ok_or(Refusal::InvalidArgument(
+                InvalidArgument::ForwardWithoutProject,
+            ))?;
             match self.projects.get(&project) {
                 Some(Project::Cdm { participants, .. }) if participants.contains(&dest.id) => {}
                 Some(Project::Cdm { .. }) => {

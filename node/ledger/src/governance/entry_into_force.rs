@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::calendar::{days_after, format_date, months_after, parse_date_ms};
 use crate::leaves::StateKey;
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, Refusal};
 use crate::state::{Party, PartyKind, State, TreatyStatus};
 use crate::tx::AppliedKind;
 use crate::types::{PartyCode, PublicKey, UnitType};
@@ -34,9 +34,9 @@ impl State {
             p.kind.class(),
             ProposalClass::ProtocolAmendment | ProposalClass::AnnexBAmendment
         ) {
-            return Err(Refusal::InvalidArgument {
-                message: "only amendments to the Protocol or to Annex B are accepted by deposit (Art. 20.4, 21.7)".into(),
-            });
+            return Err(Refusal::InvalidArgument(
+                InvalidArgument::NotAcceptedByDeposit,
+            ));
         }
         if !matches!(p.outcome, Outcome::Adopted { .. }) {
             return Err(Refusal::NotAdopted { id: p.id });
@@ -71,9 +71,9 @@ impl State {
             return Err(Refusal::NotAdopted { id: p.id });
         };
         if p.kind.class() != ProposalClass::AnnexAmendment {
-            return Err(Refusal::InvalidArgument {
-                message: "non-acceptance is notified only for annex amendments (Art. 21.5)".into(),
-            });
+            return Err(Refusal::InvalidArgument(
+                InvalidArgument::NonAcceptanceOnlyForAnnexes,
+            ));
         }
         if now >= months_after(at_ms, gp.annex_months) {
             return Err(Refusal::AlreadyInForce { id: p.id });

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::calendar::{format_date, months_after, parse_date_ms};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, NotAuthorised, Refusal};
 use crate::state::{Party, PartyKind, State, TreatyStatus};
 use crate::types::Eligibility;
 use crate::types::{PartyCode, PublicKey};
@@ -26,9 +26,10 @@ impl State {
                 party: code.clone(),
             })?;
         if &p.authority != signer {
-            return Err(Refusal::NotAuthorised {
-                what: format!("{what} for {code} (only its registry authority may)"),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheAuthority {
+                act: what.to_owned(),
+                party: code.clone(),
+            }));
         }
         if !p.in_force() {
             return Err(Refusal::NotAParty {
@@ -49,10 +50,7 @@ impl State {
     ) -> Result<GovPlan, Refusal> {
         let now = self.meta.time_ms;
         if self.governance.depositary.as_ref() != Some(signer) {
-            return Err(Refusal::NotAuthorised {
-                what: "record instruments of ratification (only the Depositary may, Art. 23)"
-                    .into(),
-            });
+            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheDepositary));
         }
         // The date it enters into force for the State is settled when the block is
         // executed (Art. 25.3), once the Protocol's own date is known (Art. 25.1).
@@ -72,11 +70,11 @@ impl State {
             {
                 // The State keeps its registry (and its authority's key).
                 if authority.is_some_and(|a| a != p.authority) {
-                    return Err(Refusal::InvalidArgument {
-                        message: format!(
-                            "{party} is in the ledger with its registry authority's key; a deposit does not change it (leave the key out)"
-                        ),
-                    });
+                    return Err(Refusal::InvalidArgument(
+                        InvalidArgument::AuthorityKeyUnchanged {
+                            party: party.clone(),
+                        },
+                    ));
                 }
                 Ok(GovPlan::Status(party.clone(), status))
             }
@@ -87,18 +85,13 @@ impl State {
             None => {
                 let n = name.trim();
                 if n.is_empty() || n.chars().count() > MAX_TITLE_CHARS {
-                    return Err(Refusal::InvalidArgument {
-                        message: "a new Party needs a name".into(),
-                    });
+                    return Err(Refusal::InvalidArgument(InvalidArgument::NewPartyName));
                 }
                 if party.as_str() == crate::genesis::CDM_REGISTRY {
-                    return Err(Refusal::InvalidArgument {
-                        message: "CDM names the CDM registry".into(),
-                    });
+                    return Err(Refusal::InvalidArgument(InvalidArgument::CdmIsTheRegistry));
                 }
-                let authority = authority.ok_or_else(|| Refusal::InvalidArgument {
-                    message: "a State new to the ledger needs its registry authority's key".into(),
-                })?;
+                let authority = authority
+                    .ok_or(Refusal::InvalidArgument(InvalidArgument::NewPartyAuthority))?;
                 Ok(GovPlan::NewParty(Box::new(Party {
                     code: party.clone(),
                     name: n.to_owned(),

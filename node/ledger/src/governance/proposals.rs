@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::calendar::{days_after, months_after};
-use crate::refusal::Refusal;
+use crate::refusal::{InvalidArgument, NotAuthorised, Refusal};
 use crate::state::State;
 use crate::tx::AppliedKind;
 use crate::types::{PartyCode, PublicKey};
@@ -34,9 +34,7 @@ impl State {
         self.party_in_force(proposer, signer, "make proposals")?;
         let t = title.trim();
         if t.is_empty() || t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control) {
-            return Err(Refusal::InvalidArgument {
-                message: format!("a title has 1 to {MAX_TITLE_CHARS} printable characters"),
-            });
+            return Err(Refusal::InvalidArgument(InvalidArgument::Title));
         }
         self.check_proposal_kind(kind)?;
         // No notice (a test genesis): voting opens at once, not at midnight.
@@ -83,9 +81,9 @@ impl State {
     ) -> Result<GovPlan, Refusal> {
         let p = self.proposal_ref(proposal)?;
         let ProposalKind::AnnexBAmendment { party, .. } = &p.kind else {
-            return Err(Refusal::InvalidArgument {
-                message: "only Annex B amendments take a Party's consent".into(),
-            });
+            return Err(Refusal::InvalidArgument(
+                InvalidArgument::ConsentOnlyForAnnexB,
+            ));
         };
         let concerned = self
             .parties
@@ -94,9 +92,11 @@ impl State {
                 party: party.clone(),
             })?;
         if &concerned.authority != signer {
-            return Err(Refusal::NotAuthorised {
-                what: format!("consent for {party} (Art. 21.7: only the Party concerned may)"),
-            });
+            return Err(Refusal::NotAuthorised(
+                NotAuthorised::NotThePartyConcerned {
+                    party: party.clone(),
+                },
+            ));
         }
         if !concerned.in_force() {
             return Err(Refusal::NotAParty {
@@ -112,16 +112,12 @@ impl State {
     }
 
     pub(crate) fn check_proposal_kind(&self, kind: &ProposalKind) -> Result<(), Refusal> {
-        let bad = |m: &str| {
-            Err(Refusal::InvalidArgument {
-                message: m.to_owned(),
-            })
-        };
+        let bad = |rule: InvalidArgument| Err(Refusal::InvalidArgument(rule));
         match kind {
             ProposalKind::ProtocolAmendment { .. } => Ok(()),
             ProposalKind::AnnexAmendment { annex, .. } => {
                 if annex == "B" || annex.is_empty() || annex.len() > 8 {
-                    return bad("name the annex (Annex B amendments have their own kind)");
+                    return bad(InvalidArgument::AnnexName);
                 }
                 Ok(())
             }
@@ -133,7 +129,7 @@ impl State {
                         party: party.clone(),
                     })?;
                 if !p.annex_i {
-                    return bad("Annex B lists Annex I Parties only");
+                    return bad(InvalidArgument::AnnexBNotAnnexI);
                 }
                 self.params
                     .period(*period)
@@ -147,25 +143,25 @@ impl State {
                         party: party.clone(),
                     })?;
                 if name.trim().is_empty() || name.len() > 64 {
-                    return bad("a validator needs a name of 1 to 64 characters");
+                    return bad(InvalidArgument::ValidatorName);
                 }
                 if self.governance.validators.iter().any(|v| &v.key == key) {
-                    return bad("that key is already a validator");
+                    return bad(InvalidArgument::AlreadyAValidator);
                 }
                 // Consensus verifies votes strictly: a key that is not a valid, strong
                 // Ed25519 point could never vote.
                 match ed25519_dalek::VerifyingKey::from_bytes(key) {
                     Ok(k) if !k.is_weak() => {}
-                    _ => return bad("the validator key is not a valid Ed25519 public key"),
+                    _ => return bad(InvalidArgument::ValidatorKey),
                 }
                 Ok(())
             }
             ProposalKind::RemoveValidator { key } => {
                 if !self.governance.validators.iter().any(|v| &v.key == key) {
-                    return bad("that key is not a validator");
+                    return bad(InvalidArgument::NotAValidator);
                 }
                 if self.governance.validators.len() < 2 {
-                    return bad("the last validator cannot be removed");
+                    return bad(InvalidArgument::LastValidator);
                 }
                 Ok(())
             }
@@ -181,7 +177,7 @@ impl State {
                 let mut params = self.params.clone();
                 params
                     .set(name, *value)
-                    .map_err(|message| Refusal::InvalidArgument { message })
+                    .map_err(|e| Refusal::InvalidArgument(InvalidArgument::Parameter(e)))
             }
         }
     }

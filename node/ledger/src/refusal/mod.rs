@@ -2,7 +2,11 @@
 //! stable machine-readable code and a message naming the rule it broke. A refused
 //! transaction changes no holdings, accounts or Party figures (ARCHITECTURE.md, invariant 4).
 
+mod named;
+
 use std::fmt;
+
+pub use named::{InvalidArgument, NotAuthorised};
 
 use super::types::{AccountId, Activity, Amount, PartyCode, Period, UnitType};
 
@@ -25,13 +29,10 @@ pub enum Refusal {
         account: AccountId,
     },
     /// The signer does not control the account or Party authority it acts for.
-    NotAuthorised {
-        what: String,
-    },
+    NotAuthorised(NotAuthorised),
     InvalidAmount,
-    InvalidArgument {
-        message: String,
-    },
+    /// A field of the transaction breaks a rule of its own.
+    InvalidArgument(InvalidArgument),
     /// The account holds fewer matching units than the transfer moves.
     InsufficientUnits {
         account: AccountId,
@@ -229,9 +230,9 @@ impl Refusal {
             Refusal::NonceGap { .. } => "NONCE_GAP",
             Refusal::UnknownParty { .. } => "UNKNOWN_PARTY",
             Refusal::UnknownAccount { .. } => "UNKNOWN_ACCOUNT",
-            Refusal::NotAuthorised { .. } => "NOT_AUTHORISED",
+            Refusal::NotAuthorised(_) => "NOT_AUTHORISED",
             Refusal::InvalidAmount => "INVALID_AMOUNT",
-            Refusal::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            Refusal::InvalidArgument(_) => "INVALID_ARGUMENT",
             Refusal::InsufficientUnits { .. } => "INSUFFICIENT_UNITS",
             Refusal::UnitsExpired { .. } => "UNITS_EXPIRED",
             Refusal::IssuanceExceedsAssignedAmount { .. } => "ISSUANCE_EXCEEDS_ASSIGNED_AMOUNT",
@@ -294,9 +295,9 @@ impl fmt::Display for Refusal {
             }
             Refusal::UnknownParty { party } => write!(f, "no Party with code {party}"),
             Refusal::UnknownAccount { account } => write!(f, "no account {account}"),
-            Refusal::NotAuthorised { what } => write!(f, "the signer is not authorised to {what}"),
+            Refusal::NotAuthorised(what) => write!(f, "the signer is not authorised to {what}"),
             Refusal::InvalidAmount => f.write_str("the amount must be a positive number of units"),
-            Refusal::InvalidArgument { message } => f.write_str(message),
+            Refusal::InvalidArgument(rule) => write!(f, "{rule}"),
             Refusal::InsufficientUnits {
                 account,
                 unit_type,
