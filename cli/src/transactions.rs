@@ -2,8 +2,8 @@
 //! arguments checked and turned into its `Kind`.
 
 use anyhow::{Context, bail};
-use kyoto_client::Activity;
 use kyoto_client::crypto;
+use kyoto_client::{Activity, calendar};
 use kyoto_proto::v1::{self as pb, propose::Change, transaction_body::Kind};
 
 use crate::args::{CancelKind, ChangeCommand, Command, GovCommand, TxOpts, UnitArgs, VoteArg};
@@ -24,17 +24,10 @@ fn unit_filter(units: &UnitArgs) -> anyhow::Result<pb::UnitFilter> {
     })
 }
 
-/// Parses `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 timestamp into ms since the epoch.
+/// Parses `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 timestamp into ms since the epoch
+/// (the ledger's calendar, so the CLI reads dates as the ledger writes them).
 pub fn parse_time(s: &str) -> anyhow::Result<i64> {
-    let date_format = time::macros::format_description!("[year]-[month]-[day]");
-    let seconds = if let Ok(d) = time::Date::parse(s, date_format) {
-        d.midnight().assume_utc().unix_timestamp()
-    } else {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?
-            .unix_timestamp()
-    };
-    Ok(seconds * 1000)
+    calendar::parse_instant_ms(s).map_err(anyhow::Error::msg)
 }
 
 fn parse_activity(s: &str) -> anyhow::Result<Activity> {

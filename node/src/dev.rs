@@ -41,7 +41,7 @@ pub struct PartyRow {
     pub in_force_since: Option<String>,
 }
 
-fn opt<T: std::str::FromStr>(s: &str, line: usize) -> Result<Option<T>, String> {
+fn opt<T: std::str::FromStr>(s: &str, line: u64) -> Result<Option<T>, String> {
     if s.is_empty() {
         Ok(None)
     } else {
@@ -51,7 +51,7 @@ fn opt<T: std::str::FromStr>(s: &str, line: usize) -> Result<Option<T>, String> 
     }
 }
 
-fn flag(s: &str, line: usize) -> Result<bool, String> {
+fn flag(s: &str, line: u64) -> Result<bool, String> {
     match s {
         "0" => Ok(false),
         "1" => Ok(true),
@@ -59,47 +59,57 @@ fn flag(s: &str, line: usize) -> Result<bool, String> {
     }
 }
 
-/// Parses the Parties table.
-pub fn party_rows() -> Result<Vec<PartyRow>, String> {
+/// A row as the file spells it (the header names the columns).
+#[derive(serde::Deserialize)]
+struct RawRow {
+    code: String,
+    name: String,
+    kind: String,
+    annex_i: String,
+    annex_b_percent: String,
+    eit: String,
+    base_year_t_co2e: String,
+    member_of: String,
+    status: String,
+    in_force_since: String,
+}
+
+/// Parses a Parties table in the layout of `data/parties.csv` (RFC 4180 CSV with a
+/// header row; lines starting with `#` are comments; a field with a comma is quoted).
+pub fn parse_party_rows(text: &str) -> Result<Vec<PartyRow>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("parties.csv: {e}"))?
+        .clone();
     let mut rows = Vec::new();
-    for (i, line) in PARTIES_CSV.lines().enumerate() {
-        let line_no = i + 1;
-        if line.starts_with('#') || line.trim().is_empty() || line.starts_with("code,") {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        let [
-            code,
-            name,
-            kind,
-            annex_i,
-            pct,
-            eit,
-            base,
-            member_of,
-            status,
-            since,
-        ] = f.as_slice()
-        else {
-            return Err(format!(
-                "parties.csv line {line_no}: expected 10 fields, found {}",
-                f.len()
-            ));
-        };
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("parties.csv: {e}"))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let r: RawRow = record
+            .deserialize(Some(&headers))
+            .map_err(|e| format!("parties.csv line {line}: {e}"))?;
         rows.push(PartyRow {
-            code: (*code).to_owned(),
-            name: (*name).to_owned(),
-            kind: (*kind).to_owned(),
-            annex_i: flag(annex_i, line_no)?,
-            annex_b_percent: opt(pct, line_no)?,
-            eit: flag(eit, line_no)?,
-            base_year: opt(base, line_no)?,
-            member_of: Some((*member_of).to_owned()).filter(|s| !s.is_empty()),
-            status: (*status).to_owned(),
-            in_force_since: Some((*since).to_owned()).filter(|s| !s.is_empty()),
+            annex_i: flag(&r.annex_i, line)?,
+            annex_b_percent: opt(&r.annex_b_percent, line)?,
+            eit: flag(&r.eit, line)?,
+            base_year: opt(&r.base_year_t_co2e, line)?,
+            member_of: Some(r.member_of).filter(|s| !s.is_empty()),
+            in_force_since: Some(r.in_force_since).filter(|s| !s.is_empty()),
+            code: r.code,
+            name: r.name,
+            kind: r.kind,
+            status: r.status,
         });
     }
     Ok(rows)
+}
+
+/// Parses the built-in Parties table.
+pub fn party_rows() -> Result<Vec<PartyRow>, String> {
+    parse_party_rows(PARTIES_CSV)
 }
 
 /// Art. 3.7: assigned amount = percentage × base year × five, rounded down.
@@ -224,6 +234,30 @@ pub fn testnet_genesis_with_keys(
 mod tests {
     use super::*;
     use crate::ledger::{PartyCode, UnitType, party_holding};
+
+    #[test]
+    fn a_parties_table_reads_quoted_fields_and_names_the_line_of_an_error() {
+        let header = "code,name,kind,annex_i,annex_b_percent,eit,base_year_t_co2e,member_of,status,in_force_since";
+        let text = format!(
+            "# a comment\n{header}\nKOR,\"Korea, Republic of\",state,0,,0,,,in_force,2005-02-16\n"
+        );
+        let rows = parse_party_rows(&text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "Korea, Republic of");
+        assert_eq!(rows[0].annex_b_percent, None);
+        assert_eq!(rows[0].in_force_since.as_deref(), Some("2005-02-16"));
+        let bad = format!("{header}\nJPN,Japan,state,1,94,0,lots,,in_force,2005-02-16\n");
+        assert_eq!(
+            parse_party_rows(&bad),
+            Err("parties.csv line 2: `lots` is not a number".into())
+        );
+        let short = format!("{header}\nJPN,Japan,state\n");
+        assert!(
+            parse_party_rows(&short)
+                .unwrap_err()
+                .starts_with("parties.csv")
+        );
+    }
 
     #[test]
     fn the_data_file_lists_annex_b_with_the_protocols_percentages() {

@@ -107,28 +107,11 @@ pub struct Node {
 
 /// Hashes of transactions whose signatures this node has verified (on submission, on
 /// gossip, or in a proposed block), so that a transaction is verified once however
-/// many times it arrives. Bounded: the oldest are forgotten first.
-#[derive(Default)]
-struct VerifiedCache {
-    set: std::collections::HashSet<Hash>,
-    order: std::collections::VecDeque<Hash>,
-}
+/// many times it arrives. Bounded: the least recently remembered are forgotten first.
+type VerifiedCache = hashlink::LruCache<Hash, ()>;
 
 /// Most transaction hashes remembered as verified.
 const VERIFIED_CACHE: usize = 1 << 18;
-
-impl VerifiedCache {
-    fn insert(&mut self, h: Hash) {
-        if self.set.insert(h) {
-            self.order.push_back(h);
-            if self.order.len() > VERIFIED_CACHE
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
-            }
-        }
-    }
-}
 
 /// What the node does in the network.
 pub enum Role {
@@ -177,7 +160,7 @@ impl Node {
             }),
             role,
             gossip: std::sync::OnceLock::new(),
-            verified: Mutex::new(VerifiedCache::default()),
+            verified: Mutex::new(VerifiedCache::new(VERIFIED_CACHE)),
         })
     }
 
@@ -185,7 +168,7 @@ impl Node {
     pub fn remember_verified(&self, hashes: impl IntoIterator<Item = Hash>) {
         if let Ok(mut v) = self.verified.lock() {
             for h in hashes {
-                v.insert(h);
+                v.insert(h, ());
             }
         }
     }
@@ -344,7 +327,7 @@ impl Node {
     /// Whether these exact transaction bytes (by hash) were verified here before (on
     /// submission, gossip or in a proposed block), so they need not be verified again.
     pub fn is_verified(&self, hash: &Hash) -> bool {
-        self.verified.lock().is_ok_and(|v| v.set.contains(hash))
+        self.verified.lock().is_ok_and(|v| v.contains_key(hash))
     }
 
     /// The transactions for the next block: up to `max_block_txs`, each signer's in

@@ -6,13 +6,15 @@
 //!   (single and batched), SHA-256, and PKCS#8 key files.
 //! - [`sign_transaction`]: a `TransactionBody` encoded and signed, ready to submit.
 //! - The ledger's ids and unit types ([`AccountId`], [`PartyCode`], [`UnitType`], ...),
-//!   re-exported from the pure `kyoto-ledger` crate.
+//!   re-exported from the pure `kyoto-ledger` crate, with its [`calendar`] (how the
+//!   ledger reads and writes dates).
 
 pub mod crypto;
 
 use kyoto_proto::v1 as pb;
 use prost::Message;
 
+pub use kyoto_ledger::calendar;
 pub use kyoto_ledger::{AccountId, AccountKind, Activity, Hash, PartyCode, PublicKey, UnitType};
 
 /// Encodes and signs a transaction body: the bytes to submit.

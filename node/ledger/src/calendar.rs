@@ -49,15 +49,42 @@ pub fn format_date(ms: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, format).map_err(|e| format!("`{s}` is not a YYYY-MM-DD date: {e}"))
+}
+
 /// Parses `YYYY-MM-DD` into 00:00 UTC ms.
 pub fn parse_date_ms(s: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s, format).ok().map(midnight_ms)
+    parse_date(s).ok().map(midnight_ms)
+}
+
+/// Parses `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 timestamp into ms since the epoch.
+pub fn parse_instant_ms(s: &str) -> Result<i64, String> {
+    if let Some(ms) = parse_date_ms(s) {
+        return Ok(ms);
+    }
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp().saturating_mul(1000))
+        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_are_dates_or_rfc_3339_times() {
+        assert_eq!(parse_instant_ms("1970-01-02"), Ok(86_400_000));
+        assert_eq!(parse_instant_ms("1970-01-01T00:00:01Z"), Ok(1000));
+        assert_eq!(
+            parse_instant_ms("2008-01-01T09:00:00+09:00"),
+            parse_instant_ms("2008-01-01")
+        );
+        assert!(parse_instant_ms("2008-13-01").is_err());
+        assert!(parse_date("1 January 2008").is_err());
+    }
 
     #[test]
     fn ninetieth_day_after_russias_deposit_is_the_protocols_entry_into_force() {

@@ -11,6 +11,7 @@ use super::types::{
     AccountId, AccountKind, Amount, Eligibility, Hash, PartyCode, Period, PublicKey, SerialBlock,
     Total, UnitType,
 };
+use crate::calendar::{self, midnight_ms};
 use crate::governance::records::{ProposalClass, Validator};
 use crate::leaves::{StateError, StateKey};
 use crate::state::{
@@ -206,14 +207,7 @@ pub fn parse_key(hex_key: &str) -> Result<PublicKey, String> {
 }
 
 fn parse_date(s: &str) -> Result<time::Date, GenesisError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, format)
-        .map_err(|e| invalid(format!("`{s}` is not a YYYY-MM-DD date: {e}")))
-}
-
-/// 00:00 UTC of a date, in ms since the Unix epoch.
-fn midnight_ms(d: time::Date) -> i64 {
-    d.midnight().assume_utc().unix_timestamp() * 1000
+    calendar::parse_date(s).map_err(invalid)
 }
 
 impl GenesisParams {
@@ -405,7 +399,7 @@ impl Genesis {
                 ("signatory", None) => TreatyStatus::Signatory,
                 ("in_force", Some(d)) => {
                     // A date after the genesis: the Party becomes a Party then, not now.
-                    if super::calendar::midnight_ms(parse_date(d)?) > self.genesis_time_ms {
+                    if midnight_ms(parse_date(d)?) > self.genesis_time_ms {
                         TreatyStatus::Deposited {
                             deposited: String::new(),
                             in_force_from: d.clone(),
@@ -514,7 +508,7 @@ impl Genesis {
             }
         }
         state.governance.protocol_in_force_ms = match &self.protocol_in_force {
-            Some(d) => Some(super::calendar::midnight_ms(parse_date(d)?)),
+            Some(d) => Some(midnight_ms(parse_date(d)?)),
             None => self
                 .parties
                 .iter()

@@ -2,7 +2,9 @@
 //! data chunks, Fin); each receiver puts the parts back together, bounded in the
 //! number of streams and in the bytes of each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashlink::LinkedHashMap;
 
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::PeerId;
@@ -33,22 +35,19 @@ struct Stream {
     parts: BTreeMap<u64, ProposalPart>,
     end: Option<u64>,
     bytes: usize,
-    born: u64,
 }
 
-/// Proposal streams in reassembly, keyed by (publishing peer, stream id); bounded in
-/// number and in bytes per stream.
+/// Proposal streams in reassembly, keyed by (publishing peer, stream id), oldest
+/// first; bounded in number and in bytes per stream.
 pub(crate) struct Streams {
-    streams: HashMap<(PeerId, Bytes), Stream>,
-    counter: u64,
+    streams: LinkedHashMap<(PeerId, Bytes), Stream>,
     max_stream_bytes: usize,
 }
 
 impl Streams {
     pub(crate) fn new(max_stream_bytes: usize) -> Self {
         Streams {
-            streams: HashMap::new(),
-            counter: 0,
+            streams: LinkedHashMap::new(),
             max_stream_bytes,
         }
     }
@@ -63,21 +62,12 @@ impl Streams {
         let key = (peer, msg.stream_id.to_bytes());
         if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
             // Drop the oldest stream: an incomplete proposal is no worse than a missed one.
-            let oldest = self
-                .streams
-                .iter()
-                .min_by_key(|(_, s)| s.born)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                self.streams.remove(&k);
-            }
+            self.streams.pop_front();
         }
-        self.counter += 1;
-        let born = self.counter;
-        let stream = self.streams.entry(key.clone()).or_insert_with(|| Stream {
-            born,
-            ..Stream::default()
-        });
+        let stream = self
+            .streams
+            .entry(key.clone())
+            .or_insert_with(Stream::default);
         match msg.content {
             StreamContent::Fin => stream.end = Some(msg.sequence),
             StreamContent::Data(part) => {
@@ -263,5 +253,12 @@ mod tests {
             assert!(many.add(peer, first).is_none());
         }
         assert!(many.streams.len() <= MAX_STREAMS);
+        // The oldest were dropped, the newest kept.
+        let kept = |i: u64| {
+            many.streams
+                .contains_key(&(peer, Bytes::from(i.to_be_bytes().to_vec())))
+        };
+        assert!(!kept(0) && !kept(9));
+        assert!(kept(10) && kept(MAX_STREAMS as u64 + 9));
     }
 }
