@@ -6,7 +6,6 @@
 pub mod chain;
 pub mod clock;
 pub mod consensus;
-pub mod dev;
 pub mod gossip;
 pub mod mempool;
 pub mod node;
@@ -20,3 +19,5 @@ pub mod wire;
 pub use kyoto_client::crypto;
 /// The Kyoto rules (their own crate, `node/ledger`, which cannot do IO).
 pub use kyoto_ledger as ledger;
+/// The built-in dev genesis (pure data: it lives with the rules, `node/ledger/src/dev.rs`).
+pub use kyoto_ledger::dev;

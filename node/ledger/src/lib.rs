@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod cdm;
 mod checks;
 pub mod compliance;
+pub mod dev;
 pub mod genesis;
 pub mod governance;
 pub mod invariants;

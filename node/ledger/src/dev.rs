@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 
-use crate::ledger::genesis::{CDM_REGISTRY, GenesisParams};
-use crate::ledger::{Genesis, GenesisIssuance, GenesisParty, GenesisValidator};
+use crate::genesis::{CDM_REGISTRY, GenesisParams};
+use crate::{Genesis, GenesisIssuance, GenesisParty, GenesisValidator};
 
 /// The data file, compiled in.
 pub const PARTIES_CSV: &str = include_str!("../data/parties.csv");
@@ -233,7 +233,7 @@ pub fn testnet_genesis_with_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{PartyCode, UnitType, party_holding};
+    use crate::{PartyCode, UnitType, party_holding};
 
     #[test]
     fn a_parties_table_reads_quoted_fields_and_names_the_line_of_an_error() {
@@ -308,7 +308,7 @@ mod tests {
         let aus = state.party(&PartyCode::parse("AUS").unwrap()).unwrap();
         assert!(!aus.in_force());
         assert!(
-            matches!(&aus.status, crate::ledger::TreatyStatus::Deposited { in_force_from, .. } if in_force_from == "2008-03-11")
+            matches!(&aus.status, crate::TreatyStatus::Deposited { in_force_from, .. } if in_force_from == "2008-03-11")
         );
         let eu = state.party(&PartyCode::parse("EU").unwrap()).unwrap();
         assert!(eu.assigned_amounts.is_empty());

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
-use kyoto_node::dev::dev_genesis_with_keys;
-use kyoto_node::ledger::governance::{Choice, GovTx, Outcome, ProposalKind};
-use kyoto_node::ledger::{BlockContext, PartyCode, PartyKind, State, Tx, TxKind};
+use kyoto_ledger::dev::dev_genesis_with_keys;
+use kyoto_ledger::governance::{Choice, GovTx, Outcome, ProposalKind};
+use kyoto_ledger::{BlockContext, PartyCode, PartyKind, State, Tx, TxKind};
 use proptest::prelude::*;
 
 /// 2008-07-02 and 2008-08-01: inside and after the voting session of a proposal made
