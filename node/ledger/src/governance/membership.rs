@@ -13,24 +13,15 @@ use super::GovPlan;
 use crate::limits::MAX_TITLE_CHARS;
 
 impl State {
+    /// A Party's registry authority acting for it in governance: the Protocol must be
+    /// in force for it (Art. 20, 21, 22 speak of Parties; a signatory is not one).
     pub(crate) fn party_in_force(
         &self,
         code: &PartyCode,
         signer: &PublicKey,
         what: &str,
     ) -> Result<&Party, Refusal> {
-        let p = self
-            .parties
-            .get(code)
-            .ok_or_else(|| Refusal::UnknownParty {
-                party: code.clone(),
-            })?;
-        if &p.authority != signer {
-            return Err(Refusal::NotAuthorised(NotAuthorised::NotTheAuthority {
-                act: what.to_owned(),
-                party: code.clone(),
-            }));
-        }
+        let p = self.authority_of(code, signer, what)?;
         if !p.in_force() {
             return Err(Refusal::NotAParty {
                 party: code.clone(),

@@ -85,12 +85,7 @@ impl State {
                 InvalidArgument::ConsentOnlyForAnnexB,
             ));
         };
-        let concerned = self
-            .parties
-            .get(party)
-            .ok_or_else(|| Refusal::UnknownParty {
-                party: party.clone(),
-            })?;
+        let concerned = self.party_ref(party)?;
         if &concerned.authority != signer {
             return Err(Refusal::NotAuthorised(
                 NotAuthorised::NotThePartyConcerned {
@@ -122,12 +117,7 @@ impl State {
                 Ok(())
             }
             ProposalKind::AnnexBAmendment { party, period, .. } => {
-                let p = self
-                    .parties
-                    .get(party)
-                    .ok_or_else(|| Refusal::UnknownParty {
-                        party: party.clone(),
-                    })?;
+                let p = self.party_ref(party)?;
                 if !p.annex_i {
                     return bad(InvalidArgument::AnnexBNotAnnexI);
                 }
@@ -137,11 +127,7 @@ impl State {
                 Ok(())
             }
             ProposalKind::AddValidator { name, party, key } => {
-                self.parties
-                    .get(party)
-                    .ok_or_else(|| Refusal::UnknownParty {
-                        party: party.clone(),
-                    })?;
+                self.party_ref(party)?;
                 if name.trim().is_empty() || name.len() > 64 {
                     return bad(InvalidArgument::ValidatorName);
                 }
@@ -166,11 +152,7 @@ impl State {
                 Ok(())
             }
             ProposalKind::SetEligibility { party, .. } => {
-                self.parties
-                    .get(party)
-                    .ok_or_else(|| Refusal::UnknownParty {
-                        party: party.clone(),
-                    })?;
+                self.party_ref(party)?;
                 Ok(())
             }
             ProposalKind::SetParameter { name, value } => {
