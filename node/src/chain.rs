@@ -7,10 +7,8 @@ use prost::Message;
 
 use ed25519_dalek::SigningKey;
 
-use arc_malachitebft_app_channel::app::types::core::{NilOrVal, Round, VoteType};
-
-use crate::consensus::context::{Address, BlockId, Height, Signature, ValidatorSet};
-use crate::consensus::signing::{self, KyotoSigner, precommit_like_bytes};
+use crate::consensus::context::ValidatorSet;
+use crate::consensus::quorum;
 use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::mempool::PendingTx;
@@ -188,25 +186,7 @@ impl<S: Store> Chain<S> {
         }
         let (block, hash) = self.build_block(&txs, now_ms)?;
         let header = block.header.ok_or(BlockRejection::NoHeader)?;
-        let address = Address(validator.verifying_key().to_bytes());
-        let signer = KyotoSigner::new(validator.clone(), self.genesis_hash);
-        let signature = signer.sign(&precommit_like_bytes(
-            &self.genesis_hash,
-            VoteType::Precommit,
-            Height(header.height),
-            Round::new(0),
-            &NilOrVal::Val(BlockId(hash)),
-            &address,
-        ));
-        let certificate = pb::CommitCertificate {
-            height: header.height,
-            block_hash: hash.to_vec(),
-            round: 0,
-            signatures: vec![pb::CommitSignature {
-                public_key: address.0.to_vec(),
-                signature: signature.0.to_vec(),
-            }],
-        };
+        let certificate = quorum::sign_alone(validator, &self.genesis_hash, header.height, &hash);
         let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
             txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
         self.apply_and_persist(
@@ -352,61 +332,8 @@ impl<S: Store> Chain<S> {
         height: u64,
         hash: &Hash,
     ) -> Result<(), ChainError> {
-        if cert.height != height || cert.block_hash != hash.as_slice() {
-            return Err(BlockRejection::CertificateForAnotherBlock { height }.into());
-        }
-        let round = u32::try_from(cert.round)
-            .map(Round::new)
-            .map_err(|_| BlockRejection::CertificateRound { height })?;
         let set = ValidatorSet::from_state(&self.state);
-        let mut signed = std::collections::BTreeSet::new();
-        for s in &cert.signatures {
-            let address = <[u8; 32]>::try_from(s.public_key.as_slice())
-                .map(Address)
-                .map_err(|_| BlockRejection::MalformedSigner { height })?;
-            let signature = <[u8; 64]>::try_from(s.signature.as_slice())
-                .map(Signature)
-                .map_err(|_| BlockRejection::MalformedSignature { height })?;
-            let Some(validator) = set.validators.iter().find(|v| v.address == address) else {
-                return Err(BlockRejection::NotAValidator {
-                    height,
-                    signer: address.to_string(),
-                }
-                .into());
-            };
-            let msg = precommit_like_bytes(
-                &self.genesis_hash,
-                VoteType::Precommit,
-                Height(height),
-                round,
-                &NilOrVal::Val(BlockId(*hash)),
-                &address,
-            );
-            if !signing::verify(&validator.public_key, &msg, &signature) {
-                return Err(BlockRejection::PrecommitDoesNotVerify {
-                    height,
-                    signer: address.to_string(),
-                }
-                .into());
-            }
-            if !signed.insert(address) {
-                return Err(BlockRejection::SignedTwice {
-                    height,
-                    signer: address.to_string(),
-                }
-                .into());
-            }
-        }
-        let n = set.validators.len();
-        if signed.len() * 3 <= n * 2 {
-            return Err(BlockRejection::NoQuorum {
-                height,
-                signed: signed.len(),
-                validators: n,
-            }
-            .into());
-        }
-        Ok(())
+        quorum::verify(cert, &set, &self.genesis_hash, height, hash).map_err(ChainError::from)
     }
 
     fn apply_and_persist(
@@ -513,9 +440,12 @@ impl CheckedBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::context::{Address, BlockId, Height};
+    use crate::consensus::signing::{KyotoSigner, precommit_like_bytes};
     use crate::dev::dev_genesis_with_keys;
     use crate::store::{MemoryStore, SledStore};
     use crate::wire;
+    use arc_malachitebft_app_channel::app::types::core::{NilOrVal, Round, VoteType};
     use kyoto_proto::v1::transaction_body::Kind;
 
     fn fixture() -> (Genesis, SigningKey, SigningKey) {

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod context;
 pub mod error;
 pub mod proposal;
+pub mod quorum;
 pub mod signing;
 pub mod streams;
 
