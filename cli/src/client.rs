@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use kyoto_client::crypto;
 use kyoto_client::{AccountId, PartyCode, UnitType};
@@ -13,13 +13,19 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::args::TxOpts;
+use crate::exit::Failure;
 use crate::output::Output;
 
-/// A refusal reported by the node or the ledger: exit status 1 with its code.
+/// A refusal reported by the node or the ledger, with its stable code: exit status 1,
+/// or 3 when the node answered that what was asked for does not exist.
 #[derive(Debug)]
 pub struct Refused {
     pub code: String,
     pub message: String,
+    /// The node answered NOT_FOUND (UNKNOWN_ACCOUNT, UNKNOWN_BLOCK, ...).
+    pub not_found: bool,
+    /// The refusal is already on stdout (the committed transaction's receipt).
+    pub printed: bool,
 }
 
 impl std::fmt::Display for Refused {
@@ -42,14 +48,25 @@ pub fn from_status(status: tonic::Status) -> anyhow::Error {
         return Refused {
             code: info.reason.clone(),
             message,
+            not_found: status.code() == tonic::Code::NotFound,
+            printed: false,
         }
         .into();
     }
-    anyhow::anyhow!(
+    let message = format!(
         "the node answered {:?}: {}",
         status.code(),
         status.message()
-    )
+    );
+    match status.code() {
+        tonic::Code::NotFound => Failure::NotFound(message),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => Failure::Unreachable(message),
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => {
+            return anyhow::Error::msg(message);
+        }
+        _ => Failure::Node(message),
+    }
+    .into()
 }
 
 pub fn parse_unit(s: &str) -> anyhow::Result<UnitType> {
@@ -72,10 +89,11 @@ pub async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
     let endpoint = Channel::from_shared(url.to_owned())
         .with_context(|| format!("`{url}` is not a valid node URL"))?
         .connect_timeout(Duration::from_secs(5));
-    let channel = endpoint
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the node at {url} (is kyotod running?)"))?;
+    let channel = endpoint.connect().await.map_err(|e| {
+        Failure::Unreachable(format!(
+            "cannot reach the node at {url} (is kyotod running?): {e}"
+        ))
+    })?;
     // Blocks may be large (up to 4,000 transactions of 16 KiB).
     Ok(LedgerClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
 }
@@ -140,18 +158,21 @@ pub async fn send(
                 return Err(Refused {
                     code: r.code,
                     message: r.message,
+                    not_found: false,
+                    printed: out.is_json(),
                 }
                 .into());
             }
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!(
+            return Err(Failure::Node(format!(
                 "transaction {} was accepted but not committed within {} s; check later with `kyoto tx {}`",
                 hex::encode(&resp.tx_hash),
                 opts.wait_secs,
                 hex::encode(&resp.tx_hash)
-            );
+            ))
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -4,6 +4,7 @@
 
 mod args;
 mod client;
+mod exit;
 mod output;
 mod transactions;
 
@@ -15,7 +16,7 @@ use kyoto_client::crypto;
 use kyoto_proto::v1 as pb;
 
 use args::{Cli, Command, DevCommand, GovCommand, KeysCommand};
-use client::{Refused, connect, from_status, read_key, send};
+use client::{connect, from_status, read_key, send};
 use output::Output;
 use transactions::{parse_time, transaction};
 
@@ -78,8 +79,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let resp = client
                 .get_transaction(pb::GetTransactionRequest { tx_hash })
                 .await
-                .map_err(from_status)?;
-            out.transaction(&resp.into_inner())
+                .map_err(from_status)?
+                .into_inner();
+            if resp.status == pb::TransactionStatus::Unknown as i32 {
+                return Err(exit::Failure::NotFound(format!(
+                    "no transaction {hash} is pending or committed on this node"
+                ))
+                .into());
+            }
+            out.transaction(&resp)?;
+            // A committed transaction that its block refused ends as a refusal (status 1).
+            match resp.receipt.and_then(|r| r.outcome) {
+                Some(pb::receipt::Outcome::Refused(r)) => Err(client::Refused {
+                    code: r.code,
+                    message: r.message,
+                    not_found: false,
+                    printed: out.is_json(),
+                }
+                .into()),
+                _ => Ok(()),
+            }
         }
         Command::Block { height } => {
             let resp = client
@@ -143,14 +162,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json = cli.output == args::Format::Json;
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match e.downcast_ref::<Refused>() {
-                Some(r) => eprintln!("kyoto: {r}"),
-                None => eprintln!("kyoto: error: {e:#}"),
-            }
-            ExitCode::FAILURE
-        }
+        Err(e) => exit::report(&e, json),
     }
 }

@@ -1,5 +1,6 @@
 //! Printing responses: human-readable text, or the protobuf JSON mapping.
 
+use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
@@ -36,8 +37,72 @@ fn serials(blocks: &[pb::SerialBlock]) -> String {
         .join(", ")
 }
 
+/// `println!` that returns the write's error instead of panicking, so that a closed
+/// stdout (`kyoto status | head -1`) ends the command quietly (see `exit.rs`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+/// The byte fields that are ids (hashes, keys, signatures, in the protobuf JSON
+/// mapping's camelCase): shown in hex, as tables show them and as every argument takes
+/// them, instead of the mapping's base64. Transaction bytes (`body`, `transaction`,
+/// `transactions`) are data, not ids, and stay base64.
+const HEX_FIELDS: &[&str] = &[
+    "authorityKey",
+    "blockHash",
+    "genesisHash",
+    "holderKey",
+    "latestBlockHash",
+    "parentHash",
+    "parentStateRoot",
+    "protocolAmendmentTextHash",
+    "publicKey",
+    "removeValidator",
+    "signature",
+    "signer",
+    "stateRoot",
+    "textHash",
+    "transactionHashes",
+    "transactionsRoot",
+    "txHash",
+];
+
+fn base64_to_hex(v: &mut serde_json::Value) {
+    use base64::Engine as _;
+    match v {
+        serde_json::Value::String(s) => {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s.as_bytes()) {
+                *s = hex::encode(bytes);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(base64_to_hex),
+        _ => {}
+    }
+}
+
+/// Rewrites every id field of a JSON document in hex.
+pub fn ids_in_hex(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if HEX_FIELDS.contains(&k.as_str()) {
+                    base64_to_hex(x);
+                } else {
+                    ids_in_hex(x);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(ids_in_hex),
+        _ => {}
+    }
+}
+
 fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    let mut value = serde_json::to_value(v)?;
+    ids_in_hex(&mut value);
+    say!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 
@@ -46,7 +111,7 @@ impl Output {
         Output { format }
     }
 
-    fn is_json(&self) -> bool {
+    pub fn is_json(&self) -> bool {
         self.format == Format::Json
     }
 
@@ -57,8 +122,8 @@ impl Output {
                 &serde_json::json!({ "file": path.display().to_string(), "public_key": pk }),
             );
         }
-        println!("file:       {}", path.display());
-        println!("public key: {pk}");
+        say!("file:       {}", path.display());
+        say!("public key: {pk}");
         Ok(())
     }
 
@@ -66,7 +131,7 @@ impl Output {
         if self.is_json() {
             return json(r);
         }
-        println!("accepted: {}", hex::encode(&r.tx_hash));
+        say!("accepted: {}", hex::encode(&r.tx_hash));
         Ok(())
     }
 
@@ -74,37 +139,37 @@ impl Output {
         if self.is_json() {
             return json(t);
         }
-        println!("transaction {}", hex::encode(&t.tx_hash));
+        say!("transaction {}", hex::encode(&t.tx_hash));
         let status = pb::TransactionStatus::try_from(t.status)
             .map(|s| s.as_str_name())
             .unwrap_or("?");
-        println!(
+        say!(
             "status:  {}",
             status
                 .trim_start_matches("TRANSACTION_STATUS_")
                 .to_lowercase()
         );
         let Some(r) = &t.receipt else { return Ok(()) };
-        println!("block:   {} ({})", r.height, hex::encode(&t.block_hash));
-        println!("signer:  {} nonce {}", hex::encode(&r.signer), r.nonce);
+        say!("block:   {} ({})", r.height, hex::encode(&t.block_hash));
+        say!("signer:  {} nonce {}", hex::encode(&r.signer), r.nonce);
         match &r.outcome {
             Some(pb::receipt::Outcome::Applied(a)) => {
-                println!("result:  applied: {}", a.kind);
+                say!("result:  applied: {}", a.kind);
                 if !a.from_account.is_empty() {
-                    println!("from:    {}", a.from_account);
+                    say!("from:    {}", a.from_account);
                 }
                 if !a.to_account.is_empty() {
-                    println!("to:      {}", a.to_account);
+                    say!("to:      {}", a.to_account);
                 }
                 if a.amount > 0 {
-                    println!("amount:  {}", a.amount);
+                    say!("amount:  {}", a.amount);
                 }
                 if !a.serials.is_empty() {
-                    println!("serials: {}", serials(&a.serials));
+                    say!("serials: {}", serials(&a.serials));
                 }
             }
             Some(pb::receipt::Outcome::Refused(f)) => {
-                println!("result:  refused: {}: {}", f.code, f.message)
+                say!("result:  refused: {}: {}", f.code, f.message)
             }
             None => {}
         }
@@ -115,20 +180,22 @@ impl Output {
         if self.is_json() {
             return json(a);
         }
-        println!(
+        say!(
             "account {} ({}, registry of {})",
-            a.account_id, a.kind, a.party
+            a.account_id,
+            a.kind,
+            a.party
         );
-        println!("holder:  {}", a.holder_name);
-        println!("key:     {}", hex::encode(&a.holder_key));
-        println!("total:   {}", a.total);
-        println!("{:<10} {:>6} {:>16}", "unit", "period", "amount");
+        say!("holder:  {}", a.holder_name);
+        say!("key:     {}", hex::encode(&a.holder_key));
+        say!("total:   {}", a.total);
+        say!("{:<10} {:>6} {:>16}", "unit", "period", "amount");
         for h in &a.holdings {
-            println!("{:<10} {:>6} {:>16}", unit(h.unit_type), h.period, h.amount);
+            say!("{:<10} {:>6} {:>16}", unit(h.unit_type), h.period, h.amount);
         }
-        println!("serial blocks:");
+        say!("serial blocks:");
         for b in &a.serial_blocks {
-            println!("  {}", serials(std::slice::from_ref(b)));
+            say!("  {}", serials(std::slice::from_ref(b)));
         }
         Ok(())
     }
@@ -137,19 +204,19 @@ impl Output {
         if self.is_json() {
             return json(p);
         }
-        println!("{} {} ({})", p.code, p.name, p.kind);
+        say!("{} {} ({})", p.code, p.name, p.kind);
         if !p.members.is_empty() {
-            println!("members:        {}", p.members.join(" "));
+            say!("members:        {}", p.members.join(" "));
         }
         if !p.member_of.is_empty() {
-            println!("member of:      {}", p.member_of);
+            say!("member of:      {}", p.member_of);
         }
         let annex_b = if p.annex_b_percent > 0 {
             format!("{}% of base year", p.annex_b_percent)
         } else {
             "not in Annex B".into()
         };
-        println!(
+        say!(
             "annex I:        {}   annex B: {annex_b}{}",
             p.annex_i,
             if p.economy_in_transition {
@@ -159,31 +226,33 @@ impl Output {
             }
         );
         if p.base_year_emissions > 0 {
-            println!("base year:      {} t CO2e", p.base_year_emissions);
+            say!("base year:      {} t CO2e", p.base_year_emissions);
         }
         let since = if p.in_force_since.is_empty() {
             String::new()
         } else {
             format!(" since {}", p.in_force_since)
         };
-        println!("status:         {}{since}", p.status);
+        say!("status:         {}{since}", p.status);
         if !p.deposited.is_empty() {
-            println!(
+            say!(
                 "deposited:      {} (in force from {}, Art. 25.3)",
-                p.deposited, p.in_force_from
+                p.deposited,
+                p.in_force_from
             );
         }
         if !p.withdrawal_effective.is_empty() {
-            println!(
+            say!(
                 "withdrawal:     notified {}, effective {} (Art. 27)",
-                p.withdrawal_notified, p.withdrawal_effective
+                p.withdrawal_notified,
+                p.withdrawal_effective
             );
         }
-        println!("authority key:  {}", hex::encode(&p.authority_key));
-        println!("accounts:       {}", p.accounts.join(" "));
-        println!("holdings:       {}", p.holdings_total);
+        say!("authority key:  {}", hex::encode(&p.authority_key));
+        say!("accounts:       {}", p.accounts.join(" "));
+        say!("holdings:       {}", p.holdings_total);
         for per in &p.periods {
-            println!(
+            say!(
                 "period {}: assigned amount {} (Art. 3.7), AAU issued {}, acquired {} (Art. 3.10/3.12), transferred {} (Art. 3.11), adjusted {}",
                 per.period,
                 per.assigned_amount,
@@ -193,12 +262,17 @@ impl Output {
                 per.adjusted_assigned_amount
             );
         }
-        println!(
+        say!(
             "{:<10} {:>6} {:>14} {:>14} {:>14} {:>14}",
-            "unit", "period", "issued", "acquired", "transferred", "held"
+            "unit",
+            "period",
+            "issued",
+            "acquired",
+            "transferred",
+            "held"
         );
         for pos in &p.positions {
-            println!(
+            say!(
                 "{:<10} {:>6} {:>14} {:>14} {:>14} {:>14}",
                 unit(pos.unit_type),
                 pos.period,
@@ -220,19 +294,19 @@ impl Output {
             .as_ref()
             .and_then(|b| b.header.clone())
             .unwrap_or_default();
-        println!("block {} {}", h.height, hex::encode(&b.block_hash));
-        println!("time:         {} ms", h.timestamp_ms);
-        println!("parent:       {}", hex::encode(&h.parent_hash));
-        println!("parent root:  {}", hex::encode(&h.parent_state_root));
-        println!("state root:   {}", hex::encode(&b.state_root));
-        println!("transactions: {}", h.transaction_count);
+        say!("block {} {}", h.height, hex::encode(&b.block_hash));
+        say!("time:         {} ms", h.timestamp_ms);
+        say!("parent:       {}", hex::encode(&h.parent_hash));
+        say!("parent root:  {}", hex::encode(&h.parent_state_root));
+        say!("state root:   {}", hex::encode(&b.state_root));
+        say!("transactions: {}", h.transaction_count);
         for (hash, r) in b.transaction_hashes.iter().zip(&b.receipts) {
             let result = match &r.outcome {
                 Some(pb::receipt::Outcome::Applied(a)) => format!("{} {}", a.kind, a.amount),
                 Some(pb::receipt::Outcome::Refused(f)) => format!("refused {}", f.code),
                 None => String::new(),
             };
-            println!("  {} {result}", hex::encode(hash));
+            say!("  {} {result}", hex::encode(hash));
         }
         Ok(())
     }
@@ -241,20 +315,20 @@ impl Output {
         if self.is_json() {
             return json(s);
         }
-        println!("chain:       {} ({})", s.chain_id, s.role);
-        println!("height:      {}", s.height);
-        println!("head:        {}", hex::encode(&s.latest_block_hash));
-        println!("state root:  {}", hex::encode(&s.state_root));
-        println!("block time:  {} ms", s.latest_block_time_ms);
-        println!("mempool:     {}", s.mempool_size);
+        say!("chain:       {} ({})", s.chain_id, s.role);
+        say!("height:      {}", s.height);
+        say!("head:        {}", hex::encode(&s.latest_block_hash));
+        say!("state root:  {}", hex::encode(&s.state_root));
+        say!("block time:  {} ms", s.latest_block_time_ms);
+        say!("mempool:     {}", s.mempool_size);
         if !s.protocol_in_force.is_empty() {
-            println!(
+            say!(
                 "protocol:    in force since {} (Art. 25)",
                 s.protocol_in_force
             );
         }
-        println!("genesis:     {}", hex::encode(&s.genesis_hash));
-        println!("version:     {}", s.version);
+        say!("genesis:     {}", hex::encode(&s.genesis_hash));
+        say!("version:     {}", s.version);
         Ok(())
     }
 
@@ -262,7 +336,7 @@ impl Output {
         if self.is_json() {
             return json(h);
         }
-        println!(
+        say!(
             "audit trail of {} ({} entries, newest first)",
             h.account_id,
             h.entries.len()
@@ -283,7 +357,7 @@ impl Output {
                 Some(pb::receipt::Outcome::Refused(f)) => format!("refused {}", f.code),
                 None => String::new(),
             };
-            println!(
+            say!(
                 "  block {:>6} tx {} {what}",
                 e.height,
                 hex::encode(&r.tx_hash)
@@ -296,7 +370,7 @@ impl Output {
         if self.is_json() {
             return json(c);
         }
-        println!(
+        say!(
             "{} period {}: {}",
             c.party,
             c.period,
@@ -306,19 +380,20 @@ impl Output {
                 "does not (yet) comply (Art. 3.1)"
             }
         );
-        println!("assigned amount:   {}", c.assigned_amount);
+        say!("assigned amount:   {}", c.assigned_amount);
         let years: Vec<String> = c.years_reported.iter().map(ToString::to_string).collect();
-        println!(
+        say!(
             "emissions:         {} (years reported: {} of {})",
             c.emissions,
             years.join(" "),
             c.years_in_period.len()
         );
-        println!("retired:           {}", c.retired);
-        println!("surplus:           {}", c.surplus);
-        println!(
+        say!("retired:           {}", c.retired);
+        say!("surplus:           {}", c.surplus);
+        say!(
             "reserve (CPR):     {} (held toward it: {})",
-            c.reserve, c.held_for_reserve
+            c.reserve,
+            c.held_for_reserve
         );
         Ok(())
     }
@@ -327,19 +402,21 @@ impl Output {
         if self.is_json() {
             return json(p);
         }
-        println!(
+        say!(
             "{} project {} hosted by {}",
             p.kind.to_uppercase(),
             p.project,
             p.host
         );
         if p.kind == "ji" {
-            println!(
+            say!(
                 "acquirer: {}  approved by host: {}  by acquirer: {}",
-                p.acquirer, p.host_approved, p.acquirer_approved
+                p.acquirer,
+                p.host_approved,
+                p.acquirer_approved
             );
         } else {
-            println!("participants: {}", p.participants.join(" "));
+            say!("participants: {}", p.participants.join(" "));
         }
         Ok(())
     }
@@ -348,19 +425,23 @@ impl Output {
         if self.is_json() {
             return json(p);
         }
-        self.print_proposal(p);
-        Ok(())
+        self.print_proposal(p)
     }
 
-    fn print_proposal(&self, p: &pb::ProposalView) {
-        println!(
+    fn print_proposal(&self, p: &pb::ProposalView) -> anyhow::Result<()> {
+        say!(
             "proposal {} ({}) by {}: {}",
-            p.id, p.class, p.proposer, p.title
+            p.id,
+            p.class,
+            p.proposer,
+            p.title
         );
-        println!("change:      {}", p.change);
-        println!(
+        say!("change:      {}", p.change);
+        say!(
             "submitted:   {}   voting {} to {}",
-            p.submitted, p.voting_opens, p.voting_closes
+            p.submitted,
+            p.voting_opens,
+            p.voting_closes
         );
         let method = if p.adoption_method.is_empty() {
             String::new()
@@ -372,8 +453,8 @@ impl Output {
         } else {
             format!(": {}", p.reason)
         };
-        println!("outcome:     {}{method}{reason}", p.outcome);
-        println!(
+        say!("outcome:     {}{method}{reason}", p.outcome);
+        say!(
             "tally:       yes {} / no {} / abstain {} (present and voting {}; States in force {})",
             p.yes,
             p.no,
@@ -382,13 +463,13 @@ impl Output {
             p.eligible
         );
         if p.class == "annex_b_amendment" {
-            println!("consent:     {}", p.consent);
+            say!("consent:     {}", p.consent);
         }
         for v in &p.votes {
             let choice = pb::VoteChoice::try_from(v.choice)
                 .map(|c| c.as_str_name())
                 .unwrap_or("?");
-            println!(
+            say!(
                 "  {:<4} {:<8} weight {}",
                 v.party,
                 choice.trim_start_matches("VOTE_CHOICE_").to_lowercase(),
@@ -401,10 +482,10 @@ impl Output {
                 .iter()
                 .map(|a| format!("{} {}", a.party, a.date))
                 .collect();
-            println!("accepted:    {}", list.join(", "));
+            say!("accepted:    {}", list.join(", "));
         }
         if !p.three_fourths_reached.is_empty() {
-            println!(
+            say!(
                 "three fourths of the Parties accepted on {}",
                 p.three_fourths_reached
             );
@@ -415,11 +496,12 @@ impl Output {
                 .iter()
                 .map(|a| format!("{} {}", a.party, a.date))
                 .collect();
-            println!("in force:    {}", list.join(", "));
+            say!("in force:    {}", list.join(", "));
         }
         if !p.non_acceptances.is_empty() {
-            println!("non-acceptance: {}", p.non_acceptances.join(" "));
+            say!("non-acceptance: {}", p.non_acceptances.join(" "));
         }
+        Ok(())
     }
 
     pub fn proposals(&self, l: &pb::ListProposalsResponse) -> anyhow::Result<()> {
@@ -427,9 +509,14 @@ impl Output {
             return json(l);
         }
         for p in &l.proposals {
-            println!(
+            say!(
                 "{:>4} {:<18} {:<12} voting {}..{}  {}",
-                p.id, p.class, p.outcome, p.voting_opens, p.voting_closes, p.title
+                p.id,
+                p.class,
+                p.outcome,
+                p.voting_opens,
+                p.voting_closes,
+                p.title
             );
         }
         Ok(())
@@ -440,7 +527,7 @@ impl Output {
             return json(v);
         }
         for x in &v.validators {
-            println!(
+            say!(
                 "{:<16} {:<4} {}",
                 x.name,
                 x.party,
@@ -448,5 +535,37 @@ impl Output {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shows_ids_in_hex_and_transaction_bytes_in_base64() {
+        let block = pb::GetBlockResponse {
+            block: Some(pb::Block {
+                header: Some(pb::BlockHeader {
+                    parent_hash: vec![0xab; 32],
+                    ..Default::default()
+                }),
+                transactions: vec![vec![1, 2, 3]],
+            }),
+            block_hash: vec![0x01; 32],
+            transaction_hashes: vec![vec![0xff; 32]],
+            receipts: vec![pb::Receipt {
+                signer: vec![0x0f; 32],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut v = serde_json::to_value(&block).unwrap();
+        ids_in_hex(&mut v);
+        assert_eq!(v["blockHash"], "01".repeat(32));
+        assert_eq!(v["block"]["header"]["parentHash"], "ab".repeat(32));
+        assert_eq!(v["transactionHashes"][0], "ff".repeat(32));
+        assert_eq!(v["receipts"][0]["signer"], "0f".repeat(32));
+        assert_eq!(v["block"]["transactions"][0], "AQID");
     }
 }

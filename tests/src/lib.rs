@@ -133,6 +133,8 @@ impl Drop for NodeProcess {
 #[derive(Debug)]
 pub struct CliResult {
     pub success: bool,
+    /// The exit status (`None` if a signal ended it).
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -141,6 +143,7 @@ impl CliResult {
     fn from(o: Output) -> Self {
         CliResult {
             success: o.status.success(),
+            code: o.status.code(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }

@@ -173,7 +173,7 @@ pub fn run(dir: &std::path::Path, steps: &[Step]) -> Report {
                     hashes
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push(hex_of(h));
+                        .push(h.to_owned());
                 }
                 thread::sleep(Duration::from_millis(200));
             }
@@ -272,16 +272,6 @@ fn tx_block(c: &Cluster, url: &str, hash: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).ok()?;
     (v["status"] == "TRANSACTION_STATUS_COMMITTED")
         .then(|| v["blockHash"].as_str().unwrap_or_default().to_owned())
-}
-
-/// The protobuf JSON mapping writes bytes in base64; the CLI takes hashes in hex.
-fn hex_of(b64: &str) -> String {
-    use base64::Engine as _;
-    hex::encode(
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default(),
-    )
 }
 
 #[cfg(test)]

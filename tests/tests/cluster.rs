@@ -40,16 +40,6 @@ fn transfer_args<'a>(party: &'a str, from: &'a str, amount: &'a str) -> Vec<&'a 
     ]
 }
 
-/// The protobuf JSON mapping writes bytes in base64; the CLI takes hashes in hex.
-fn hex_of(b64: &str) -> String {
-    use base64::Engine as _;
-    hex::encode(
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default(),
-    )
-}
-
 /// Waits until validator 1 reports transaction `hash` (hex) committed.
 fn wait_committed(c: &Cluster, hash: &str, what: &str) {
     let deadline = Instant::now() + LIMIT;
@@ -139,11 +129,10 @@ fn four_validators_and_an_observer_commit_each_transfer_once_in_one_order() {
     // that validator dies right after accepting it.
     let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "9");
     args.push("--no-wait");
-    let hash = hex_of(
-        c.kyoto(3, &args).json()["txHash"]
-            .as_str()
-            .unwrap_or_default(),
-    );
+    let hash = (c.kyoto(3, &args).json()["txHash"]
+        .as_str()
+        .unwrap_or_default())
+    .to_owned();
     thread::sleep(Duration::from_millis(500));
     c.kill9(3);
     wait_committed(&c, &hash, "the gossiped transfer was lost");
@@ -222,7 +211,7 @@ fn without_a_quorum_nothing_commits_and_progress_resumes_with_it() {
     let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "3");
     args.push("--no-wait");
     let r = c.kyoto(0, &args).json();
-    let hash = hex_of(r["txHash"].as_str().unwrap_or_default());
+    let hash = r["txHash"].as_str().unwrap_or_default().to_owned();
     thread::sleep(Duration::from_secs(6));
     assert_eq!(c.height(0), stalled, "no block without a quorum");
     assert_eq!(c.height(1), stalled, "no block without a quorum");
@@ -267,7 +256,7 @@ fn signers(c: &Cluster, url: &str, h: u64) -> Vec<String> {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|s| hex_of(s["publicKey"].as_str().unwrap_or_default()))
+        .map(|s| s["publicKey"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
 
@@ -316,7 +305,7 @@ fn decide(c: &Cluster, id: &str, kind: &[&str], done: impl Fn(&[String]) -> bool
             .cloned()
             .unwrap_or_default()
             .iter()
-            .map(|x| hex_of(x["publicKey"].as_str().unwrap_or_default()))
+            .map(|x| x["publicKey"].as_str().unwrap_or_default().to_owned())
             .collect();
         if done(&keys) {
             return;
@@ -414,11 +403,10 @@ fn a_transaction_behind_a_nonce_gap_does_not_make_blocks_and_a_stranger_is_refus
     // JPN's nonce 2 before its nonce 1: admitted and gossiped, but parked.
     let mut second = transfer_args("dev-keys/JPN.key", "JPN-100-1", "2");
     second.extend(["--nonce", "2", "--no-wait"]);
-    let parked = hex_of(
-        c.kyoto(0, &second).json()["txHash"]
-            .as_str()
-            .unwrap_or_default(),
-    );
+    let parked = (c.kyoto(0, &second).json()["txHash"]
+        .as_str()
+        .unwrap_or_default())
+    .to_owned();
     let start = max_height(&c, &urls);
     thread::sleep(Duration::from_secs(6));
     let end = max_height(&c, &urls);

@@ -2,7 +2,6 @@
 //! `kyotod --dev`, then a SIGKILL and a restart: every committed transaction is still
 //! there, with the same height and state root.
 
-use base64::Engine;
 use kyoto_tests::NodeProcess;
 
 fn as_u64(v: &serde_json::Value) -> u64 {
@@ -191,13 +190,9 @@ fn readme_walkthrough_then_sigkill_and_restart_loses_nothing() {
     assert_eq!(after["latestBlockHash"], status["latestBlockHash"]);
     assert_eq!(after["genesisHash"], status["genesisHash"]);
     for hash in &tx_hashes {
-        // The CLI takes hex; the JSON mapping prints bytes as base64.
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(hash)
-            .unwrap();
-        let tx = node
-            .kyoto(&["--output", "json", "tx", &hex::encode(bytes)])
-            .json();
+        // The CLI prints ids in hex, as it takes them.
+        assert_eq!(hash.len(), 64, "a hex transaction hash: {hash}");
+        let tx = node.kyoto(&["--output", "json", "tx", hash]).json();
         assert_eq!(tx["status"], "TRANSACTION_STATUS_COMMITTED", "{tx}");
     }
     let can_after = node

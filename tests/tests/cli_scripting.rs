@@ -1,0 +1,167 @@
+//! The CLI as scripts drive it, through the real `kyoto` against a real `kyotod --dev`:
+//! documented exit statuses, failures as JSON on stdout in JSON mode, ids in hex that
+//! the CLI takes back, and a closed stdout that ends the command quietly.
+
+use std::process::{Command, Stdio};
+
+use kyoto_tests::cluster::free_port;
+use kyoto_tests::{NodeProcess, bin, dev_key, kyoto};
+
+#[test]
+fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let jpn = dev_key("JPN");
+
+    // A transfer's hash comes back in hex and `kyoto tx` takes it as printed.
+    let sent = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            &jpn,
+            "--from",
+            "JPN-100-1",
+            "--to",
+            "CAN-100-1",
+            "--unit",
+            "AAU",
+            "--period",
+            "1",
+            "--amount",
+            "5",
+        ])
+        .json();
+    let hash = sent["txHash"].as_str().unwrap().to_owned();
+    assert!(
+        hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{sent}"
+    );
+    let tx = node.kyoto(&["--output", "json", "tx", &hash]).json();
+    assert_eq!(tx["status"], "TRANSACTION_STATUS_COMMITTED");
+    assert_eq!(tx["txHash"], hash.as_str());
+    let signer = tx["receipt"]["signer"].as_str().unwrap();
+    assert_eq!(signer.len(), 64, "{tx}");
+
+    // Refused by the ledger's rules at admission: status 1, the refusal as JSON.
+    let over = node.kyoto(&[
+        "--output",
+        "json",
+        "transfer",
+        "--key",
+        &jpn,
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--unit",
+        "AAU",
+        "--period",
+        "1",
+        "--amount",
+        "999999999999",
+    ]);
+    assert_eq!(over.code, Some(1), "{over:?}");
+    let err: serde_json::Value = serde_json::from_str(&over.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "INSUFFICIENT_UNITS", "{err}");
+    assert_eq!(err["error"]["exitStatus"], 1);
+    assert!(over.stderr.contains("refused: INSUFFICIENT_UNITS:"));
+
+    // Refused inside its block (queued behind the signer's next transaction, so never
+    // dry-run at admission): `kyoto tx` ends with status 1 and the receipt's refusal.
+    let transfer = |nonce: &str, amount: &str, wait: bool| {
+        let mut args = vec![
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            &jpn,
+            "--from",
+            "JPN-100-1",
+            "--to",
+            "CAN-100-1",
+            "--unit",
+            "AAU",
+            "--period",
+            "1",
+            "--amount",
+            amount,
+            "--nonce",
+            nonce,
+        ];
+        if !wait {
+            args.push("--no-wait");
+        }
+        node.kyoto(&args).json()
+    };
+    let queued = transfer("3", "999999999999", false);
+    let queued = queued["txHash"].as_str().unwrap().to_owned();
+    transfer("2", "1", true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        let r = node.kyoto(&["--output", "json", "tx", &queued]);
+        if r.code != Some(0) || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    let tx: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(
+        tx["status"], "TRANSACTION_STATUS_COMMITTED",
+        "one document: {tx}"
+    );
+    assert_eq!(
+        tx["receipt"]["refused"]["code"], "INSUFFICIENT_UNITS",
+        "{tx}"
+    );
+
+    // Not found: an unknown transaction, an unknown account. Status 3.
+    let unknown = node.kyoto(&["tx", &"0".repeat(64)]);
+    assert_eq!(unknown.code, Some(3), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no transaction"),
+        "{}",
+        unknown.stderr
+    );
+    let unknown = node.kyoto(&["--output", "json", "account", "JPN-100-99"]);
+    assert_eq!(unknown.code, Some(3), "{unknown:?}");
+    let err: serde_json::Value = serde_json::from_str(&unknown.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "UNKNOWN_ACCOUNT", "{err}");
+
+    // Bad input: status 2, before anything is sent.
+    let bad = node.kyoto(&["--output", "json", "tx", "not-hex"]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    let err: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "USAGE", "{err}");
+    assert_eq!(node.kyoto(&["transfer", "--amount"]).code, Some(2));
+
+    // No node: status 4.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let away = kyoto(&url, dir.path(), &["status"]);
+    assert_eq!(away.code, Some(4), "{away:?}");
+    assert!(
+        away.stderr.contains("cannot reach the node"),
+        "{}",
+        away.stderr
+    );
+
+    // A reader that closed the pipe before the answer came (`kyoto status | true`):
+    // the command ends quietly with status 0, never a panic.
+    for args in [vec!["status"], vec!["--output", "json", "block", "1"]] {
+        let mut child = Command::new(bin("kyoto"))
+            .arg("--node")
+            .arg(&node.url)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
