@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
-use kyoto_client::UnitType;
+use kyoto_client::{UnitType, calendar};
 use kyoto_proto::v1 as pb;
 use serde::Serialize;
 
@@ -18,6 +18,29 @@ fn unit(t: i32) -> String {
     UnitType::from_i32(t)
         .map(|u| u.name().to_owned())
         .unwrap_or_else(|| format!("type {t}"))
+}
+
+/// A quantity with thousands separators, as the README and the Protocol's tables write
+/// them (5,964,371,924). Serial numbers are ids and are printed as they are.
+fn qty(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// A ledger time as an ISO 8601 instant in UTC.
+fn when(ms: i64) -> String {
+    calendar::format_instant(ms)
 }
 
 fn serials(blocks: &[pb::SerialBlock]) -> String {
@@ -162,7 +185,7 @@ impl Output {
                     say!("to:      {}", a.to_account);
                 }
                 if a.amount > 0 {
-                    say!("amount:  {}", a.amount);
+                    say!("amount:  {}", qty(a.amount));
                 }
                 if !a.serials.is_empty() {
                     say!("serials: {}", serials(&a.serials));
@@ -188,10 +211,15 @@ impl Output {
         );
         say!("holder:  {}", a.holder_name);
         say!("key:     {}", hex::encode(&a.holder_key));
-        say!("total:   {}", a.total);
+        say!("total:   {}", qty(a.total));
         say!("{:<10} {:>6} {:>16}", "unit", "period", "amount");
         for h in &a.holdings {
-            say!("{:<10} {:>6} {:>16}", unit(h.unit_type), h.period, h.amount);
+            say!(
+                "{:<10} {:>6} {:>16}",
+                unit(h.unit_type),
+                h.period,
+                qty(h.amount)
+            );
         }
         say!("serial blocks:");
         for b in &a.serial_blocks {
@@ -226,7 +254,7 @@ impl Output {
             }
         );
         if p.base_year_emissions > 0 {
-            say!("base year:      {} t CO2e", p.base_year_emissions);
+            say!("base year:      {} t CO2e", qty(p.base_year_emissions));
         }
         let since = if p.in_force_since.is_empty() {
             String::new()
@@ -250,16 +278,16 @@ impl Output {
         }
         say!("authority key:  {}", hex::encode(&p.authority_key));
         say!("accounts:       {}", p.accounts.join(" "));
-        say!("holdings:       {}", p.holdings_total);
+        say!("holdings:       {}", qty(p.holdings_total));
         for per in &p.periods {
             say!(
                 "period {}: assigned amount {} (Art. 3.7), AAU issued {}, acquired {} (Art. 3.10/3.12), transferred {} (Art. 3.11), adjusted {}",
                 per.period,
-                per.assigned_amount,
-                per.aau_issued,
-                per.acquired,
-                per.transferred,
-                per.adjusted_assigned_amount
+                qty(per.assigned_amount),
+                qty(per.aau_issued),
+                qty(per.acquired),
+                qty(per.transferred),
+                qty(per.adjusted_assigned_amount)
             );
         }
         say!(
@@ -276,10 +304,10 @@ impl Output {
                 "{:<10} {:>6} {:>14} {:>14} {:>14} {:>14}",
                 unit(pos.unit_type),
                 pos.period,
-                pos.issued,
-                pos.acquired,
-                pos.transferred,
-                pos.held
+                qty(pos.issued),
+                qty(pos.acquired),
+                qty(pos.transferred),
+                qty(pos.held)
             );
         }
         Ok(())
@@ -295,18 +323,32 @@ impl Output {
             .and_then(|b| b.header.clone())
             .unwrap_or_default();
         say!("block {} {}", h.height, hex::encode(&b.block_hash));
-        say!("time:         {} ms", h.timestamp_ms);
+        say!("time:         {}", when(h.timestamp_ms));
         say!("parent:       {}", hex::encode(&h.parent_hash));
         say!("parent root:  {}", hex::encode(&h.parent_state_root));
         say!("state root:   {}", hex::encode(&b.state_root));
         say!("transactions: {}", h.transaction_count);
         for (hash, r) in b.transaction_hashes.iter().zip(&b.receipts) {
             let result = match &r.outcome {
-                Some(pb::receipt::Outcome::Applied(a)) => format!("{} {}", a.kind, a.amount),
+                Some(pb::receipt::Outcome::Applied(a)) => format!("{} {}", a.kind, qty(a.amount)),
                 Some(pb::receipt::Outcome::Refused(f)) => format!("refused {}", f.code),
                 None => String::new(),
             };
             say!("  {} {result}", hex::encode(hash));
+        }
+        match &b.certificate {
+            Some(c) => {
+                say!(
+                    "certificate:  round {}, {} precommit{} (verified by every node before it applies the block)",
+                    c.round,
+                    c.signatures.len(),
+                    if c.signatures.len() == 1 { "" } else { "s" }
+                );
+                for sig in &c.signatures {
+                    say!("  signed by {}", hex::encode(&sig.public_key));
+                }
+            }
+            None => say!("certificate:  none"),
         }
         Ok(())
     }
@@ -319,7 +361,7 @@ impl Output {
         say!("height:      {}", s.height);
         say!("head:        {}", hex::encode(&s.latest_block_hash));
         say!("state root:  {}", hex::encode(&s.state_root));
-        say!("block time:  {} ms", s.latest_block_time_ms);
+        say!("block time:  {}", when(s.latest_block_time_ms));
         say!("mempool:     {}", s.mempool_size);
         if !s.protocol_in_force.is_empty() {
             say!(
@@ -348,7 +390,7 @@ impl Output {
                     format!(
                         "{} {} {} -> {}: {}",
                         a.kind,
-                        a.amount,
+                        qty(a.amount),
                         a.from_account,
                         a.to_account,
                         serials(&a.serials)
@@ -358,7 +400,8 @@ impl Output {
                 None => String::new(),
             };
             say!(
-                "  block {:>6} tx {} {what}",
+                "  {} block {:>6} tx {} {what}",
+                when(e.timestamp_ms),
                 e.height,
                 hex::encode(&r.tx_hash)
             );
@@ -380,20 +423,20 @@ impl Output {
                 "does not (yet) comply (Art. 3.1)"
             }
         );
-        say!("assigned amount:   {}", c.assigned_amount);
+        say!("assigned amount:   {}", qty(c.assigned_amount));
         let years: Vec<String> = c.years_reported.iter().map(ToString::to_string).collect();
         say!(
             "emissions:         {} (years reported: {} of {})",
-            c.emissions,
+            qty(c.emissions),
             years.join(" "),
             c.years_in_period.len()
         );
-        say!("retired:           {}", c.retired);
-        say!("surplus:           {}", c.surplus);
+        say!("retired:           {}", qty(c.retired));
+        say!("surplus:           {}", qty(c.surplus));
         say!(
             "reserve (CPR):     {} (held toward it: {})",
-            c.reserve,
-            c.held_for_reserve
+            qty(c.reserve),
+            qty(c.held_for_reserve)
         );
         Ok(())
     }
@@ -541,6 +584,16 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities_have_thousands_separators() {
+        assert_eq!(qty(0u64), "0");
+        assert_eq!(qty(999u64), "999");
+        assert_eq!(qty(1000u64), "1,000");
+        assert_eq!(qty(5_964_371_924u64), "5,964,371,924");
+        assert_eq!(qty(-1_234_567i64), "-1,234,567");
+        assert_eq!(qty(u64::MAX), "18,446,744,073,709,551,615");
+    }
 
     #[test]
     fn json_shows_ids_in_hex_and_transaction_bytes_in_base64() {

@@ -60,10 +60,14 @@ pub enum SubmitError {
     #[error("only a dev chain (kyotod --dev) can move ledger time")]
     NotDevChain,
     #[error(
-        "{to_ms} ms is past 9998-12-31T23:59:59.999Z, the latest instant dev time may be moved to (the year 9999 is left for the blocks after it)"
+        "{} ({to_ms} ms) is past 9998-12-31T23:59:59.999Z, the latest instant dev time may be moved to (the year 9999 is left for the blocks after it)",
+        crate::ledger::calendar::format_instant(*to_ms)
     )]
     TimeOutOfRange { to_ms: i64 },
-    #[error("ledger time can only move forward: it is already {now_ms} ms")]
+    #[error(
+        "ledger time can only move forward: it is already {} ({now_ms} ms)",
+        crate::ledger::calendar::format_instant(*now_ms)
+    )]
     TimeBackwards { now_ms: i64 },
 }
 

@@ -44,6 +44,23 @@ fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
     let signer = tx["receipt"]["signer"].as_str().unwrap();
     assert_eq!(signer.len(), 64, "{tx}");
 
+    // Tables: quantities with thousands separators, dates in ISO 8601 (UTC), and the
+    // commit certificate of a block.
+    let party = node.kyoto(&["party", "JPN"]).ok();
+    assert!(party.contains("assigned amount 5,964,371,924"), "{party}");
+    let status = node.kyoto(&["status"]).ok();
+    assert!(status.contains("block time:  20"), "{status}");
+    assert!(!status.contains(" ms"), "{status}");
+    let block = node.kyoto(&["block", "1"]).ok();
+    assert!(block.contains("time:         2008-01-01T"), "{block}");
+    assert!(
+        block.contains("certificate:  round 0, 1 precommit"),
+        "{block}"
+    );
+    assert!(block.contains("  signed by "), "{block}");
+    let history = node.kyoto(&["history", "CAN-100-1"]).ok();
+    assert!(history.contains("  2008-01-01T"), "{history}");
+
     // Refused by the ledger's rules at admission: status 1, the refusal as JSON.
     let over = node.kyoto(&[
         "--output",

@@ -49,6 +49,19 @@ pub fn format_date(ms: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// An instant as ISO 8601 / RFC 3339 in UTC (`2008-01-01T00:00:00Z`, with milliseconds
+/// when there are any), or the raw milliseconds if it is outside the years 0-9999.
+pub fn format_instant(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms since 1970"))
+}
+
 /// Parses a `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> Result<Date, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -66,13 +79,31 @@ pub fn parse_instant_ms(s: &str) -> Result<i64, String> {
         return Ok(ms);
     }
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp().saturating_mul(1000))
-        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+        .ok()
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok())
+        .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_format_as_rfc_3339_in_utc() {
+        assert_eq!(format_instant(1_199_145_600_000), "2008-01-01T00:00:00Z");
+        assert_eq!(
+            format_instant(1_447_977_600_123),
+            "2015-11-20T00:00:00.123Z"
+        );
+        assert_eq!(
+            parse_instant_ms(&format_instant(1_447_977_600_123)),
+            Ok(1_447_977_600_123)
+        );
+        assert_eq!(
+            format_instant(i64::MAX),
+            format!("{} ms since 1970", i64::MAX)
+        );
+    }
 
     #[test]
     fn instants_are_dates_or_rfc_3339_times() {
