@@ -71,6 +71,7 @@ pub enum Command {
         /// Commitment period.
         #[arg(long, default_value_t = 1)]
         period: u32,
+        /// Number of units to issue.
         #[arg(long)]
         amount: u64,
         /// Account to issue into (default: the Party holding account <PARTY>-100-1).
@@ -105,12 +106,15 @@ pub enum Command {
     Transfer {
         #[command(flatten)]
         tx: TxOpts,
+        /// Account the units leave, e.g. JPN-100-1 (signed by its holder or registry).
         #[arg(long)]
         from: String,
+        /// Account that receives them, e.g. CAN-100-1 (another registry's for an external transfer).
         #[arg(long)]
         to: String,
         #[command(flatten)]
         units: UnitArgs,
+        /// Number of units to move.
         #[arg(long)]
         amount: u64,
     },
@@ -118,8 +122,10 @@ pub enum Command {
     ReportInventory {
         #[command(flatten)]
         tx: TxOpts,
+        /// The reporting Party, e.g. NZL.
         #[arg(long)]
         party: String,
+        /// Inventory year (1990-2100).
         #[arg(long)]
         year: u32,
         /// Aggregate emissions, t CO2e.
@@ -133,10 +139,13 @@ pub enum Command {
     ApproveJi {
         #[command(flatten)]
         tx: TxOpts,
+        /// Project id, e.g. JI-1.
         #[arg(long)]
         project: String,
+        /// Host Party (Annex I), where the project is.
         #[arg(long)]
         host: String,
+        /// Acquiring Party (Annex I), which acquires its ERUs.
         #[arg(long)]
         acquirer: String,
     },
@@ -144,15 +153,19 @@ pub enum Command {
     ConvertToEru {
         #[command(flatten)]
         tx: TxOpts,
+        /// The approved JI project, e.g. JI-1.
         #[arg(long)]
         project: String,
+        /// Account of the host's AAUs or RMUs (its party holding account).
         #[arg(long)]
         from: String,
         /// AAU or RMU.
         #[arg(long, default_value = "AAU")]
         unit: String,
+        /// Applicable commitment period of the units.
         #[arg(long, default_value_t = 1)]
         period: u32,
+        /// Number of units to convert.
         #[arg(long)]
         amount: u64,
     },
@@ -160,8 +173,10 @@ pub enum Command {
     RegisterCdmProject {
         #[command(flatten)]
         tx: TxOpts,
+        /// Project id, e.g. CDM-500.
         #[arg(long)]
         project: String,
+        /// Host Party (not in Annex I), e.g. BRA.
         #[arg(long)]
         host: String,
         /// A participant's account, which may receive forwarded CERs (repeatable).
@@ -173,13 +188,16 @@ pub enum Command {
     IssueCers {
         #[command(flatten)]
         tx: TxOpts,
+        /// The registered CDM project, e.g. CDM-500.
         #[arg(long)]
         project: String,
         /// CER, tCER or lCER.
         #[arg(long, default_value = "CER")]
         unit: String,
+        /// Commitment period of the CERs.
         #[arg(long, default_value_t = 1)]
         period: u32,
+        /// Number of units to issue, before the share of proceeds.
         #[arg(long)]
         amount: u64,
         /// Expiry date of tCERs/lCERs (YYYY-MM-DD, 00:00 UTC).
@@ -190,15 +208,19 @@ pub enum Command {
     ForwardCers {
         #[command(flatten)]
         tx: TxOpts,
+        /// The CDM project whose units are forwarded.
         #[arg(long)]
         project: String,
+        /// A participant account of the project.
         #[arg(long)]
         to: String,
         /// CER, tCER or lCER.
         #[arg(long, default_value = "CER")]
         unit: String,
+        /// Applicable commitment period of the units.
         #[arg(long, default_value_t = 1)]
         period: u32,
+        /// Number of units to forward.
         #[arg(long)]
         amount: u64,
     },
@@ -206,12 +228,15 @@ pub enum Command {
     Cancel {
         #[command(flatten)]
         tx: TxOpts,
+        /// Account the units leave.
         #[arg(long)]
         from: String,
+        /// Cancellation account type.
         #[arg(long, value_enum, default_value_t = CancelKind::Voluntary)]
         kind: CancelKind,
         #[command(flatten)]
         units: UnitArgs,
+        /// Number of units to cancel.
         #[arg(long)]
         amount: u64,
     },
@@ -219,10 +244,12 @@ pub enum Command {
     Retire {
         #[command(flatten)]
         tx: TxOpts,
+        /// Account the units leave (the Party holding account).
         #[arg(long)]
         from: String,
         #[command(flatten)]
         units: UnitArgs,
+        /// Number of units to retire.
         #[arg(long)]
         amount: u64,
     },
@@ -230,10 +257,12 @@ pub enum Command {
     CarryOver {
         #[command(flatten)]
         tx: TxOpts,
+        /// Account whose units are carried over (the Party holding account).
         #[arg(long)]
         from: String,
         #[command(flatten)]
         units: UnitArgs,
+        /// Number of units to carry over.
         #[arg(long)]
         amount: u64,
     },
@@ -241,13 +270,16 @@ pub enum Command {
     Replace {
         #[command(flatten)]
         tx: TxOpts,
+        /// The Party replacing its retired tCERs/lCERs.
         #[arg(long)]
         party: String,
         /// Origin of the expiring serials (CDM).
         #[arg(long, default_value = "CDM")]
         expiring_origin: String,
+        /// First serial number of the expiring range.
         #[arg(long)]
         expiring_start: u64,
+        /// Last serial number of the expiring range (inclusive).
         #[arg(long)]
         expiring_end: u64,
         /// Account the replacement units come from.
@@ -260,10 +292,13 @@ pub enum Command {
     ChangeExpiry {
         #[command(flatten)]
         tx: TxOpts,
+        /// Origin of the serials (CDM).
         #[arg(long, default_value = "CDM")]
         origin: String,
+        /// First serial number of the range.
         #[arg(long)]
         start: u64,
+        /// Last serial number of the range (inclusive).
         #[arg(long)]
         end: u64,
         /// New expiry date (YYYY-MM-DD, 00:00 UTC).
@@ -271,33 +306,59 @@ pub enum Command {
         expires: String,
     },
     /// Show an account: holdings by type and period, serial blocks.
-    Account { id: String },
+    Account {
+        /// Account id, e.g. JPN-100-1.
+        id: String,
+    },
     /// Show an account's audit trail: every transaction that changed its holdings.
     History {
+        /// Account id, e.g. JPN-100-1.
         id: String,
         /// Most entries to show (newest first).
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
     /// Show a Party: treaty data and its Art. 3.10/3.11 accounting.
-    Party { code: String },
+    Party {
+        /// Party code, e.g. JPN (EU for the European Community).
+        code: String,
+    },
     /// Show a Party's compliance position for a period (Art. 3.1).
     Compliance {
+        /// Party code, e.g. JPN.
         code: String,
+        /// Commitment period.
         #[arg(long, default_value_t = 1)]
         period: u32,
     },
     /// Show a JI or CDM project.
-    Project { id: String },
+    Project {
+        /// Project id, e.g. JI-1 or CDM-500.
+        id: String,
+    },
     /// Show a transaction's status and receipt.
-    Tx { hash: String },
+    Tx {
+        /// Transaction hash, hex (as `kyoto` prints it).
+        hash: String,
+    },
     /// Show a committed block.
-    Block { height: u64 },
+    Block {
+        /// Block height (1 is the first block after genesis).
+        height: u64,
+    },
     /// Show the node's status.
     Status,
     /// Dev chains only.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Print a shell completion script, e.g. `kyoto completions bash > ~/.local/share/bash-completion/completions/kyoto`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `kyoto man > kyoto.1 && man ./kyoto.1`.
+    Man,
     /// Governance: proposals, consent, votes (Art. 22), acceptances (Art. 20, 21).
     #[command(subcommand)]
     Gov(GovCommand),
@@ -322,6 +383,7 @@ pub enum Command {
     Withdraw {
         #[command(flatten)]
         tx: TxOpts,
+        /// The withdrawing Party.
         #[arg(long)]
         party: String,
         /// A date later than one year after the notice (YYYY-MM-DD).
@@ -339,6 +401,7 @@ pub enum GovCommand {
         /// The proposing Party.
         #[arg(long)]
         proposer: String,
+        /// A short title (1 to 200 printable characters).
         #[arg(long)]
         title: String,
         #[command(subcommand)]
@@ -348,6 +411,7 @@ pub enum GovCommand {
     Consent {
         #[command(flatten)]
         tx: TxOpts,
+        /// The proposal's id.
         #[arg(long)]
         proposal: u64,
     },
@@ -355,11 +419,13 @@ pub enum GovCommand {
     Vote {
         #[command(flatten)]
         tx: TxOpts,
+        /// The proposal's id.
         #[arg(long)]
         proposal: u64,
         /// The voting Party (a REIO votes for its member States).
         #[arg(long)]
         party: String,
+        /// The vote.
         #[arg(long, value_enum)]
         choice: VoteArg,
     },
@@ -367,8 +433,10 @@ pub enum GovCommand {
     Accept {
         #[command(flatten)]
         tx: TxOpts,
+        /// The adopted proposal's id.
         #[arg(long)]
         proposal: u64,
+        /// The accepting Party.
         #[arg(long)]
         party: String,
     },
@@ -376,13 +444,18 @@ pub enum GovCommand {
     NonAcceptance {
         #[command(flatten)]
         tx: TxOpts,
+        /// The adopted annex amendment's id.
         #[arg(long)]
         proposal: u64,
+        /// The Party that does not accept it.
         #[arg(long)]
         party: String,
     },
     /// Show a proposal: votes with their weights, tally, adoption, entry into force.
-    Show { id: u64 },
+    Show {
+        /// The proposal's id.
+        id: u64,
+    },
     /// List the proposals.
     List,
     /// The validator set the ledger records.
@@ -393,29 +466,37 @@ pub enum GovCommand {
 pub enum ChangeCommand {
     /// Amendment to the Protocol (Art. 20): its text, by file.
     ProtocolAmendment {
+        /// File with the amendment's text (its SHA-256 goes in the proposal).
         #[arg(long)]
         text: PathBuf,
     },
     /// Amendment to Annex B (Art. 21.7): a Party's assigned amount for a period.
     AnnexB {
+        /// The Party whose Annex B entry changes.
         #[arg(long)]
         party: String,
+        /// Commitment period.
         #[arg(long)]
         period: u32,
+        /// The new assigned amount for that period, t CO2e.
         #[arg(long)]
         assigned_amount: u64,
     },
     /// Amendment to another annex (Art. 21.5).
     Annex {
+        /// The annex, e.g. A (Annex B amendments have their own command).
         #[arg(long)]
         annex: String,
+        /// File with the amendment's text (its SHA-256 goes in the proposal).
         #[arg(long)]
         text: PathBuf,
     },
     /// Decision: add a validator (a registry's node key).
     AddValidator {
+        /// The validator's name (1 to 64 characters).
         #[arg(long)]
         name: String,
+        /// The Party whose registry runs it.
         #[arg(long)]
         party: String,
         /// Hex Ed25519 public key.
@@ -424,24 +505,31 @@ pub enum ChangeCommand {
     },
     /// Decision: remove a validator.
     RemoveValidator {
+        /// Hex Ed25519 public key of the validator to remove.
         #[arg(long)]
         public_key: String,
     },
     /// Decision: a Party's eligibility for the mechanisms.
     Eligibility {
+        /// The Party concerned.
         #[arg(long)]
         party: String,
+        /// Eligible for joint implementation (Art. 6).
         #[arg(long, action = clap::ArgAction::Set)]
         art6: bool,
+        /// Eligible to use CERs (Art. 12).
         #[arg(long, action = clap::ArgAction::Set)]
         art12: bool,
+        /// Eligible for emissions trading (Art. 17).
         #[arg(long, action = clap::ArgAction::Set)]
         art17: bool,
     },
     /// Decision: a ledger parameter (e.g. cpr_percent_of_assigned, notice_months).
     Parameter {
+        /// Parameter name.
         #[arg(long)]
         name: String,
+        /// New value.
         #[arg(long)]
         value: u64,
     },
@@ -466,11 +554,15 @@ pub enum CancelKind {
 pub enum KeysCommand {
     /// Generate a key and write it to FILE (mode 0600); prints the public key.
     Generate {
+        /// File to write the key to.
         #[arg(long)]
         out: PathBuf,
     },
     /// Print the public key of a key file.
-    Show { file: PathBuf },
+    Show {
+        /// The key file (PKCS#8 PEM).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -497,4 +589,34 @@ pub struct TxOpts {
     /// How long to wait for the transaction to be committed.
     #[arg(long, default_value_t = 30)]
     pub wait_secs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn missing_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", cmd.get_name());
+        if cmd.get_about().is_none() && !path.trim().eq("kyoto") {
+            out.push(format!("{path}: no about"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" && arg.get_help().is_none() {
+                out.push(format!("{path} --{id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            missing_help(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_has_help_text() {
+        let mut missing = Vec::new();
+        missing_help(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
 }

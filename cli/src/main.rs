@@ -11,7 +11,9 @@ mod transactions;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use std::io::Write;
+
+use clap::{CommandFactory, Parser};
 use kyoto_client::crypto;
 use kyoto_proto::v1 as pb;
 
@@ -19,6 +21,11 @@ use args::{Cli, Command, DevCommand, GovCommand, KeysCommand};
 use client::{connect, from_status, read_key, send};
 use output::Output;
 use transactions::{parse_time, transaction};
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    std::io::stdout().lock().write_all(bytes)?;
+    Ok(())
+}
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output::new(cli.output);
@@ -31,6 +38,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             KeysCommand::Show { file } => out.key(file, &read_key(file)?),
         };
+    }
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "kyoto", &mut script);
+            return write_stdout(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            return write_stdout(&page);
+        }
+        _ => {}
     }
     let mut client = connect(&cli.node).await?;
     match cli.command {

@@ -154,8 +154,16 @@ fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
     assert_eq!(err["error"]["code"], "USAGE", "{err}");
     assert_eq!(node.kyoto(&["transfer", "--amount"]).code, Some(2));
 
-    // No node: status 4.
+    // Completions and the manual page come with the binary (no node needed).
     let url = format!("http://127.0.0.1:{}", free_port());
+    for shell in ["bash", "zsh", "fish"] {
+        let script = kyoto(&url, dir.path(), &["completions", shell]).ok();
+        assert!(script.contains("transfer"), "{shell}: {script}");
+    }
+    let man = kyoto(&url, dir.path(), &["man"]).ok();
+    assert!(man.contains(".TH kyoto"), "{man}");
+
+    // No node: status 4.
     let away = kyoto(&url, dir.path(), &["status"]);
     assert_eq!(away.code, Some(4), "{away:?}");
     assert!(
