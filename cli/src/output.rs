@@ -139,14 +139,27 @@ impl Output {
     }
 
     pub fn key(&self, path: &Path, key: &SigningKey) -> anyhow::Result<()> {
-        let pk = hex::encode(key.verifying_key().to_bytes());
+        let public = key.verifying_key().to_bytes();
+        let pk = hex::encode(public);
+        // The first 16 bytes of the public key's SHA-256, in groups of four hex digits:
+        // short enough to read out over the phone when registries compare keys.
+        let digest = hex::encode(&kyoto_client::crypto::sha256(&public)[..16]);
+        let fingerprint = digest
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
         if self.is_json() {
-            return json(
-                &serde_json::json!({ "file": path.display().to_string(), "public_key": pk }),
-            );
+            return json(&serde_json::json!({
+                "file": path.display().to_string(),
+                "public_key": pk,
+                "fingerprint": fingerprint,
+            }));
         }
-        say!("file:       {}", path.display());
-        say!("public key: {pk}");
+        say!("file:        {}", path.display());
+        say!("public key:  {pk}");
+        say!("fingerprint: {fingerprint} (SHA-256 of the public key)");
         Ok(())
     }
 

@@ -163,6 +163,31 @@ fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
     let man = kyoto(&url, dir.path(), &["man"]).ok();
     assert!(man.contains(".TH kyoto"), "{man}");
 
+    // Keys: `keys show` prints the fingerprint; a key file others can read is refused
+    // (as ssh does), before anything is signed.
+    let key = dir.path().join("mine.key");
+    let key = key.to_str().unwrap();
+    kyoto(&url, dir.path(), &["keys", "generate", "--out", key]).ok();
+    let shown = kyoto(&url, dir.path(), &["--output", "json", "keys", "show", key]).json();
+    assert_eq!(shown["fingerprint"].as_str().unwrap().len(), 39, "{shown}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let open = node.kyoto(&[
+        "transfer",
+        "--key",
+        key,
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(open.code, Some(2), "{open:?}");
+    assert!(open.stderr.contains("chmod 600"), "{}", open.stderr);
+
     // No node: status 4.
     let away = kyoto(&url, dir.path(), &["status"]);
     assert_eq!(away.code, Some(4), "{away:?}");

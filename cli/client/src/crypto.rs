@@ -200,6 +200,10 @@ pub enum KeyFileError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "key file {path} can be read by other users (mode {mode:04o}); a private key must be readable by its owner only: chmod 600 {path}"
+    )]
+    Unprotected { path: String, mode: u32 },
     #[error("key file {path} already exists; refusing to overwrite it")]
     Exists { path: String },
     #[error("{path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
@@ -239,8 +243,25 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyFileError>
 }
 
 /// Reads a PKCS#8 PEM Ed25519 private key.
+/// Reads a PKCS#8 PEM key file. As ssh does, a file that other users can read (any
+/// group or other permission bit on Unix) is refused: its key must be treated as known.
 pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyFileError> {
     let p = path.display().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|source| KeyFileError::Read {
+                path: p.clone(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Unprotected { path: p, mode });
+        }
+    }
     let pem = fs::read_to_string(path).map_err(|source| KeyFileError::Read {
         path: p.clone(),
         source,
@@ -392,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
+    fn a_key_file_other_users_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        write_key_file(&path, &generate_key()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_key_file(&path).unwrap_err();
+        assert!(matches!(err, KeyFileError::Unprotected { mode: 0o644, .. }));
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(read_key_file(&path).is_ok());
+    }
+
+    #[test]
     fn key_files_round_trip_with_owner_only_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.pem");
@@ -411,6 +447,12 @@ mod tests {
             );
         }
         fs::write(dir.path().join("bad"), "nope").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir.path().join("bad"), fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
         assert!(matches!(
             read_key_file(&dir.path().join("bad")),
             Err(KeyFileError::Format { .. })
