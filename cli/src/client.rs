@@ -142,7 +142,9 @@ pub async fn send(
     if opts.no_wait {
         return out.submitted(&resp);
     }
-    let deadline = Instant::now() + Duration::from_secs(opts.wait_secs);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(opts.wait_secs);
+    let mut told = false;
     loop {
         let req = pb::GetTransactionRequest {
             tx_hash: resp.tx_hash.clone(),
@@ -164,6 +166,22 @@ pub async fn send(
                 .into());
             }
             return Ok(());
+        }
+        if !told && started.elapsed() >= Duration::from_secs(1) {
+            // Progress on stderr, so that stdout stays one document.
+            told = true;
+            let status = pb::TransactionStatus::try_from(tx.status)
+                .map(|s| {
+                    s.as_str_name()
+                        .trim_start_matches("TRANSACTION_STATUS_")
+                        .to_lowercase()
+                })
+                .unwrap_or_default();
+            eprintln!(
+                "kyoto: waiting for transaction {} to be committed in a block (now {status}; up to {} s, --wait-secs)",
+                hex::encode(&resp.tx_hash),
+                opts.wait_secs
+            );
         }
         if Instant::now() >= deadline {
             return Err(Failure::Node(format!(

@@ -214,4 +214,34 @@ fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
+
+    // Waiting for a block says what it waits for after a second (stderr), and an
+    // accepted transaction that is not committed in time ends with status 5: this one
+    // waits behind nonces 4 and 5, which were never sent.
+    let slow = node.kyoto(&[
+        "transfer",
+        "--key",
+        &jpn,
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        "1",
+        "--nonce",
+        "6",
+        "--wait-secs",
+        "2",
+    ]);
+    assert_eq!(slow.code, Some(5), "{slow:?}");
+    assert!(
+        slow.stderr.contains("waiting for transaction") && slow.stderr.contains("now pending"),
+        "{}",
+        slow.stderr
+    );
+    assert!(
+        slow.stderr.contains("not committed within 2 s"),
+        "{}",
+        slow.stderr
+    );
 }

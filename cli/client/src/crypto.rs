@@ -450,8 +450,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir.path().join("bad"), fs::Permissions::from_mode(0o600))
-                .unwrap();
+            fs::set_permissions(dir.path().join("bad"), fs::Permissions::from_mode(0o600)).unwrap();
         }
         assert!(matches!(
             read_key_file(&dir.path().join("bad")),
