@@ -318,6 +318,22 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// Follow the ledger: print each transaction that changes an account's (or a
+    /// Party's accounts') holdings as its block commits, until interrupted.
+    Watch {
+        /// Account id, e.g. JPN-100-1.
+        #[arg(long, conflicts_with = "party", required_unless_present = "party")]
+        account: Option<String>,
+        /// Party code: every account of its registry, e.g. JPN.
+        #[arg(long)]
+        party: Option<String>,
+        /// First block to look at (default: the next one to commit).
+        #[arg(long)]
+        from_height: Option<u64>,
+        /// Stop after this many transactions (default: never).
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Show a Party: treaty data and its Art. 3.10/3.11 accounting.
     Party {
         /// Party code, e.g. JPN (EU for the European Community).

@@ -69,6 +69,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let resp = client.get_account_history(req).await.map_err(from_status)?;
             out.history(&resp.into_inner())
         }
+        Command::Watch {
+            account,
+            party,
+            from_height,
+            count,
+        } => {
+            let account = account.as_deref().map(client::check_account).transpose()?;
+            let party = party.as_deref().map(client::check_party).transpose()?;
+            let touches = |a: &str| match (&account, &party) {
+                (Some(id), _) => a == id,
+                (None, Some(code)) => {
+                    kyoto_client::AccountId::parse(a).is_ok_and(|id| id.party.to_string() == *code)
+                }
+                (None, None) => false,
+            };
+            let req = pb::StreamBlocksRequest {
+                from_height: from_height.unwrap_or(0),
+            };
+            let mut blocks = client
+                .stream_blocks(req)
+                .await
+                .map_err(from_status)?
+                .into_inner();
+            let mut seen = 0u64;
+            while let Some(block) = blocks.message().await.map_err(from_status)? {
+                for receipt in &block.receipts {
+                    let Some(pb::receipt::Outcome::Applied(a)) = &receipt.outcome else {
+                        continue;
+                    };
+                    if !a.accounts.iter().any(|x| touches(x)) {
+                        continue;
+                    }
+                    out.watched(&block, receipt)?;
+                    seen += 1;
+                    if count.is_some_and(|n| seen >= n) {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(exit::Failure::Unreachable("the node closed the block stream".into()).into())
+        }
         Command::Party { code } => {
             let resp = client
                 .get_party(pb::GetPartyRequest { code })

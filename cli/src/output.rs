@@ -387,6 +387,42 @@ impl Output {
         Ok(())
     }
 
+    /// One transaction `kyoto watch` follows: a line of text, or in JSON mode one
+    /// compact JSON object per line (JSON Lines) with the block's height and time.
+    pub fn watched(&self, b: &pb::GetBlockResponse, r: &pb::Receipt) -> anyhow::Result<()> {
+        let header = b
+            .block
+            .as_ref()
+            .and_then(|b| b.header.clone())
+            .unwrap_or_default();
+        if self.is_json() {
+            let mut v = serde_json::json!({
+                "height": header.height,
+                "timestampMs": header.timestamp_ms,
+                "time": when(header.timestamp_ms),
+                "receipt": serde_json::to_value(r)?,
+            });
+            ids_in_hex(&mut v);
+            say!("{}", serde_json::to_string(&v)?);
+            return Ok(());
+        }
+        let Some(pb::receipt::Outcome::Applied(a)) = &r.outcome else {
+            return Ok(());
+        };
+        say!(
+            "{} block {:>6} tx {} {} {} {} -> {}: {}",
+            when(header.timestamp_ms),
+            header.height,
+            hex::encode(&r.tx_hash),
+            a.kind,
+            qty(a.amount),
+            a.from_account,
+            a.to_account,
+            serials(&a.serials)
+        );
+        Ok(())
+    }
+
     pub fn history(&self, h: &pb::GetAccountHistoryResponse) -> anyhow::Result<()> {
         if self.is_json() {
             return json(h);

@@ -244,4 +244,44 @@ fn exit_statuses_json_failures_hex_ids_and_a_closed_pipe() {
         "{}",
         slow.stderr
     );
+
+    // `kyoto watch --party CAN` follows the transactions that touch Canada's accounts as
+    // their blocks commit (JSON Lines), from a given height.
+    let status = node.kyoto(&["--output", "json", "status"]).json();
+    let next = status["height"].as_str().unwrap().parse::<u64>().unwrap() + 1;
+    let watcher = Command::new(bin("kyoto"))
+        .arg("--node")
+        .arg(&node.url)
+        .args([
+            "--output", "json", "watch", "--party", "CAN", "--count", "1",
+        ])
+        .args(["--from-height", &next.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sent = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            &jpn,
+            "--from",
+            "JPN-100-1",
+            "--to",
+            "CAN-100-1",
+            "--amount",
+            "7",
+            "--nonce",
+            "4",
+        ])
+        .json();
+    let out = watcher.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(line["receipt"]["txHash"], sent["txHash"], "{line}");
+    assert_eq!(line["receipt"]["applied"]["toAccount"], "CAN-100-1");
+    assert!(line["time"].as_str().unwrap().starts_with("20"), "{line}");
 }
