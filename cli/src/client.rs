@@ -13,28 +13,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::args::TxOpts;
-use crate::exit::Failure;
+use crate::exit::{Failure, Refused};
 use crate::output::Output;
-
-/// A refusal reported by the node or the ledger, with its stable code: exit status 1,
-/// or 3 when the node answered that what was asked for does not exist.
-#[derive(Debug)]
-pub struct Refused {
-    pub code: String,
-    pub message: String,
-    /// The node answered NOT_FOUND (UNKNOWN_ACCOUNT, UNKNOWN_BLOCK, ...).
-    pub not_found: bool,
-    /// The refusal is already on stdout (the committed transaction's receipt).
-    pub printed: bool,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused: {}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// Converts a gRPC error into a refusal when it carries a refusal code.
 pub fn from_status(status: tonic::Status) -> anyhow::Error {

@@ -5,8 +5,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::client::Refused;
-
 /// The ledger or the node refused the request (a refusal code: the receipt's, or the
 /// node's admission check).
 pub const REFUSED: u8 = 1;
@@ -21,6 +19,26 @@ pub const UNREACHABLE: u8 = 4;
 /// The node failed (an internal error), answered with something the CLI cannot read,
 /// or did not commit an accepted transaction in time.
 pub const NODE: u8 = 5;
+
+/// A refusal reported by the node or the ledger, with its stable code: exit status 1,
+/// or 3 when the node answered that what was asked for does not exist.
+#[derive(Debug)]
+pub struct Refused {
+    pub code: String,
+    pub message: String,
+    /// The node answered NOT_FOUND (UNKNOWN_ACCOUNT, UNKNOWN_BLOCK, ...).
+    pub not_found: bool,
+    /// The refusal is already on stdout (the committed transaction's receipt).
+    pub printed: bool,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused: {}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// A failure that is not a refusal, with the exit status it ends with.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 mod args;
 mod client;
 mod exit;
+mod json;
 mod output;
 mod transactions;
 
@@ -151,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out.transaction(&resp)?;
             // A committed transaction that its block refused ends as a refusal (status 1).
             match resp.receipt.and_then(|r| r.outcome) {
-                Some(pb::receipt::Outcome::Refused(r)) => Err(client::Refused {
+                Some(pb::receipt::Outcome::Refused(r)) => Err(exit::Refused {
                     code: r.code,
                     message: r.message,
                     not_found: false,

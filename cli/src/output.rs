@@ -9,6 +9,7 @@ use kyoto_proto::v1 as pb;
 use serde::Serialize;
 
 use crate::args::Format;
+use crate::json::ids_in_hex;
 
 pub struct Output {
     format: Format,
@@ -66,60 +67,6 @@ macro_rules! say {
     ($($arg:tt)*) => {
         writeln!(std::io::stdout().lock(), $($arg)*)?
     };
-}
-
-/// The byte fields that are ids (hashes, keys, signatures, in the protobuf JSON
-/// mapping's camelCase): shown in hex, as tables show them and as every argument takes
-/// them, instead of the mapping's base64. Transaction bytes (`body`, `transaction`,
-/// `transactions`) are data, not ids, and stay base64.
-const HEX_FIELDS: &[&str] = &[
-    "authorityKey",
-    "blockHash",
-    "genesisHash",
-    "holderKey",
-    "latestBlockHash",
-    "parentHash",
-    "parentStateRoot",
-    "protocolAmendmentTextHash",
-    "publicKey",
-    "removeValidator",
-    "signature",
-    "signer",
-    "stateRoot",
-    "textHash",
-    "transactionHashes",
-    "transactionsRoot",
-    "txHash",
-];
-
-fn base64_to_hex(v: &mut serde_json::Value) {
-    use base64::Engine as _;
-    match v {
-        serde_json::Value::String(s) => {
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s.as_bytes()) {
-                *s = hex::encode(bytes);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(base64_to_hex),
-        _ => {}
-    }
-}
-
-/// Rewrites every id field of a JSON document in hex.
-pub fn ids_in_hex(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, x) in map.iter_mut() {
-                if HEX_FIELDS.contains(&k.as_str()) {
-                    base64_to_hex(x);
-                } else {
-                    ids_in_hex(x);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(ids_in_hex),
-        _ => {}
-    }
 }
 
 fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
@@ -642,32 +589,5 @@ mod tests {
         assert_eq!(qty(5_964_371_924u64), "5,964,371,924");
         assert_eq!(qty(-1_234_567i64), "-1,234,567");
         assert_eq!(qty(u64::MAX), "18,446,744,073,709,551,615");
-    }
-
-    #[test]
-    fn json_shows_ids_in_hex_and_transaction_bytes_in_base64() {
-        let block = pb::GetBlockResponse {
-            block: Some(pb::Block {
-                header: Some(pb::BlockHeader {
-                    parent_hash: vec![0xab; 32],
-                    ..Default::default()
-                }),
-                transactions: vec![vec![1, 2, 3]],
-            }),
-            block_hash: vec![0x01; 32],
-            transaction_hashes: vec![vec![0xff; 32]],
-            receipts: vec![pb::Receipt {
-                signer: vec![0x0f; 32],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let mut v = serde_json::to_value(&block).unwrap();
-        ids_in_hex(&mut v);
-        assert_eq!(v["blockHash"], "01".repeat(32));
-        assert_eq!(v["block"]["header"]["parentHash"], "ab".repeat(32));
-        assert_eq!(v["transactionHashes"][0], "ff".repeat(32));
-        assert_eq!(v["receipts"][0]["signer"], "0f".repeat(32));
-        assert_eq!(v["block"]["transactions"][0], "AQID");
     }
 }
