@@ -321,6 +321,9 @@ pub enum Command {
         /// Most entries to show (newest first).
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Continue after the last entry of a previous page (the token it printed).
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Follow the ledger: print each transaction that changes an account's (or a
     /// Party's accounts') holdings as its block commits, until interrupted.
@@ -343,6 +346,29 @@ pub enum Command {
         /// Party code, e.g. JPN (EU for the European Community).
         code: String,
     },
+    /// List every Party and signatory: status, Annex B commitment, units held.
+    Parties {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// List JI and CDM projects.
+    Projects {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// List the accounts of a Party's registry, or those one key holds.
+    Accounts {
+        /// Party code: the accounts of its registry, e.g. JPN (CDM for the CDM registry).
+        #[arg(long, conflicts_with = "holder", required_unless_present = "holder")]
+        party: Option<String>,
+        /// Holder: a public key (hex, as `kyoto keys show` prints it) or a key file.
+        #[arg(long)]
+        holder: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// List governance proposals (the same as `kyoto gov list`).
+    Proposals,
     /// Show a Party's compliance position for a period (Art. 3.1).
     Compliance {
         /// Party code, e.g. JPN.
@@ -456,9 +482,26 @@ pub struct TxOpts {
     /// Return once the node has accepted the transaction, without waiting for its block.
     #[arg(long)]
     pub no_wait: bool,
+    /// Check the transaction against the committed state as the next block would and
+    /// print the receipt it would get; nothing is submitted (nonce: --nonce, or the
+    /// next one the committed state expects).
+    #[arg(long, conflicts_with = "no_wait")]
+    pub dry_run: bool,
     /// How long to wait for the transaction to be committed.
     #[arg(long, default_value_t = 30)]
     pub wait_secs: u64,
+}
+
+/// Which part of a list to show: all of it by default, or `--limit` entries after
+/// `--after` (a script pages with the token the last page printed).
+#[derive(Debug, ClapArgs)]
+pub struct PageArgs {
+    /// Most entries to show (default: all, fetched a page at a time).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Continue after the last entry of a previous page (the token it printed).
+    #[arg(long)]
+    pub after: Option<String>,
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ pub async fn send(
         .into_inner();
     let nonce = match opts.nonce {
         Some(n) => n,
+        // The node takes 0 as the next nonce of the committed state.
+        None if opts.dry_run => 0,
         None => {
             let req = pb::GetNonceRequest {
                 public_key: key.verifying_key().to_bytes().to_vec(),
@@ -114,6 +116,9 @@ pub async fn send(
         kind: Some(kind),
     };
     let bytes = kyoto_client::sign_transaction(&key, &body);
+    if opts.dry_run {
+        return dry_run(client, bytes, out).await;
+    }
     let resp = client
         .submit_transaction(pb::SubmitTransactionRequest { transaction: bytes })
         .await
@@ -174,4 +179,84 @@ pub async fn send(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Asks the node what a signed transaction would do, and prints it; a refusal it
+/// would get ends the command as a refusal (exit status 1), as if it had been sent.
+async fn dry_run(
+    client: &mut LedgerClient<Channel>,
+    transaction: Vec<u8>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let resp = client
+        .simulate_transaction(pb::SimulateTransactionRequest { transaction })
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    out.simulated(&resp)?;
+    match resp.receipt.and_then(|r| r.outcome) {
+        Some(pb::receipt::Outcome::Refused(r)) => Err(Refused {
+            code: r.code,
+            message: r.message,
+            not_found: false,
+            printed: out.is_json(),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// `gov consent --party P`: the proposal must be an Annex B amendment concerning P.
+pub async fn check_consenting_party(
+    client: &mut LedgerClient<Channel>,
+    proposal: u64,
+    party: &str,
+) -> anyhow::Result<()> {
+    check_party(party)?;
+    let view = client
+        .get_proposal(pb::GetProposalRequest { id: proposal })
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    if view.party_concerned == party {
+        return Ok(());
+    }
+    let message = if view.party_concerned.is_empty() {
+        format!(
+            "proposal {proposal} is a {}, not an Annex B amendment: it needs no consent (Art. 21.7)",
+            view.class.replace('_', " ")
+        )
+    } else {
+        format!(
+            "proposal {proposal} concerns {}, not {party}: only the Party concerned consents (Art. 21.7)",
+            view.party_concerned
+        )
+    };
+    Err(Refused {
+        code: "NOT_THE_PARTY_CONCERNED".into(),
+        message,
+        not_found: false,
+        printed: false,
+    }
+    .into())
+}
+
+/// The transactions that changed an account, a page at a time: `limit` entries after
+/// the `after` token (from the newest when `None`).
+pub async fn history(
+    client: &mut LedgerClient<Channel>,
+    account_id: String,
+    limit: u32,
+    after: Option<String>,
+) -> anyhow::Result<pb::GetAccountHistoryResponse> {
+    let req = pb::GetAccountHistoryRequest {
+        account_id,
+        limit,
+        page_token: after.unwrap_or_default(),
+    };
+    Ok(client
+        .get_account_history(req)
+        .await
+        .map_err(from_status)?
+        .into_inner())
 }

@@ -6,6 +6,7 @@ mod args;
 mod client;
 mod exit;
 mod json;
+mod lists;
 mod output;
 mod transactions;
 
@@ -62,13 +63,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(from_status)?;
             out.account(&resp.into_inner())
         }
-        Command::History { id, limit } => {
-            let req = pb::GetAccountHistoryRequest {
-                account_id: id,
-                limit,
+        Command::History { id, limit, after } => {
+            let resp = client::history(&mut client, id, limit, after).await?;
+            out.history(&resp)
+        }
+        Command::Parties { page } => out.parties(&lists::parties(&mut client, &page).await?),
+        Command::Projects { page } => out.projects(&lists::projects(&mut client, &page).await?),
+        Command::Accounts {
+            party,
+            holder,
+            page,
+        } => {
+            let party = party.as_deref().map(client::check_party).transpose()?;
+            let holder_key = match holder {
+                Some(h) => holder_public_key(&h)?,
+                None => Vec::new(),
             };
-            let resp = client.get_account_history(req).await.map_err(from_status)?;
-            out.history(&resp.into_inner())
+            let resp =
+                lists::accounts(&mut client, party.unwrap_or_default(), holder_key, &page).await?;
+            out.accounts(&resp)
         }
         Command::Watch {
             account,
@@ -191,7 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(from_status)?;
             out.proposal(&resp.into_inner())
         }
-        Command::Gov(GovCommand::List) => {
+        Command::Gov(GovCommand::List) | Command::Proposals => {
             let resp = client
                 .list_proposals(pb::ListProposalsRequest {})
                 .await
@@ -206,10 +219,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out.validators(&resp.into_inner())
         }
         command => {
+            if let Command::Gov(GovCommand::Consent {
+                proposal,
+                party: Some(party),
+                ..
+            }) = &command
+            {
+                client::check_consenting_party(&mut client, *proposal, party).await?;
+            }
             let (opts, kind) = transaction(command)?;
             send(&mut client, &opts, kind, &out).await
         }
     }
+}
+
+/// `--holder`: a public key in hex, or a key file whose public half is taken.
+fn holder_public_key(holder: &str) -> anyhow::Result<Vec<u8>> {
+    if let Ok(bytes) = hex::decode(holder)
+        && bytes.len() == 32
+    {
+        return Ok(bytes);
+    }
+    let path = std::path::Path::new(holder);
+    if !path.exists() {
+        anyhow::bail!("`{holder}` is neither a public key (64 hex digits) nor a key file");
+    }
+    Ok(read_key(path)?.verifying_key().to_bytes().to_vec())
 }
 
 fn main() -> ExitCode {

@@ -369,7 +369,7 @@ pub fn transaction(command: Command) -> anyhow::Result<(TxOpts, Kind)> {
                 }),
             )
         }
-        Command::Gov(GovCommand::Consent { tx, proposal }) => {
+        Command::Gov(GovCommand::Consent { tx, proposal, .. }) => {
             (tx, Kind::Consent(pb::Consent { proposal }))
         }
         Command::Gov(GovCommand::Vote {

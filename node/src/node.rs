@@ -5,6 +5,9 @@
 //! by the consensus engine's decisions) and the new height is announced.
 
 mod producer;
+mod simulate;
+
+pub use simulate::Simulation;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -414,16 +417,18 @@ impl Node {
     }
 
     /// The latest `limit` transactions that changed an account's holdings, newest first.
+    /// With `before`, the entries older than that one (the next page).
     pub fn account_history(
         &self,
         account: &str,
         limit: usize,
+        before: Option<TxLocation>,
     ) -> Result<Vec<pb::HistoryEntry>, SubmitError> {
         let chain = self.chain()?;
         let internal = |e: StoreError| SubmitError::Internal(e.to_string());
         let locations = chain
             .store()
-            .account_history(account, limit)
+            .account_history_before(account, limit, before)
             .map_err(internal)?;
         let mut entries = Vec::with_capacity(locations.len());
         let mut cached: Option<StoredBlock> = None;

@@ -87,6 +87,23 @@ pub fn decode_deferred(
     Ok((tx, Some(pending)))
 }
 
+/// A transaction sent for a dry run (`SimulateTransaction`): checked as a submission
+/// is, except that an empty signature marks an unsigned body (not verified; the
+/// second value says whether the signature was verified) and that nonce 0 is taken,
+/// standing for the signer's next nonce.
+pub fn decode_for_simulation(bytes: &[u8], chain_id: &str) -> Result<(Tx, bool), TxError> {
+    let (signed, hash) = decode_signed(bytes)?;
+    let (signer, verified) = if signed.signature.is_empty() {
+        (signer_key(&signed)?, false)
+    } else {
+        let key = crypto::verify_tx(&signed.public_key, &signed.body, &signed.signature)
+            .map_err(TxError::BadSignature)?;
+        (key, true)
+    };
+    let tx = decode_body_with(&signed.body, chain_id, hash, signer, true)?;
+    Ok((tx, verified))
+}
+
 /// The envelope, in canonical encoding, and its hash.
 fn decode_signed(bytes: &[u8]) -> Result<(pb::SignedTransaction, crate::ledger::Hash), TxError> {
     if bytes.len() > MAX_TX_BYTES {
@@ -118,6 +135,17 @@ fn decode_body(
     hash: crate::ledger::Hash,
     signer: crate::ledger::PublicKey,
 ) -> Result<Tx, TxError> {
+    decode_body_with(body, chain_id, hash, signer, false)
+}
+
+/// [`decode_body`], taking nonce 0 when `zero_nonce` (a dry run's "next nonce").
+fn decode_body_with(
+    body: &[u8],
+    chain_id: &str,
+    hash: crate::ledger::Hash,
+    signer: crate::ledger::PublicKey,
+    zero_nonce: bool,
+) -> Result<Tx, TxError> {
     let body = pb::TransactionBody::decode(body)
         .map_err(|e| malformed(format!("the body is not a TransactionBody: {e}")))?;
     if body.chain_id != chain_id {
@@ -126,7 +154,7 @@ fn decode_body(
             got: body.chain_id,
         });
     }
-    if body.nonce == 0 {
+    if body.nonce == 0 && !zero_nonce {
         return Err(malformed("nonces start at 1"));
     }
     let kind = body

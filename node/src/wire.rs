@@ -113,6 +113,50 @@ pub fn account(state: &State, a: &Account) -> pb::GetAccountResponse {
     }
 }
 
+/// An account's line in a listing.
+pub fn account_summary(state: &State, a: &Account) -> pb::AccountSummary {
+    pb::AccountSummary {
+        account_id: a.id.to_string(),
+        party: a.id.party.to_string(),
+        kind: a.id.kind.name().to_owned(),
+        holder_name: a.holder_name.clone(),
+        holder_key: state
+            .account_controller(a)
+            .map(|k| k.to_vec())
+            .unwrap_or_default(),
+        total: narrow(a.total()),
+    }
+}
+
+/// A Party's line in a listing.
+pub fn party_summary(state: &State, p: &Party) -> pb::PartySummary {
+    let held = state.registry_holdings(&p.code);
+    pb::PartySummary {
+        code: p.code.to_string(),
+        name: p.name.clone(),
+        kind: match p.kind {
+            PartyKind::State => "state",
+            PartyKind::Reio { .. } => "reio",
+        }
+        .to_owned(),
+        status: p.status.name().to_owned(),
+        in_force_since: in_force_since(&p.status),
+        annex_b_percent: p.annex_b_percent.unwrap_or(0),
+        annex_i: p.annex_i,
+        holdings_total: narrow(held.values().sum()),
+        account_count: u32::try_from(state.registry_accounts(&p.code).count()).unwrap_or(u32::MAX),
+    }
+}
+
+fn in_force_since(status: &TreatyStatus) -> String {
+    match status {
+        TreatyStatus::InForce { since } | TreatyStatus::WithdrawalNotified { since, .. } => {
+            since.clone()
+        }
+        _ => String::new(),
+    }
+}
+
 pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
     let held = state.registry_holdings(&p.code);
     let mut keys: Vec<_> = p.positions.keys().chain(held.keys()).copied().collect();
@@ -188,12 +232,7 @@ pub fn party(state: &State, p: &Party) -> pb::GetPartyResponse {
         base_year_emissions: p.base_year_emissions.unwrap_or(0),
         economy_in_transition: p.economy_in_transition,
         status: p.status.name().to_owned(),
-        in_force_since: match &p.status {
-            TreatyStatus::InForce { since } | TreatyStatus::WithdrawalNotified { since, .. } => {
-                since.clone()
-            }
-            _ => String::new(),
-        },
+        in_force_since: in_force_since(&p.status),
         deposited: match &p.status {
             TreatyStatus::Deposited { deposited, .. } => deposited.clone(),
             _ => String::new(),
@@ -391,6 +430,10 @@ pub fn proposal(state: &State, p: &Proposal) -> pb::ProposalView {
         three_fourths_reached: p.threshold_ms.map(format_date).unwrap_or_default(),
         in_force: dates(&p.in_force),
         effect_applied: p.effect_applied,
+        party_concerned: match &p.kind {
+            ProposalKind::AnnexBAmendment { party, .. } => party.to_string(),
+            _ => String::new(),
+        },
     }
 }
 

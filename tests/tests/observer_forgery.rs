@@ -70,6 +70,10 @@ liar_impl! {
     get_proposal(pb::GetProposalRequest) -> pb::ProposalView;
     list_proposals(pb::ListProposalsRequest) -> pb::ListProposalsResponse;
     list_validators(pb::ListValidatorsRequest) -> pb::ListValidatorsResponse;
+    simulate_transaction(pb::SimulateTransactionRequest) -> pb::SimulateTransactionResponse;
+    list_parties(pb::ListPartiesRequest) -> pb::ListPartiesResponse;
+    list_projects(pb::ListProjectsRequest) -> pb::ListProjectsResponse;
+    list_accounts(pb::ListAccountsRequest) -> pb::ListAccountsResponse;
 }
 
 /// Serves `blocks` on a free port; returns its URL.

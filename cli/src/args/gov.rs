@@ -28,6 +28,10 @@ pub enum GovCommand {
         /// The proposal's id.
         #[arg(long)]
         proposal: u64,
+        /// The consenting Party: checked against the Party the amendment concerns
+        /// before anything is signed.
+        #[arg(long)]
+        party: Option<String>,
     },
     /// Vote yes, no or abstain (Art. 22).
     Vote {

@@ -89,6 +89,46 @@ impl State {
         })
     }
 
+    /// What `tx` would do as the only transaction of the next block, stamped
+    /// `timestamp_ms`: the receipt that block would give it (the nonce, every rule and
+    /// the effects due at that time, exactly as [`State::apply_block`] applies them).
+    /// Nothing changes: the block is applied to a scratch copy of the state (without
+    /// the leaf hashes, which only the state root needs), so this costs a copy of the
+    /// state and a caller bounds how many run at once.
+    pub fn simulate(&self, timestamp_ms: i64, tx: &Tx) -> Result<Receipt, BlockError> {
+        if timestamp_ms <= self.meta.time_ms {
+            return Err(BlockError::TimeNotIncreasing {
+                previous: self.meta.time_ms,
+                got: timestamp_ms,
+            });
+        }
+        let mut scratch = State {
+            meta: self.meta.clone(),
+            params: self.params.clone(),
+            cdm: self.cdm.clone(),
+            projects: self.projects.clone(),
+            governance: self.governance.clone(),
+            proposals: self.proposals.clone(),
+            parties: self.parties.clone(),
+            accounts: self.accounts.clone(),
+            nonces: self.nonces.clone(),
+            leaf_hashes: Default::default(),
+            holder_keys: self.holder_keys.clone(),
+        };
+        scratch.meta.height = self.meta.height.saturating_add(1);
+        scratch.meta.time_ms = timestamp_ms;
+        let mut touched = BTreeSet::new();
+        scratch.advance_governance(timestamp_ms, &mut touched);
+        let outcome = scratch.apply_tx(tx, &mut touched);
+        Ok(Receipt {
+            index: 0,
+            tx_hash: tx.hash,
+            signer: tx.signer,
+            nonce: tx.nonce,
+            outcome,
+        })
+    }
+
     pub(crate) fn apply_tx(
         &mut self,
         tx: &Tx,

@@ -4,6 +4,7 @@
 //! with the same leaves have the same root whatever order they were written in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
@@ -431,6 +432,28 @@ impl State {
     }
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()
+    }
+    /// Accounts in id order after `after` (all of them when `None`): one page of a
+    /// listing at a time.
+    pub fn accounts_after(&self, after: Option<&AccountId>) -> impl Iterator<Item = &Account> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.accounts
+            .range::<AccountId, _>((lower, Bound::Unbounded))
+            .map(|(_, a)| a)
+    }
+    /// Parties in code order after `after` (all of them when `None`).
+    pub fn parties_after(&self, after: Option<&PartyCode>) -> impl Iterator<Item = &Party> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.parties
+            .range::<PartyCode, _>((lower, Bound::Unbounded))
+            .map(|(_, p)| p)
+    }
+    /// Projects in id order after `after` (all of them when `None`).
+    pub fn projects_after(&self, after: Option<&str>) -> impl Iterator<Item = &Project> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.projects
+            .range::<str, _>((lower, Bound::Unbounded))
+            .map(|(_, p)| p)
     }
     /// Accounts of one Party's registry.
     pub fn registry_accounts<'a>(

@@ -4,28 +4,29 @@
 //! Refusals carry a `google.rpc.ErrorInfo` whose `reason` is the stable refusal code
 //! (domain `kyoto.v1`); the status message is `CODE: human message`.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use kyoto_proto::v1::{
-    self as pb,
-    ledger_server::{Ledger, LedgerServer},
-};
+use kyoto_proto::v1::{self as pb, ledger_server::Ledger};
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::ledger::{AccountId, PartyCode, PublicKey};
-use crate::mempool::AdmitError;
-use crate::node::{Node, SubmitError, TxStatus};
-use crate::tx::TxError;
+use crate::node::{Node, TxStatus};
 use crate::wire;
 
 pub mod limits;
+mod lists;
+mod server;
+mod status;
+mod submit;
 
-use limits::Connections;
 pub use limits::GrpcLimits;
+pub use server::{MAX_REQUESTS_PER_CONNECTION, bind, serve};
+pub use status::refusal_status;
+use status::{bad_argument, hash_arg, internal, submit_status};
+pub use submit::SUBMIT_COALESCE;
+use submit::SubmissionQueue;
 
 /// Largest gRPC message the server decodes (a transaction is at most 16 KiB; a
 /// batch of submissions is bounded by this).
@@ -37,121 +38,24 @@ pub const MAX_SUBMIT_BATCH: usize = 1000;
 /// Most entries of an account history in one response.
 pub const MAX_HISTORY: usize = 1000;
 
-/// Builds a refusal status with its machine-readable code.
-pub fn refusal_status(code: Code, reason: &str, message: &str) -> Status {
-    Status::with_error_details(
-        code,
-        format!("{reason}: {message}"),
-        ErrorDetails::with_error_info(
-            reason,
-            "kyoto.v1",
-            std::collections::HashMap::<String, String>::new(),
-        ),
-    )
-}
-
-fn submit_status(e: &SubmitError) -> Status {
-    let code = match e {
-        SubmitError::Tx(
-            TxError::TooLarge(_)
-            | TxError::Malformed(_)
-            | TxError::BadSignature(_)
-            | TxError::WrongChain { .. },
-        ) => Code::InvalidArgument,
-        SubmitError::Admit(AdmitError::AlreadyPending) => Code::AlreadyExists,
-        SubmitError::Admit(
-            AdmitError::Full(_) | AdmitError::ParkedFull(_) | AdmitError::GapLimit { .. },
-        ) => Code::ResourceExhausted,
-        SubmitError::Admit(AdmitError::UnknownSigner) => Code::PermissionDenied,
-        SubmitError::Admit(_) => Code::FailedPrecondition,
-        SubmitError::Internal(_) => Code::Internal,
-        SubmitError::ReadOnly
-        | SubmitError::NotDevChain
-        | SubmitError::TimeBackwards { .. }
-        | SubmitError::TimeOutOfRange { .. } => Code::FailedPrecondition,
-    };
-    refusal_status(code, e.code(), &e.to_string())
-}
-
-fn internal(e: SubmitError) -> Status {
-    tracing::error!(error = %e, "internal error serving a request");
-    Status::internal(e.to_string())
-}
-
-fn bad_argument(reason: &str, message: String) -> Status {
-    refusal_status(Code::InvalidArgument, reason, &message)
-}
-
-fn hash_arg(bytes: &[u8], what: &str) -> Result<[u8; 32], Status> {
-    bytes.try_into().map_err(|_| {
-        bad_argument(
-            "MALFORMED",
-            format!("{what} must be 32 bytes, got {}", bytes.len()),
-        )
-    })
-}
-
-/// Most single submissions (`SubmitTransaction`) verified and admitted together.
-pub const SUBMIT_COALESCE: usize = 256;
-
-/// A single submission waiting for its turn, with where its answer goes.
-type QueuedSubmission = (
-    Vec<u8>,
-    tokio::sync::oneshot::Sender<Result<crate::ledger::Hash, SubmitError>>,
-);
-
 pub struct LedgerService {
     node: Arc<Node>,
-    submissions: tokio::sync::mpsc::Sender<QueuedSubmission>,
+    submissions: SubmissionQueue,
+    simulations: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most dry runs (`SimulateTransaction`) in progress at once on a node; each copies
+/// the state, so more are pushed back with `SIMULATION_BUSY` (retry later).
+pub const MAX_SIMULATIONS: usize = 2;
 
 impl LedgerService {
     /// The service; spawns, on the current tokio runtime, the task that admits
     /// single submissions (it ends when the service is dropped).
     pub fn new(node: Arc<Node>) -> Self {
-        let (submissions, queue) = tokio::sync::mpsc::channel(4 * SUBMIT_COALESCE);
-        tokio::spawn(admit_submissions(Arc::clone(&node), queue));
-        LedgerService { node, submissions }
-    }
-
-    /// Submits one transaction through the queue.
-    async fn submit_one(&self, raw: Vec<u8>) -> Result<crate::ledger::Hash, SubmitError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let gone = || SubmitError::Internal("the submission queue has stopped".into());
-        self.submissions
-            .send((raw, reply))
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
-    }
-}
-
-/// Admits single submissions in batches of whatever arrived while the last batch
-/// was being verified: a lone submission goes through at once, and under load one
-/// signature batch serves many requests (about three times cheaper than verifying
-/// each alone). Each request gets the answer it would get alone, in arrival order
-/// (a batch is admitted in order, as one request after another).
-async fn admit_submissions(
-    node: Arc<Node>,
-    mut queue: tokio::sync::mpsc::Receiver<QueuedSubmission>,
-) {
-    let mut waiting = Vec::with_capacity(SUBMIT_COALESCE);
-    while queue.recv_many(&mut waiting, SUBMIT_COALESCE).await > 0 {
-        let (raws, replies): (Vec<_>, Vec<_>) = waiting.drain(..).unzip();
-        let node = Arc::clone(&node);
-        let count = raws.len();
-        let results = match tokio::task::spawn_blocking(move || node.submit_batch(raws)).await {
-            Ok(results) => results,
-            Err(e) => {
-                let why = format!("the submission task failed: {e}");
-                (0..count)
-                    .map(|_| Err(SubmitError::Internal(why.clone())))
-                    .collect()
-            }
-        };
-        for (reply, result) in replies.into_iter().zip(results) {
-            // A client that has gone away no longer wants its answer.
-            let _ = reply.send(result);
+        LedgerService {
+            submissions: SubmissionQueue::start(Arc::clone(&node)),
+            node,
+            simulations: Arc::new(tokio::sync::Semaphore::new(MAX_SIMULATIONS)),
         }
     }
 }
@@ -165,7 +69,7 @@ impl Ledger for LedgerService {
         request: Request<pb::SubmitTransactionRequest>,
     ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
         let raw = request.into_inner().transaction;
-        match self.submit_one(raw).await {
+        match self.submissions.submit(raw).await {
             Ok(hash) => {
                 tracing::debug!(tx = %hex::encode(hash), "admitted transaction");
                 Ok(Response::new(pb::SubmitTransactionResponse {
@@ -370,10 +274,22 @@ impl Ledger for LedgerService {
         } else {
             (req.limit as usize).min(MAX_HISTORY)
         };
-        let entries = self
+        let before = lists::history_token(&req.page_token)?
+            .map(|(height, index)| crate::store::TxLocation { height, index });
+        // One more than asked: whether another page follows.
+        let mut entries = self
             .node
-            .account_history(&id.to_string(), limit)
+            .account_history(&id.to_string(), limit + 1, before)
             .map_err(internal)?;
+        let next_page_token = if entries.len() > limit {
+            entries.truncate(limit);
+            entries
+                .last()
+                .and_then(|e| Some(format!("{}.{}", e.height, e.receipt.as_ref()?.index)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         if entries.is_empty()
             && self
                 .node
@@ -392,6 +308,7 @@ impl Ledger for LedgerService {
         Ok(Response::new(pb::GetAccountHistoryResponse {
             account_id: id.to_string(),
             entries,
+            next_page_token,
         }))
     }
 
@@ -474,6 +391,62 @@ impl Ledger for LedgerService {
         Ok(Response::new(pb::ListValidatorsResponse { validators }))
     }
 
+    async fn simulate_transaction(
+        &self,
+        request: Request<pb::SimulateTransactionRequest>,
+    ) -> Result<Response<pb::SimulateTransactionResponse>, Status> {
+        let raw = request.into_inner().transaction;
+        let Ok(permit) = Arc::clone(&self.simulations).try_acquire_owned() else {
+            return Err(refusal_status(
+                Code::ResourceExhausted,
+                "SIMULATION_BUSY",
+                &format!(
+                    "{MAX_SIMULATIONS} dry runs are already in progress on this node; retry shortly"
+                ),
+            ));
+        };
+        let tx_hash = crate::crypto::sha256(&raw).to_vec();
+        let node = Arc::clone(&self.node);
+        let result = tokio::task::spawn_blocking(move || {
+            let result = node.simulate(&raw);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| Status::internal(format!("the dry-run task failed: {e}")))?;
+        let simulation = result.map_err(|e| submit_status(&e))?;
+        Ok(Response::new(pb::SimulateTransactionResponse {
+            tx_hash,
+            signature_verified: simulation.signature_verified,
+            receipt: Some(wire::receipt(simulation.receipt)),
+            timestamp_ms: simulation.timestamp_ms,
+        }))
+    }
+
+    async fn list_parties(
+        &self,
+        request: Request<pb::ListPartiesRequest>,
+    ) -> Result<Response<pb::ListPartiesResponse>, Status> {
+        let chain = self.node.chain().map_err(internal)?;
+        lists::parties(chain.state(), request.get_ref()).map(Response::new)
+    }
+
+    async fn list_projects(
+        &self,
+        request: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let chain = self.node.chain().map_err(internal)?;
+        lists::projects(chain.state(), request.get_ref()).map(Response::new)
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let chain = self.node.chain().map_err(internal)?;
+        lists::accounts(chain.state(), request.get_ref()).map(Response::new)
+    }
+
     async fn get_status(
         &self,
         _request: Request<pb::GetStatusRequest>,
@@ -499,86 +472,4 @@ impl Ledger for LedgerService {
                 .unwrap_or_default(),
         }))
     }
-}
-
-/// Most requests in progress on one connection (more wait their turn).
-pub const MAX_REQUESTS_PER_CONNECTION: usize = 256;
-
-/// Serves the API (with reflection and health) on `listener` until `shutdown` resolves,
-/// within `limits` (see [`limits`]).
-pub async fn serve(
-    node: Arc<Node>,
-    listener: tokio::net::TcpListener,
-    limits: GrpcLimits,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<LedgerServer<LedgerService>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kyoto_proto::FILE_DESCRIPTOR_SET)
-        .build_v1();
-    let reflection = match reflection {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(error = %e, "gRPC reflection is unavailable");
-            None
-        }
-    };
-    let ledger = LedgerServer::new(LedgerService::new(node))
-        .max_decoding_message_size(MAX_REQUEST_BYTES)
-        .max_encoding_message_size(64 * 1024 * 1024);
-    let connections = Connections::new(limits);
-    let ledger =
-        tonic::service::interceptor::InterceptedService::new(ledger, connections.interceptor());
-    // Accepts connections beside the server and hands over those within the limits.
-    let (accepted, incoming) = tokio::sync::mpsc::channel::<std::io::Result<limits::Limited>>(16);
-    let acceptor = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    // No Nagle delay: a submission or a block notification is one small
-                    // frame.
-                    let _ = stream.set_nodelay(true);
-                    if let Some(c) = connections.admit(stream)
-                        && accepted.send(Ok(c)).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    // Out of file descriptors, say: wait instead of spinning.
-                    tracing::debug!(error = %e, "a gRPC connection could not be accepted");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
-    let _stop_acceptor = AbortOnDrop(acceptor);
-    let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming);
-    tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION)
-        // A client that goes silent is found out and its connection closed.
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-        .add_service(health_service)
-        .add_optional_service(reflection)
-        .add_service(ledger)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-}
-
-/// Aborts a task when dropped (the acceptor stops with the server).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Binds the gRPC address.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }

@@ -346,6 +346,18 @@ impl<S: Store> ChainStore<S> {
         account: &str,
         limit: usize,
     ) -> Result<Vec<TxLocation>, StoreError> {
+        self.account_history_before(account, limit, None)
+    }
+
+    /// Like [`ChainStore::account_history`], older than `before` (exclusive) when
+    /// given: the next page after an entry.
+    pub fn account_history_before(
+        &self,
+        account: &str,
+        limit: usize,
+        before: Option<TxLocation>,
+    ) -> Result<Vec<TxLocation>, StoreError> {
+        let before = before.map(|l| (l.height, l.index));
         let prefix = history_prefix(account);
         let entries = self.inner.scan_prefix(&prefix)?;
         let corrupt = || StoreError::Corrupt("bad history entry".into());
@@ -365,6 +377,9 @@ impl<S: Store> ChainStore<S> {
                     return Ok(out);
                 }
                 let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
+                if before.is_some_and(|b| (height, index) >= b) {
+                    continue;
+                }
                 out.push(TxLocation { height, index });
             }
         }

@@ -69,10 +69,48 @@ macro_rules! say {
     };
 }
 
+mod gov;
+mod lists;
+
 fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(v)?;
     ids_in_hex(&mut value);
     say!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Where a page that is not the last leaves off: the token for `--after`, on stderr
+/// so that stdout stays the listing.
+fn more(next_page_token: &str) -> anyhow::Result<()> {
+    if !next_page_token.is_empty() {
+        eprintln!("kyoto: more follow: continue with --after {next_page_token}");
+    }
+    Ok(())
+}
+
+/// A receipt's result: what was applied (accounts, amount, serials) or the refusal.
+fn outcome(r: &pb::Receipt) -> anyhow::Result<()> {
+    match &r.outcome {
+        Some(pb::receipt::Outcome::Applied(a)) => {
+            say!("result:  applied: {}", a.kind);
+            if !a.from_account.is_empty() {
+                say!("from:    {}", a.from_account);
+            }
+            if !a.to_account.is_empty() {
+                say!("to:      {}", a.to_account);
+            }
+            if a.amount > 0 {
+                say!("amount:  {}", qty(a.amount));
+            }
+            if !a.serials.is_empty() {
+                say!("serials: {}", serials(&a.serials));
+            }
+        }
+        Some(pb::receipt::Outcome::Refused(f)) => {
+            say!("result:  refused: {}: {}", f.code, f.message)
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -135,28 +173,7 @@ impl Output {
         let Some(r) = &t.receipt else { return Ok(()) };
         say!("block:   {} ({})", r.height, hex::encode(&t.block_hash));
         say!("signer:  {} nonce {}", hex::encode(&r.signer), r.nonce);
-        match &r.outcome {
-            Some(pb::receipt::Outcome::Applied(a)) => {
-                say!("result:  applied: {}", a.kind);
-                if !a.from_account.is_empty() {
-                    say!("from:    {}", a.from_account);
-                }
-                if !a.to_account.is_empty() {
-                    say!("to:      {}", a.to_account);
-                }
-                if a.amount > 0 {
-                    say!("amount:  {}", qty(a.amount));
-                }
-                if !a.serials.is_empty() {
-                    say!("serials: {}", serials(&a.serials));
-                }
-            }
-            Some(pb::receipt::Outcome::Refused(f)) => {
-                say!("result:  refused: {}: {}", f.code, f.message)
-            }
-            None => {}
-        }
-        Ok(())
+        outcome(r)
     }
 
     pub fn account(&self, a: &pb::GetAccountResponse) -> anyhow::Result<()> {
@@ -402,7 +419,7 @@ impl Output {
                 hex::encode(&r.tx_hash)
             );
         }
-        Ok(())
+        more(&h.next_page_token)
     }
 
     pub fn compliance(&self, c: &pb::GetComplianceResponse) -> anyhow::Result<()> {
@@ -456,122 +473,6 @@ impl Output {
             );
         } else {
             say!("participants: {}", p.participants.join(" "));
-        }
-        Ok(())
-    }
-
-    pub fn proposal(&self, p: &pb::ProposalView) -> anyhow::Result<()> {
-        if self.is_json() {
-            return json(p);
-        }
-        self.print_proposal(p)
-    }
-
-    fn print_proposal(&self, p: &pb::ProposalView) -> anyhow::Result<()> {
-        say!(
-            "proposal {} ({}) by {}: {}",
-            p.id,
-            p.class,
-            p.proposer,
-            p.title
-        );
-        say!("change:      {}", p.change);
-        say!(
-            "submitted:   {}   voting {} to {}",
-            p.submitted,
-            p.voting_opens,
-            p.voting_closes
-        );
-        let method = if p.adoption_method.is_empty() {
-            String::new()
-        } else {
-            format!(" by {}", p.adoption_method)
-        };
-        let reason = if p.reason.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", p.reason)
-        };
-        say!("outcome:     {}{method}{reason}", p.outcome);
-        say!(
-            "tally:       yes {} / no {} / abstain {} (present and voting {}; States in force {})",
-            p.yes,
-            p.no,
-            p.abstain,
-            p.yes + p.no,
-            p.eligible
-        );
-        if p.class == "annex_b_amendment" {
-            say!("consent:     {}", p.consent);
-        }
-        for v in &p.votes {
-            let choice = pb::VoteChoice::try_from(v.choice)
-                .map(|c| c.as_str_name())
-                .unwrap_or("?");
-            say!(
-                "  {:<4} {:<8} weight {}",
-                v.party,
-                choice.trim_start_matches("VOTE_CHOICE_").to_lowercase(),
-                v.weight
-            );
-        }
-        if !p.acceptances.is_empty() {
-            let list: Vec<String> = p
-                .acceptances
-                .iter()
-                .map(|a| format!("{} {}", a.party, a.date))
-                .collect();
-            say!("accepted:    {}", list.join(", "));
-        }
-        if !p.three_fourths_reached.is_empty() {
-            say!(
-                "three fourths of the Parties accepted on {}",
-                p.three_fourths_reached
-            );
-        }
-        if !p.in_force.is_empty() {
-            let list: Vec<String> = p
-                .in_force
-                .iter()
-                .map(|a| format!("{} {}", a.party, a.date))
-                .collect();
-            say!("in force:    {}", list.join(", "));
-        }
-        if !p.non_acceptances.is_empty() {
-            say!("non-acceptance: {}", p.non_acceptances.join(" "));
-        }
-        Ok(())
-    }
-
-    pub fn proposals(&self, l: &pb::ListProposalsResponse) -> anyhow::Result<()> {
-        if self.is_json() {
-            return json(l);
-        }
-        for p in &l.proposals {
-            say!(
-                "{:>4} {:<18} {:<12} voting {}..{}  {}",
-                p.id,
-                p.class,
-                p.outcome,
-                p.voting_opens,
-                p.voting_closes,
-                p.title
-            );
-        }
-        Ok(())
-    }
-
-    pub fn validators(&self, v: &pb::ListValidatorsResponse) -> anyhow::Result<()> {
-        if self.is_json() {
-            return json(v);
-        }
-        for x in &v.validators {
-            say!(
-                "{:<16} {:<4} {}",
-                x.name,
-                x.party,
-                hex::encode(&x.public_key)
-            );
         }
         Ok(())
     }
