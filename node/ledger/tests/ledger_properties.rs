@@ -1320,9 +1320,16 @@ proptest! {
                 }
             }
             let before = state.clone();
+            // A dry run of the block's first transaction gives the receipt the block
+            // gives it, and changes nothing.
+            let simulated = txs.first().map(|tx| state.simulate(timestamp_ms, tx).unwrap());
+            prop_assert_eq!(&state, &before, "a dry run changed the state");
             let ctx = BlockContext { height: h as u64 + 1, timestamp_ms, hash: [h as u8; 32] };
             let outcome = state.apply_block(ctx, &txs).unwrap();
             prop_assert_eq!(outcome.receipts.len(), txs.len());
+            if let Some(simulated) = simulated {
+                prop_assert_eq!(&simulated, &outcome.receipts[0], "the dry run differs from the block");
+            }
             for (tx, receipt) in txs.iter().zip(&outcome.receipts) {
                 let reserve_before = Model::party_of(&match &tx.kind { TxKind::TransferUnits { from, .. } => from.to_string(), _ => String::new() });
                 let expected = model.apply(tx.signer, tx.nonce, &tx.kind);
