@@ -65,6 +65,16 @@ pub fn receipt(r: StoredReceipt) -> pb::Receipt {
                 from_account: a.from_account,
                 to_account: a.to_account,
                 accounts: a.accounts,
+                credited: a
+                    .credited
+                    .into_iter()
+                    .map(|c| pb::AccountAmount {
+                        account: c.account,
+                        amount: c.amount,
+                    })
+                    .collect(),
+                proposal: a.proposal,
+                weight: a.weight,
             }),
             StoredOutcome::Refused(r) => pb::receipt::Outcome::Refused(pb::Refusal {
                 code: r.code,

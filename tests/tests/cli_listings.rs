@@ -290,3 +290,53 @@ fn consent_names_the_party_concerned() {
     assert_eq!(view["consent"], true, "{view}");
     assert_eq!(view["partyConcerned"], "CAN", "{view}");
 }
+
+#[test]
+fn a_cer_issuance_receipt_shows_the_share_of_proceeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let cdm = dev_key("CDM");
+    node.kyoto(&[
+        "register-cdm-project",
+        "--key",
+        &cdm,
+        "--project",
+        "CDM-0001",
+        "--host",
+        "BRA",
+        "--participant",
+        "JPN-100-1",
+    ])
+    .ok();
+    let issued = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "issue-cers",
+            "--key",
+            &cdm,
+            "--project",
+            "CDM-0001",
+            "--amount",
+            "1000",
+        ])
+        .json();
+    let credited = issued["receipt"]["applied"]["credited"].as_array().unwrap();
+    let pairs: Vec<(&str, &str)> = credited
+        .iter()
+        .map(|c| {
+            (
+                c["account"].as_str().unwrap(),
+                c["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [("CDM-500-1", "980"), ("CDM-510-1", "20")],
+        "{issued}"
+    );
+    let hash = issued["txHash"].as_str().unwrap();
+    let shown = node.kyoto(&["tx", hash]).ok();
+    assert!(shown.contains("credited: CDM-510-1 20"), "{shown}");
+}

@@ -75,14 +75,35 @@ fn eu_vote_counts_member_states_that_are_parties_and_excludes_them() {
     refused(vote(&node, &id, "JPN", "yes"), "VOTING_NOT_OPEN");
     node.kyoto(&["dev", "advance-time", "--to", "2008-07-02"])
         .ok();
-    vote(&node, &id, "EU", "yes").ok();
+    // The vote's receipt shows the weight counted (Art. 22.2), not only the proposal.
+    let eu_vote = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "gov",
+            "vote",
+            "--key",
+            &key("EU"),
+            "--proposal",
+            &id,
+            "--party",
+            "EU",
+            "--choice",
+            "yes",
+        ])
+        .json();
+    let applied = &eu_vote["receipt"]["applied"];
+    assert_eq!(u64_of(&applied["weight"]), 27, "{eu_vote}");
+    assert_eq!(applied["proposal"].as_str(), Some(id.as_str()), "{eu_vote}");
     // Art. 22.2: no member votes once the EU has.
     refused(
         vote(&node, &id, "DEU", "no"),
         "MEMBER_STATE_REIO_ALREADY_VOTED",
     );
     refused(vote(&node, &id, "EU", "yes"), "ALREADY_VOTED");
-    vote(&node, &id, "JPN", "yes").ok();
+    let jpn_vote = vote(&node, &id, "JPN", "yes").ok();
+    assert!(jpn_vote.contains("weight:  1 (votes counted"), "{jpn_vote}");
+    assert!(jpn_vote.contains(&format!("proposal: {id}")), "{jpn_vote}");
     refused(vote(&node, &id, "USA", "yes"), "NOT_A_PARTY");
     let p = show(&node, &id);
     let eu = p["votes"]

@@ -99,8 +99,19 @@ fn outcome(r: &pb::Receipt) -> anyhow::Result<()> {
             if !a.to_account.is_empty() {
                 say!("to:      {}", a.to_account);
             }
-            if a.amount > 0 {
+            if a.proposal > 0 {
+                // A governance act: `amount` repeats the proposal's id.
+                say!("proposal: {}", a.proposal);
+            } else if a.amount > 0 {
                 say!("amount:  {}", qty(a.amount));
+            }
+            if a.kind == "vote_cast" {
+                say!("weight:  {} (votes counted, Art. 22)", a.weight);
+            }
+            if a.credited.len() > 1 {
+                for c in &a.credited {
+                    say!("credited: {} {}", c.account, qty(c.amount));
+                }
             }
             if !a.serials.is_empty() {
                 say!("serials: {}", serials(&a.serials));

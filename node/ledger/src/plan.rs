@@ -190,9 +190,12 @@ impl State {
                     kind,
                     amount,
                     serials: moved,
+                    credited: vec![(to.clone(), amount)],
                     from: Some(from),
                     to: Some(to),
                     accounts,
+                    proposal: None,
+                    weight: 0,
                 }
             }
             Plan::Issue {
@@ -219,10 +222,15 @@ impl State {
                     }
                 }
                 let mut accounts = Vec::new();
+                let mut credited: Vec<(AccountId, Amount)> = Vec::new();
                 for (to, b) in &blocks {
                     self.account_mut(to, touched).insert(b.clone());
                     self.count_reserve(to, std::slice::from_ref(b), true, touched);
                     accounts.push(to.clone());
+                    match credited.iter_mut().find(|(a, _)| a == to) {
+                        Some((_, n)) => *n = n.saturating_add(b.count()),
+                        None => credited.push((to.clone(), b.count())),
+                    }
                 }
                 let to = accounts.first().cloned();
                 Applied {
@@ -232,6 +240,9 @@ impl State {
                     from: None,
                     to,
                     accounts,
+                    credited,
+                    proposal: None,
+                    weight: 0,
                 }
             }
             Plan::Open { account } => {
@@ -347,6 +358,9 @@ pub(crate) fn applied(kind: AppliedKind, to: Option<AccountId>) -> Applied {
         from: None,
         to,
         accounts: Vec::new(),
+        credited: Vec::new(),
+        proposal: None,
+        weight: 0,
     }
 }
 

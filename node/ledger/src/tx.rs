@@ -228,6 +228,16 @@ pub struct Applied {
     pub to: Option<AccountId>,
     /// Every account whose holdings changed (for the accounts' audit trails).
     pub accounts: Vec<AccountId>,
+    /// The units each account received, in order: an issuance may credit several (a
+    /// CER issuance puts the share of proceeds in the Adaptation Fund's account,
+    /// Art. 12.8); a move credits its destination.
+    pub credited: Vec<(AccountId, Amount)>,
+    /// The proposal a governance act concerns (submitted, consented to, voted on,
+    /// accepted or not accepted).
+    pub proposal: Option<u64>,
+    /// A vote: the votes it counts for under Art. 22 (1 for a State; for a REIO, its
+    /// member States that are Parties when it votes).
+    pub weight: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -96,6 +96,24 @@ pub struct StoredApplied {
     /// Every account whose holdings changed (the audit trail's index, `h/`).
     #[prost(string, repeated, tag = "6")]
     pub accounts: Vec<String>,
+    /// The units each account received.
+    #[prost(message, repeated, tag = "7")]
+    pub credited: Vec<StoredCredit>,
+    /// Governance acts: the proposal concerned (0: none).
+    #[prost(uint64, tag = "8")]
+    pub proposal: u64,
+    /// A vote: its Art. 22 weight.
+    #[prost(uint64, tag = "9")]
+    pub weight: u64,
+}
+
+/// Units an account received in one transaction.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredCredit {
+    #[prost(string, tag = "1")]
+    pub account: String,
+    #[prost(uint64, tag = "2")]
+    pub amount: u64,
 }
 
 /// A refused transaction: its stable code and message.
@@ -198,6 +216,16 @@ fn applied(a: &Applied) -> StoredApplied {
         from_account: a.from.as_ref().map(ToString::to_string).unwrap_or_default(),
         to_account: a.to.as_ref().map(ToString::to_string).unwrap_or_default(),
         accounts: a.accounts.iter().map(ToString::to_string).collect(),
+        credited: a
+            .credited
+            .iter()
+            .map(|(account, amount)| StoredCredit {
+                account: account.to_string(),
+                amount: *amount,
+            })
+            .collect(),
+        proposal: a.proposal.unwrap_or(0),
+        weight: a.weight,
     }
 }
 
@@ -282,6 +310,10 @@ pub(super) mod tests {
                         from_account: "JP-100-1".into(),
                         to_account: "EC-100-1".into(),
                         accounts: vec!["JP-100-1".into(), "EC-100-1".into()],
+                        // Fields added after this layout: absent in its records.
+                        credited: Vec::new(),
+                        proposal: 0,
+                        weight: 0,
                     })),
                 },
                 StoredReceipt {

@@ -31,6 +31,8 @@ pub use records::{
 
 pub(crate) enum GovPlan {
     Proposal(Box<Proposal>, AppliedKind),
+    /// A vote: the proposal with the vote recorded, and the vote's Art. 22 weight.
+    Vote(Box<Proposal>, u64),
     NewParty(Box<Party>),
     Status(PartyCode, TreatyStatus),
 }
@@ -79,6 +81,34 @@ impl State {
         }
     }
 
+    /// Records a proposal a transaction submitted or changed.
+    fn record_proposal(
+        &mut self,
+        p: Proposal,
+        kind: AppliedKind,
+        weight: u64,
+        touched: &mut BTreeSet<StateKey>,
+    ) -> Applied {
+        if kind == AppliedKind::ProposalSubmitted {
+            self.governance.next_proposal_id += 1;
+            touched.insert(StateKey::Governance);
+        }
+        touched.insert(StateKey::Proposal(p.id));
+        let id = p.id;
+        self.proposals.insert(id, p);
+        Applied {
+            kind,
+            amount: id,
+            serials: Vec::new(),
+            from: None,
+            to: None,
+            accounts: Vec::new(),
+            credited: Vec::new(),
+            proposal: Some(id),
+            weight,
+        }
+    }
+
     pub(crate) fn execute_gov(
         &mut self,
         plan: GovPlan,
@@ -91,21 +121,14 @@ impl State {
             from: None,
             to: None,
             accounts: Vec::new(),
+            credited: Vec::new(),
+            proposal: None,
+            weight: 0,
         };
         match plan {
-            GovPlan::Proposal(p, kind) => {
-                let p = *p;
-                if kind == AppliedKind::ProposalSubmitted {
-                    self.governance.next_proposal_id += 1;
-                    touched.insert(StateKey::Governance);
-                }
-                touched.insert(StateKey::Proposal(p.id));
-                let id = p.id;
-                self.proposals.insert(id, p);
-                Applied {
-                    amount: id,
-                    ..empty(kind)
-                }
+            GovPlan::Proposal(p, kind) => self.record_proposal(*p, kind, 0, touched),
+            GovPlan::Vote(p, weight) => {
+                self.record_proposal(*p, AppliedKind::VoteCast, weight, touched)
             }
             GovPlan::NewParty(party) => {
                 let now = self.meta.time_ms;

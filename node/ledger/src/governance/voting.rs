@@ -10,7 +10,6 @@
 use crate::calendar::format_date;
 use crate::refusal::Refusal;
 use crate::state::{Party, PartyKind, State};
-use crate::tx::AppliedKind;
 use crate::types::{PartyCode, PublicKey};
 
 use super::{AdoptionMethod, Choice, GovPlan, Outcome, Proposal, ProposalClass, Tally};
@@ -112,9 +111,10 @@ impl State {
                 }
             }
         }
+        let weight = self.vote_weight(v);
         let mut p = p.clone();
         p.votes.insert(voter.clone(), choice);
-        Ok(GovPlan::Proposal(Box::new(p), AppliedKind::VoteCast))
+        Ok(GovPlan::Vote(Box::new(p), weight))
     }
 
     /// Tally and adoption at the close of voting (Art. 20.3, 21.4; Art. 1 "present and voting").
