@@ -453,6 +453,10 @@ pub enum KeysCommand {
         /// File to write the key to.
         #[arg(long)]
         out: PathBuf,
+        /// Encrypt the file with a passphrase (PKCS#8, scrypt and AES-256-CBC), taken
+        /// from KYOTO_KEY_PASSPHRASE or asked for twice at the terminal.
+        #[arg(long)]
+        encrypt: bool,
     },
     /// Print the public key of a key file.
     Show {

@@ -78,8 +78,41 @@ pub async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
     Ok(LedgerClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
 }
 
+/// Reads a key file; an encrypted one's passphrase comes from KYOTO_KEY_PASSPHRASE,
+/// or is asked for at the terminal.
 pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
-    Ok(crypto::read_key_file(path)?)
+    Ok(crypto::read_key_file_with(path, || {
+        std::env::var(crypto::PASSPHRASE_ENV).ok().or_else(|| {
+            rpassword::prompt_password(format!("passphrase for {}: ", path.display())).ok()
+        })
+    })?)
+}
+
+/// The passphrase for a new encrypted key file: KYOTO_KEY_PASSPHRASE, or typed twice
+/// at the terminal. Empty passphrases are refused.
+pub fn new_passphrase(path: &Path) -> anyhow::Result<String> {
+    let passphrase = match std::env::var(crypto::PASSPHRASE_ENV) {
+        Ok(p) => p,
+        Err(_) => {
+            let ask = |prompt: String| {
+                rpassword::prompt_password(prompt).with_context(|| {
+                    format!(
+                        "no terminal to ask for the passphrase at; set {}",
+                        crypto::PASSPHRASE_ENV
+                    )
+                })
+            };
+            let first = ask(format!("passphrase for {}: ", path.display()))?;
+            if ask("the same passphrase again: ".into())? != first {
+                anyhow::bail!("the two passphrases differ; nothing was written");
+            }
+            first
+        }
+    };
+    if passphrase.is_empty() {
+        anyhow::bail!("an empty passphrase protects nothing; nothing was written");
+    }
+    Ok(passphrase)
 }
 
 pub async fn send(

@@ -33,9 +33,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output::new(cli.output);
     if let Command::Keys(k) = &cli.command {
         return match k {
-            KeysCommand::Generate { out: path } => {
+            KeysCommand::Generate { out: path, encrypt } => {
                 let key = crypto::generate_key();
-                crypto::write_key_file(path, &key)?;
+                if *encrypt {
+                    let passphrase = client::new_passphrase(path)?;
+                    crypto::write_encrypted_key_file(path, &key, &passphrase)?;
+                } else {
+                    crypto::write_key_file(path, &key)?;
+                }
                 out.key(path, &key)
             }
             KeysCommand::Show { file } => out.key(file, &read_key(file)?),

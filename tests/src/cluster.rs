@@ -324,7 +324,7 @@ impl Cluster {
             ],
         )
         .json();
-        out["public_key"].as_str().unwrap_or_default().to_owned()
+        out["publicKey"].as_str().unwrap_or_default().to_owned()
     }
 
     /// SIGKILL validator `i`.

@@ -340,3 +340,102 @@ fn a_cer_issuance_receipt_shows_the_share_of_proceeds() {
     let shown = node.kyoto(&["tx", hash]).ok();
     assert!(shown.contains("credited: CDM-510-1 20"), "{shown}");
 }
+
+#[test]
+fn passphrase_encrypted_key_files_sign_and_a_wrong_passphrase_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let key = dir.path().join("trader.key");
+    let key = key.to_str().unwrap();
+    let run = |passphrase: &str, args: &[&str]| {
+        let out = std::process::Command::new(kyoto_tests::bin("kyoto"))
+            .current_dir(dir.path())
+            .arg("--node")
+            .arg(&node.url)
+            .args(args)
+            .env_remove("KYOTO_NODE")
+            .env("KYOTO_KEY_PASSPHRASE", passphrase)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, generated, err) = run(
+        "correct horse",
+        &[
+            "--output",
+            "json",
+            "keys",
+            "generate",
+            "--out",
+            key,
+            "--encrypt",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let pem = std::fs::read_to_string(key).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
+    let generated: serde_json::Value = serde_json::from_str(&generated).unwrap();
+    let public = generated["publicKey"].as_str().unwrap().to_owned();
+
+    let (code, shown, err) = run("correct horse", &["--output", "json", "keys", "show", key]);
+    assert_eq!(code, Some(0), "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["publicKey"], public.as_str());
+    let (code, _, err) = run("wrong", &["keys", "show", key]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("wrong passphrase"), "{err}");
+
+    // It signs: the account it holds, and a dry run of a transfer out of it.
+    node.kyoto(&[
+        "open-account",
+        "--key",
+        &dev_key("JPN"),
+        "--party",
+        "JPN",
+        "--holder-name",
+        "Shared desk",
+        "--holder-public-key",
+        &public,
+    ])
+    .ok();
+    let accounts = node
+        .kyoto(&["--output", "json", "accounts", "--holder", &public])
+        .json();
+    let account = accounts["accounts"][0]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, dry, err) = run(
+        "correct horse",
+        &[
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            key,
+            "--from",
+            &account,
+            "--to",
+            "JPN-100-1",
+            "--amount",
+            "1",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, Some(1), "an empty account: {err}");
+    let dry: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["signatureVerified"], true, "{dry}");
+    assert_eq!(dry["receipt"]["signer"], public.as_str(), "{dry}");
+    assert_eq!(
+        dry["receipt"]["refused"]["code"], "INSUFFICIENT_UNITS",
+        "{dry}"
+    );
+}

@@ -100,7 +100,7 @@ fn readme_walkthrough_then_sigkill_and_restart_loses_nothing() {
     let show = node
         .kyoto(&["--output", "json", "keys", "show", "trader.key"])
         .json();
-    assert_eq!(show["public_key"].as_str().unwrap().len(), 64);
+    assert_eq!(show["publicKey"].as_str().unwrap().len(), 64);
     let opened = node
         .kyoto(&[
             "--output",

@@ -208,18 +208,123 @@ pub enum KeyFileError {
     Exists { path: String },
     #[error("{path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
     Format { path: String, reason: String },
+    #[error(
+        "key file {path} is encrypted: give its passphrase ({PASSPHRASE_ENV} in the environment, or at the prompt)"
+    )]
+    Encrypted { path: String },
+    #[error("cannot decrypt key file {path}: wrong passphrase, or the file is damaged")]
+    Passphrase { path: String },
+    #[error(
+        "key file {path} asks for a key derivation costlier than this software allows ({what}); re-encrypt it with `kyoto keys generate --encrypt`'s settings"
+    )]
+    TooCostly { path: String, what: String },
+}
+
+/// The environment variable a key file's passphrase may come from (scripts, and
+/// `kyotod`, which has no terminal to ask at).
+pub const PASSPHRASE_ENV: &str = "KYOTO_KEY_PASSPHRASE";
+
+/// The costliest scrypt (N, r, p) and PBKDF2 iteration count a key file may ask for:
+/// a key file is input too, and one that asks for terabytes of memory or years of
+/// hashing is refused rather than obeyed. The files this software writes use
+/// scrypt N = 2^17, r = 8, p = 1 ([`SCRYPT_LOG_N`]: 128 MiB, the scrypt crate's
+/// recommendation); it reads OpenSSL's (`openssl pkcs8 -topk8 -scrypt`, N = 2^14).
+const MAX_SCRYPT_LOG_N: u32 = 20;
+/// scrypt's cost for the files this software writes: N = 2^17.
+const SCRYPT_LOG_N: u8 = 17;
+const MAX_SCRYPT_R: u16 = 16;
+const MAX_SCRYPT_P: u16 = 4;
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Checks an encrypted key's key-derivation cost against the bounds above.
+fn check_kdf_cost(der: &[u8], path: &str) -> Result<(), KeyFileError> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let format = |reason: String| KeyFileError::Format {
+        path: path.to_owned(),
+        reason,
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|e| format(e.to_string()))?;
+    let params = info
+        .encryption_algorithm
+        .pbes2()
+        .ok_or_else(|| format("only PBES2 encryption is supported".into()))?;
+    let costly = |what: String| KeyFileError::TooCostly {
+        path: path.to_owned(),
+        what,
+    };
+    match &params.kdf {
+        Kdf::Scrypt(p) => {
+            let n = p.cost_parameter;
+            if n > 1u64 << MAX_SCRYPT_LOG_N
+                || p.block_size > MAX_SCRYPT_R
+                || p.parallelization > MAX_SCRYPT_P
+            {
+                return Err(costly(format!(
+                    "scrypt N = {n}, r = {}, p = {}; at most N = 2^{MAX_SCRYPT_LOG_N}, r = {MAX_SCRYPT_R}, p = {MAX_SCRYPT_P}",
+                    p.block_size, p.parallelization
+                )));
+            }
+        }
+        Kdf::Pbkdf2(p) => {
+            if p.iteration_count > MAX_PBKDF2_ITERATIONS {
+                return Err(costly(format!(
+                    "PBKDF2 with {} iterations; at most {MAX_PBKDF2_ITERATIONS}",
+                    p.iteration_count
+                )));
+            }
+        }
+        _ => return Err(format("an unknown key derivation function".into())),
+    }
+    Ok(())
+}
+
+/// Writes a key as a passphrase-encrypted PKCS#8 PEM file (PBES2: scrypt and
+/// AES-256-CBC), readable only by its owner, never overwriting an existing file.
+pub fn write_encrypted_key_file(
+    path: &Path,
+    key: &SigningKey,
+    passphrase: &str,
+) -> Result<(), KeyFileError> {
+    use rand_core::RngCore;
+    let format = |reason: String| KeyFileError::Format {
+        path: path.display().to_string(),
+        reason,
+    };
+    let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+    rand_core::OsRng.fill_bytes(&mut salt);
+    rand_core::OsRng.fill_bytes(&mut iv);
+    let cost = pkcs8::pkcs5::scrypt::Params::new(SCRYPT_LOG_N, 8, 1, 32)
+        .map_err(|e| format(e.to_string()))?;
+    let params = pkcs8::pkcs5::pbes2::Parameters::scrypt_aes256cbc(cost, &salt, &iv)
+        .map_err(|e| format(e.to_string()))?;
+    let der = key.to_pkcs8_der().map_err(|e| format(e.to_string()))?;
+    let info =
+        pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| format(e.to_string()))?;
+    let pem = info
+        .encrypt_with_params(params, passphrase)
+        .and_then(|doc| {
+            doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+                .map_err(Into::into)
+        })
+        .map_err(|e| format(e.to_string()))?;
+    write_private_file(path, pem.as_bytes())
 }
 
 /// Writes a key as PKCS#8 PEM, readable only by its owner (mode 0600), never
 /// overwriting an existing file.
 pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    let p = path.display().to_string();
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyFileError::Format {
-            path: p.clone(),
+            path: path.display().to_string(),
             reason: e.to_string(),
         })?;
+    write_private_file(path, pem.as_bytes())
+}
+
+/// Creates `path` with `bytes`, mode 0600, flushed; never overwrites.
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+    let p = path.display().to_string();
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -237,15 +342,25 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyFileError>
             }
         }
     })?;
-    f.write_all(pem.as_bytes())
+    f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|source| KeyFileError::Write { path: p, source })
 }
 
-/// Reads a PKCS#8 PEM Ed25519 private key.
-/// Reads a PKCS#8 PEM key file. As ssh does, a file that other users can read (any
-/// group or other permission bit on Unix) is refused: its key must be treated as known.
+/// Reads a PKCS#8 PEM key file, plain or encrypted; an encrypted file's passphrase
+/// comes from [`PASSPHRASE_ENV`]. See [`read_key_file_with`].
 pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyFileError> {
+    read_key_file_with(path, || std::env::var(PASSPHRASE_ENV).ok())
+}
+
+/// Reads a PKCS#8 PEM Ed25519 key file: a plain private key, or one encrypted with a
+/// passphrase (`ENCRYPTED PRIVATE KEY`), which `passphrase` is asked for. As ssh does,
+/// a file that other users can read (any group or other permission bit on Unix) is
+/// refused: its key must be treated as known.
+pub fn read_key_file_with(
+    path: &Path,
+    passphrase: impl FnOnce() -> Option<String>,
+) -> Result<SigningKey, KeyFileError> {
     let p = path.display().to_string();
     #[cfg(unix)]
     {
@@ -266,15 +381,66 @@ pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyFileError> {
         path: p.clone(),
         source,
     })?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyFileError::Format {
-        path: p,
+    if !pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyFileError::Format {
+            path: p,
+            reason: e.to_string(),
+        });
+    }
+    let (_, der) = pkcs8::Document::from_pem(&pem).map_err(|e| KeyFileError::Format {
+        path: p.clone(),
         reason: e.to_string(),
-    })
+    })?;
+    check_kdf_cost(der.as_bytes(), &p)?;
+    let passphrase = passphrase().ok_or_else(|| KeyFileError::Encrypted { path: p.clone() })?;
+    SigningKey::from_pkcs8_encrypted_der(der.as_bytes(), passphrase.as_bytes())
+        .map_err(|_| KeyFileError::Passphrase { path: p })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypted_key_files_round_trip_and_refuse_a_wrong_passphrase_or_a_costly_kdf() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let key = SigningKey::from_bytes(&[9; 32]);
+        write_encrypted_key_file(&path, &key, "pw").unwrap();
+        let read = read_key_file_with(&path, || Some("pw".into())).unwrap();
+        assert_eq!(read.to_bytes(), key.to_bytes());
+        assert!(matches!(
+            read_key_file_with(&path, || Some("nope".into())),
+            Err(KeyFileError::Passphrase { .. })
+        ));
+        assert!(matches!(
+            read_key_file_with(&path, || None),
+            Err(KeyFileError::Encrypted { .. })
+        ));
+        // The same file asking for scrypt r = 127: refused before any hashing.
+        let pem = std::fs::read_to_string(&path).unwrap();
+        let (label, der) = pkcs8::Document::from_pem(&pem).unwrap();
+        assert_eq!(label, "ENCRYPTED PRIVATE KEY");
+        let mut der = der.as_bytes().to_vec();
+        let at = der
+            .windows(9)
+            .position(|w| w == [0x02, 0x03, 0x02, 0x00, 0x00, 0x02, 0x01, 0x08, 0x02])
+            .expect("N = 2^17 then r = 8");
+        der[at + 7] = 0x7f;
+        let costly = dir.path().join("costly.pem");
+        let doc = pkcs8::Document::try_from(der).unwrap();
+        std::fs::write(
+            &costly,
+            doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).unwrap(),
+        )
+        .unwrap();
+        std::fs::set_permissions(&costly, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            read_key_file_with(&costly, || Some("pw".into())),
+            Err(KeyFileError::TooCostly { .. })
+        ));
+    }
 
     #[test]
     fn signatures_verify_only_over_the_signed_body_and_domain() {

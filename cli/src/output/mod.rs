@@ -147,11 +147,14 @@ impl Output {
             .collect::<Vec<_>>()
             .join(" ");
         if self.is_json() {
-            return json(&serde_json::json!({
+            // Not a protobuf message: its key is hex already.
+            let doc = serde_json::json!({
                 "file": path.display().to_string(),
-                "public_key": pk,
+                "publicKey": pk,
                 "fingerprint": fingerprint,
-            }));
+            });
+            say!("{}", serde_json::to_string_pretty(&doc)?);
+            return Ok(());
         }
         say!("file:        {}", path.display());
         say!("public key:  {pk}");
