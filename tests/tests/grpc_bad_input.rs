@@ -498,3 +498,85 @@ async fn stream_blocks_sends_history_then_new_blocks() {
     assert_eq!(header.parent_state_root, b1.state_root);
     assert_eq!(b2.transaction_hashes, vec![h2]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_runs_of_unsigned_bodies_forged_signatures_and_bounded_pages() {
+    let (_dev, mut client, chain, jpn, can) = Dev::japan_and_canada().await;
+    let simulate = |bytes: Vec<u8>| {
+        let mut client = client.clone();
+        async move {
+            client
+                .simulate_transaction(pb::SimulateTransactionRequest { transaction: bytes })
+                .await
+        }
+    };
+    // An unsigned body (empty signature) with nonce 0: checked as the signer's next.
+    let unsigned = pb::SignedTransaction {
+        body: transfer(&chain, 0, "JPN-100-1", "CAN-100-1", 3).encode_to_vec(),
+        public_key: jpn.verifying_key().to_bytes().to_vec(),
+        signature: Vec::new(),
+    };
+    let dry = simulate(unsigned.encode_to_vec())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!dry.signature_verified);
+    let receipt = dry.receipt.unwrap();
+    assert_eq!(receipt.nonce, 1);
+    match receipt.outcome {
+        Some(pb::receipt::Outcome::Applied(a)) => {
+            assert_eq!((a.amount, a.to_account.as_str()), (3, "CAN-100-1"));
+        }
+        other => panic!("expected applied, got {other:?}"),
+    }
+    // Signed by Canada but presented as Japan's: refused as a submission would be.
+    let body = transfer(&chain, 1, "JPN-100-1", "CAN-100-1", 3);
+    let err = simulate(forged(&can, &jpn, &body)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BAD_SIGNATURE"
+    );
+    // Garbage bytes: MALFORMED.
+    let err = simulate(vec![0xff; 40]).await.unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "MALFORMED"
+    );
+    // Nothing was admitted or written by any of them.
+    let now = status(&mut client).await;
+    assert_eq!((now.height, now.mempool_size), (0, 0));
+
+    // Pages are bounded: a page size past 1,000 gets 1,000 at most, and a listing
+    // needs exactly one of party and holder key.
+    let parties = client
+        .list_parties(pb::ListPartiesRequest {
+            page_size: u32::MAX,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(parties.parties.len() <= 1000 && parties.next_page_token.is_empty());
+    let err = client
+        .list_accounts(pb::ListAccountsRequest {
+            party: "JPN".into(),
+            holder_key: vec![1; 32],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = client
+        .get_account_history(pb::GetAccountHistoryRequest {
+            account_id: "JPN-100-1".into(),
+            limit: 1,
+            page_token: "x.y".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "BAD_PAGE_TOKEN"
+    );
+}
