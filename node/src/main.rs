@@ -1,5 +1,5 @@
 //! `kyotod`: the Kyoto Ledger node. The library (`lib.rs`) is the node; this binary
-//! starts it (`daemon.rs`), and is the only place errors become `anyhow` reports.
+//! starts it (`daemon/`), and is the only place errors become `anyhow` reports.
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -127,16 +127,35 @@ pub fn dev_genesis_with_keys(
 ) -> (Genesis, Vec<(String, SigningKey)>) {
     // The table is compiled in and covered by a unit test; an error here is a build defect.
     let rows = party_rows().unwrap_or_default();
+    genesis_from_rows_with_keys(&rows, keygen)
+}
+
+/// The first State of `rows` for which the Protocol is in force (the Party whose
+/// registry runs a dev chain's validator), or the first row.
+fn first_state_in_force(rows: &[PartyRow]) -> String {
+    rows.iter()
+        .find(|r| r.kind == "state" && r.status == "in_force")
+        .or(rows.first())
+        .map(|r| r.code.clone())
+        .unwrap_or_default()
+}
+
+/// [`dev_genesis_with_keys`] for any table of Parties (in the layout of
+/// `data/parties.csv`, see [`parse_party_rows`]).
+pub fn genesis_from_rows_with_keys(
+    rows: &[PartyRow],
+    keygen: &mut dyn FnMut(&str) -> SigningKey,
+) -> (Genesis, Vec<(String, SigningKey)>) {
     let mut keys = Vec::new();
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         if let Some(m) = &r.member_of {
             members.entry(m.clone()).or_default().push(r.code.clone());
         }
     }
     let mut parties = Vec::new();
     let mut issuances = Vec::new();
-    for r in &rows {
+    for r in rows {
         let key = keygen(&r.code);
         let authority_key = hex::encode(key.verifying_key().to_bytes());
         keys.push((r.code.clone(), key));
@@ -191,7 +210,7 @@ pub fn dev_genesis_with_keys(
         issuances,
         validators: vec![GenesisValidator {
             name: "validator-1".to_owned(),
-            party: "JPN".to_owned(),
+            party: first_state_in_force(rows),
             public_key: hex::encode(validator.verifying_key().to_bytes()),
         }],
     };
@@ -211,8 +230,29 @@ pub fn testnet_genesis_with_keys(
     chain_id: &str,
     keygen: &mut dyn FnMut(&str) -> SigningKey,
 ) -> (Genesis, Vec<(String, SigningKey)>, Vec<SigningKey>) {
-    let (mut genesis, mut keys) = dev_genesis_with_keys(keygen);
+    let rows = party_rows().unwrap_or_default();
+    testnet_genesis_from_rows(&rows, n, chain_id, keygen)
+}
+
+/// [`testnet_genesis_with_keys`] for any table of Parties. The validators' Parties
+/// are those of the built-in testnet that the table has, in turn, or else its first
+/// State in force.
+pub fn testnet_genesis_from_rows(
+    rows: &[PartyRow],
+    n: usize,
+    chain_id: &str,
+    keygen: &mut dyn FnMut(&str) -> SigningKey,
+) -> (Genesis, Vec<(String, SigningKey)>, Vec<SigningKey>) {
+    let (mut genesis, mut keys) = genesis_from_rows_with_keys(rows, keygen);
     keys.retain(|(name, _)| name != "validator");
+    let mut validator_parties: Vec<String> = TESTNET_VALIDATOR_PARTIES
+        .iter()
+        .filter(|c| rows.iter().any(|r| r.code == **c))
+        .map(|c| (*c).to_owned())
+        .collect();
+    if validator_parties.is_empty() {
+        validator_parties.push(first_state_in_force(rows));
+    }
     genesis.chain_id = chain_id.to_owned();
     let mut validator_keys = Vec::with_capacity(n);
     genesis.validators = (0..n)
@@ -220,7 +260,7 @@ pub fn testnet_genesis_with_keys(
             let key = keygen(&format!("validator-{}", i + 1));
             let v = GenesisValidator {
                 name: format!("validator-{}", i + 1),
-                party: TESTNET_VALIDATOR_PARTIES[i % TESTNET_VALIDATOR_PARTIES.len()].to_owned(),
+                party: validator_parties[i % validator_parties.len()].clone(),
                 public_key: hex::encode(key.verifying_key().to_bytes()),
             };
             validator_keys.push(key);

@@ -2,7 +2,7 @@
 //! (gRPC server, block producer) until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,16 +11,16 @@ use arc_malachitebft_app_channel::app::net::Multiaddr;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 
-use kyoto_node::chain::{Chain, ChainError};
+use kyoto_node::chain::ChainError;
 use kyoto_node::consensus;
-use kyoto_node::crypto;
-use kyoto_node::dev;
 use kyoto_node::gossip;
-use kyoto_node::ledger::Genesis;
 use kyoto_node::mempool::MempoolLimits;
 use kyoto_node::node::{Node, NodeConfig, Role};
 use kyoto_node::rpc;
-use kyoto_node::store::{SledStore, Store, StoreError};
+
+mod setup;
+
+use setup::{init_network, open_chain};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -35,8 +35,10 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Run a single-validator dev chain with the built-in genesis (all Annex B Parties;
-    /// Party keys are written to <data-dir>/dev-keys/<CODE>.key).
-    #[arg(long, conflicts_with = "genesis")]
+    /// Party keys are written to <data-dir>/dev-keys/<CODE>.key). With --genesis and
+    /// --validator-key: that genesis (one validator, whose key is given) with the dev
+    /// clock, so that any Party set's treaty history can be replayed.
+    #[arg(long)]
     pub dev: bool,
     /// A genesis file (JSON) for a real network; needs --validator-key.
     #[arg(long, value_name = "FILE", env = "KYOTOD_GENESIS")]
@@ -193,52 +195,11 @@ pub enum Command {
         /// (0 = the treaty durations).
         #[arg(long, default_value_t = 0)]
         session_seconds: u32,
+        /// The Parties, as a CSV table in the layout of node/ledger/data/parties.csv
+        /// (default: the built-in table of every Party and signatory).
+        #[arg(long, value_name = "FILE")]
+        parties: Option<PathBuf>,
     },
-}
-
-/// `kyotod init`: a network genesis and its keys.
-pub fn init_network(
-    validators: u16,
-    dir: &Path,
-    chain_id: &str,
-    notice_months: u32,
-    session_seconds: u32,
-) -> anyhow::Result<()> {
-    let genesis_path = dir.join("genesis.json");
-    if genesis_path.exists() {
-        bail!(
-            "{} exists; remove {} to generate a new network",
-            genesis_path.display(),
-            dir.display()
-        );
-    }
-    let keys_dir = dir.join("dev-keys");
-    std::fs::create_dir_all(&keys_dir)
-        .with_context(|| format!("cannot create {}", keys_dir.display()))?;
-    let (mut genesis, keys, validator_keys) =
-        dev::testnet_genesis_with_keys(usize::from(validators), chain_id, &mut |_| {
-            crypto::generate_key()
-        });
-    genesis.params.notice_months = notice_months;
-    genesis.params.session_seconds = session_seconds;
-    for (name, key) in &keys {
-        crypto::write_key_file(&keys_dir.join(format!("{name}.key")), key)?;
-    }
-    for (i, key) in validator_keys.iter().enumerate() {
-        let vdir = dir.join(format!("validator-{}", i + 1));
-        std::fs::create_dir_all(&vdir)
-            .with_context(|| format!("cannot create {}", vdir.display()))?;
-        crypto::write_key_file(&vdir.join("validator.key"), key)?;
-    }
-    std::fs::write(&genesis_path, genesis.to_json_pretty()?)
-        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
-    println!(
-        "wrote {} with {validators} validators (keys in {}/validator-<i>/validator.key) and Party keys in {}",
-        genesis_path.display(),
-        dir.display(),
-        keys_dir.display()
-    );
-    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -253,87 +214,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-}
-
-/// Generates the dev genesis and writes every key under `data_dir`.
-fn init_dev_genesis(data_dir: &Path) -> Result<Genesis, ChainError> {
-    let io = |what: &str, e: std::io::Error| {
-        ChainError::Store(StoreError::Backend(format!("{what}: {e}")))
-    };
-    let keys_dir = data_dir.join("dev-keys");
-    std::fs::create_dir_all(&keys_dir)
-        .map_err(|e| io(&format!("cannot create {}", keys_dir.display()), e))?;
-    let (genesis, keys) = dev::dev_genesis_with_keys(&mut |_| crypto::generate_key());
-    for (name, key) in &keys {
-        let path = if name == "validator" {
-            data_dir.join("validator.key")
-        } else {
-            keys_dir.join(format!("{name}.key"))
-        };
-        crypto::write_key_file(&path, key).map_err(|e| {
-            ChainError::Store(StoreError::Backend(format!(
-                "{e} (the data directory has keys but no chain: remove {} to start a new dev chain)",
-                data_dir.display()
-            )))
-        })?;
-    }
-    let json = genesis.to_json_pretty()?;
-    let path = data_dir.join("genesis.json");
-    std::fs::write(&path, json).map_err(|e| io(&format!("cannot write {}", path.display()), e))?;
-    Ok(genesis)
-}
-
-fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    let store: Box<dyn Store> = Box::new(SledStore::open(&args.data_dir.join("db"))?);
-    if args.dev {
-        let data_dir = args.data_dir.clone();
-        let (chain, genesis) = Chain::open_or_init(store, move || init_dev_genesis(&data_dir))?;
-        if genesis.chain_id != dev::DEV_CHAIN_ID {
-            bail!(
-                "{} holds chain `{}`, not a dev chain; start it without --dev",
-                args.data_dir.display(),
-                genesis.chain_id
-            );
-        }
-        let key = crypto::read_key_file(&args.data_dir.join("validator.key"))?;
-        println!(
-            "dev chain `{}`: Party registry keys are in {}/<CODE>.key",
-            genesis.chain_id,
-            args.data_dir.join("dev-keys").display()
-        );
-        return Ok((chain, Role::Validator(Box::new(key))));
-    }
-    let Some(genesis_path) = &args.genesis else {
-        bail!(
-            "give --dev to run a single-validator dev chain, --genesis FILE --validator-key FILE for a network, or --observer --genesis FILE --sync-from URL for a read-only replica"
-        );
-    };
-    let bytes = std::fs::read(genesis_path)
-        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
-    let genesis =
-        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
-    if args.observer {
-        return Ok((Chain::open(store, &genesis)?, Role::Observer));
-    }
-    let Some(key_path) = &args.validator_key else {
-        bail!(
-            "--genesis needs --validator-key FILE (this node's validator key), or --observer for a read-only replica"
-        );
-    };
-    let key = crypto::read_key_file(key_path)?;
-    let validators = genesis.validator_keys()?;
-    if !validators.contains(&key.verifying_key().to_bytes()) && !args.join {
-        bail!(
-            "{} is not the key of a validator of this genesis (give --join if governance adds it later, or run as --observer)",
-            key_path.display()
-        );
-    }
-    Ok((
-        Chain::open(store, &genesis)?,
-        Role::Validator(Box::new(key)),
-    ))
 }
 
 /// Observers: follow a validator's committed blocks, verify each and commit it; on a
@@ -419,9 +299,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chain_id,
         notice_months,
         session_seconds,
+        parties,
     }) = &args.command
     {
-        return init_network(*validators, dir, chain_id, *notice_months, *session_seconds);
+        return init_network(
+            *validators,
+            dir,
+            chain_id,
+            *notice_months,
+            *session_seconds,
+            parties.as_deref(),
+        );
     }
     init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()

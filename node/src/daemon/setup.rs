@@ -1,0 +1,199 @@
+//! `kyotod`'s files: `kyotod init` (a network's genesis and keys, from the built-in
+//! Parties table or any other), the dev genesis, and opening the chain a node runs
+//! (dev, custom dev, validator or observer) with its role.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use kyoto_node::chain::{Chain, ChainError};
+use kyoto_node::crypto;
+use kyoto_node::dev;
+use kyoto_node::ledger::Genesis;
+use kyoto_node::node::Role;
+use kyoto_node::store::{SledStore, Store, StoreError};
+
+use super::Args;
+
+/// `kyotod init`: a network genesis and its keys.
+pub fn init_network(
+    validators: u16,
+    dir: &Path,
+    chain_id: &str,
+    notice_months: u32,
+    session_seconds: u32,
+    parties: Option<&Path>,
+) -> anyhow::Result<()> {
+    let rows = match parties {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let rows = dev::parse_party_rows(&text)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("in {}", path.display()))?;
+            if rows.is_empty() {
+                bail!("{} lists no Party", path.display());
+            }
+            rows
+        }
+        None => dev::party_rows().map_err(anyhow::Error::msg)?,
+    };
+    let genesis_path = dir.join("genesis.json");
+    if genesis_path.exists() {
+        bail!(
+            "{} exists; remove {} to generate a new network",
+            genesis_path.display(),
+            dir.display()
+        );
+    }
+    let keys_dir = dir.join("dev-keys");
+    std::fs::create_dir_all(&keys_dir)
+        .with_context(|| format!("cannot create {}", keys_dir.display()))?;
+    let (mut genesis, keys, validator_keys) =
+        dev::testnet_genesis_from_rows(&rows, usize::from(validators), chain_id, &mut |_| {
+            crypto::generate_key()
+        });
+    genesis.params.notice_months = notice_months;
+    genesis.params.session_seconds = session_seconds;
+    for (name, key) in &keys {
+        crypto::write_key_file(&keys_dir.join(format!("{name}.key")), key)?;
+    }
+    for (i, key) in validator_keys.iter().enumerate() {
+        let vdir = dir.join(format!("validator-{}", i + 1));
+        std::fs::create_dir_all(&vdir)
+            .with_context(|| format!("cannot create {}", vdir.display()))?;
+        crypto::write_key_file(&vdir.join("validator.key"), key)?;
+    }
+    // The genesis must build (every Party, Annex B sum and validator checked) before
+    // anything is written that a node would start from.
+    genesis
+        .build_state()
+        .with_context(|| "the Parties table does not make a valid genesis")?;
+    std::fs::write(&genesis_path, genesis.to_json_pretty()?)
+        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
+    println!(
+        "wrote {} with {validators} validators (keys in {}/validator-<i>/validator.key) and Party keys in {}",
+        genesis_path.display(),
+        dir.display(),
+        keys_dir.display()
+    );
+    Ok(())
+}
+
+/// Generates the dev genesis and writes every key under `data_dir`.
+fn init_dev_genesis(data_dir: &Path) -> Result<Genesis, ChainError> {
+    let io = |what: &str, e: std::io::Error| {
+        ChainError::Store(StoreError::Backend(format!("{what}: {e}")))
+    };
+    let keys_dir = data_dir.join("dev-keys");
+    std::fs::create_dir_all(&keys_dir)
+        .map_err(|e| io(&format!("cannot create {}", keys_dir.display()), e))?;
+    let (genesis, keys) = dev::dev_genesis_with_keys(&mut |_| crypto::generate_key());
+    for (name, key) in &keys {
+        let path = if name == "validator" {
+            data_dir.join("validator.key")
+        } else {
+            keys_dir.join(format!("{name}.key"))
+        };
+        crypto::write_key_file(&path, key).map_err(|e| {
+            ChainError::Store(StoreError::Backend(format!(
+                "{e} (the data directory has keys but no chain: remove {} to start a new dev chain)",
+                data_dir.display()
+            )))
+        })?;
+    }
+    let json = genesis.to_json_pretty()?;
+    let path = data_dir.join("genesis.json");
+    std::fs::write(&path, json).map_err(|e| io(&format!("cannot write {}", path.display()), e))?;
+    Ok(genesis)
+}
+
+pub fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let store: Box<dyn Store> = Box::new(SledStore::open(&args.data_dir.join("db"))?);
+    if args.dev && args.genesis.is_some() {
+        return open_custom_dev_chain(args, store);
+    }
+    if args.dev {
+        let data_dir = args.data_dir.clone();
+        let (chain, genesis) = Chain::open_or_init(store, move || init_dev_genesis(&data_dir))?;
+        if genesis.chain_id != dev::DEV_CHAIN_ID {
+            bail!(
+                "{} holds chain `{}`, not a dev chain; start it without --dev",
+                args.data_dir.display(),
+                genesis.chain_id
+            );
+        }
+        let key = crypto::read_key_file(&args.data_dir.join("validator.key"))?;
+        println!(
+            "dev chain `{}`: Party registry keys are in {}/<CODE>.key",
+            genesis.chain_id,
+            args.data_dir.join("dev-keys").display()
+        );
+        return Ok((chain, Role::Validator(Box::new(key))));
+    }
+    let Some(genesis_path) = &args.genesis else {
+        bail!(
+            "give --dev to run a single-validator dev chain, --genesis FILE --validator-key FILE for a network, or --observer --genesis FILE --sync-from URL for a read-only replica"
+        );
+    };
+    let bytes = std::fs::read(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+    let genesis =
+        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    if args.observer {
+        return Ok((Chain::open(store, &genesis)?, Role::Observer));
+    }
+    let Some(key_path) = &args.validator_key else {
+        bail!(
+            "--genesis needs --validator-key FILE (this node's validator key), or --observer for a read-only replica"
+        );
+    };
+    let key = crypto::read_key_file(key_path)?;
+    let validators = genesis.validator_keys()?;
+    if !validators.contains(&key.verifying_key().to_bytes()) && !args.join {
+        bail!(
+            "{} is not the key of a validator of this genesis (give --join if governance adds it later, or run as --observer)",
+            key_path.display()
+        );
+    }
+    Ok((
+        Chain::open(store, &genesis)?,
+        Role::Validator(Box::new(key)),
+    ))
+}
+
+/// `kyotod --dev --genesis FILE --validator-key FILE`: a dev chain (one validator, the
+/// dev clock, `kyoto dev advance-time`) on any genesis whose single validator is the
+/// key given.
+fn open_custom_dev_chain(
+    args: &Args,
+    store: Box<dyn Store>,
+) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
+    let genesis_path = args.genesis.as_deref().unwrap_or(Path::new(""));
+    let bytes = std::fs::read(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+    let genesis =
+        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    let Some(key_path) = &args.validator_key else {
+        bail!("--dev --genesis needs --validator-key FILE: the key of the genesis's one validator");
+    };
+    let key = crypto::read_key_file(key_path)?;
+    let validators = genesis.validator_keys()?;
+    if validators != [key.verifying_key().to_bytes()] {
+        bail!(
+            "a dev chain has one validator: {} lists {} validator(s), and {} must be the key of its only one (make one with `kyotod init --validators 1`)",
+            genesis_path.display(),
+            validators.len(),
+            key_path.display()
+        );
+    }
+    let chain = Chain::open(store, &genesis)?;
+    println!(
+        "dev chain `{}` from {} (dev clock; kyoto dev advance-time moves it)",
+        genesis.chain_id,
+        genesis_path.display()
+    );
+    Ok((chain, Role::Validator(Box::new(key))))
+}
