@@ -47,6 +47,8 @@ pub struct Chain<S: Store> {
     state_root: Hash,
     genesis_hash: Hash,
     poisoned: bool,
+    /// How long the last block took to apply and to write.
+    last_timings: crate::metrics::BlockTimings,
 }
 
 /// SHA-256 over the concatenated transaction hashes.
@@ -122,6 +124,7 @@ impl<S: Store> Chain<S> {
                 state_root,
                 genesis_hash,
                 poisoned: false,
+                last_timings: Default::default(),
             },
             genesis,
         ))
@@ -138,6 +141,10 @@ impl<S: Store> Chain<S> {
     }
     pub fn genesis_hash(&self) -> Hash {
         self.genesis_hash
+    }
+    /// How long the last committed block took to apply and to write.
+    pub fn last_timings(&self) -> crate::metrics::BlockTimings {
+        self.last_timings
     }
     pub fn store(&self) -> &ChainStore<S> {
         &self.store
@@ -303,7 +310,10 @@ impl<S: Store> Chain<S> {
     /// node reports. A block that fails a check before it is applied changes
     /// nothing; a state root that differs after applying it means this node or the
     /// serving node diverged, and the chain refuses to go on.
-    pub fn commit_external(&mut self, block: &pb::GetBlockResponse) -> Result<(), ChainError> {
+    pub fn commit_external(
+        &mut self,
+        block: &pb::GetBlockResponse,
+    ) -> Result<StoredBlock, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
@@ -321,7 +331,6 @@ impl<S: Store> Chain<S> {
             .map_err(|_| BlockRejection::NoStateRoot { height })?;
         self.verify_certificate(&certificate, height, &checked.hash)?;
         self.apply_and_persist(checked, certificate, Some(claimed_root))
-            .map(|_| ())
     }
 
     /// The certificate holds valid precommits for this block from more than two
@@ -417,6 +426,11 @@ impl<S: Store> Chain<S> {
             "block applied and written"
         );
         self.state_root = outcome.state_root;
+        self.last_timings = crate::metrics::BlockTimings {
+            check: None,
+            apply: applied,
+            write: started.elapsed().saturating_sub(applied),
+        };
         Ok(response)
     }
 }

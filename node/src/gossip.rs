@@ -143,9 +143,11 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => return Ok(()),
             _ = redial.tick() => {
+                let connected = swarm.connected_peers().count();
+                node.metrics().peers("gossip", connected, settings.peers.len());
                 // Static peers: keep dialing whoever is not connected (the swarm
                 // refuses duplicate connections itself).
-                if swarm.connected_peers().count() < settings.peers.len() {
+                if connected < settings.peers.len() {
                     for addr in &settings.peers {
                         let _ = swarm.dial(addr.clone());
                     }
@@ -199,6 +201,11 @@ pub async fn run(
                 }
                 SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                     tracing::debug!(%peer_id, "gossip peer connected");
+                    node.metrics().peers("gossip", swarm.connected_peers().count(), settings.peers.len());
+                }
+                SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                    tracing::debug!(%peer_id, "gossip peer disconnected");
+                    node.metrics().peers("gossip", swarm.connected_peers().count(), settings.peers.len());
                 }
                 _ => {}
             }

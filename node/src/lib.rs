@@ -8,6 +8,7 @@ pub mod clock;
 pub mod consensus;
 pub mod gossip;
 pub mod mempool;
+pub mod metrics;
 pub mod node;
 pub mod rejection;
 pub mod rpc;

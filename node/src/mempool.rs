@@ -115,6 +115,8 @@ impl Default for MempoolLimits {
 struct Entry {
     seq: u64,
     p: PendingTx,
+    /// When it was admitted (for the submit-to-commit latency).
+    admitted: Instant,
     /// Since when it waits behind a gap, if it does.
     parked_since: Option<Instant>,
 }
@@ -255,6 +257,7 @@ impl Mempool {
             Entry {
                 seq,
                 p,
+                admitted: now,
                 parked_since: None,
             },
         );
@@ -414,16 +417,21 @@ impl Mempool {
     /// (`committed` is the block's transactions with their signers: a block another
     /// validator proposed may use a nonce that a different transaction waiting here
     /// also claims); parked transactions whose gap the block filled become ready.
+    /// Returns how long each committed transaction that waited here had waited.
     pub fn remove_committed(
         &mut self,
         committed: &[(Hash, PublicKey)],
         state: &State,
         now: Instant,
-    ) {
+    ) -> Vec<Duration> {
         let mut signers: Vec<PublicKey> = committed.iter().map(|(_, s)| *s).collect();
         signers.sort_unstable();
         signers.dedup();
+        let mut waited = Vec::with_capacity(committed.len());
         for (hash, _) in committed {
+            if let Some(e) = self.entries.get(hash) {
+                waited.push(now.saturating_duration_since(e.admitted));
+            }
             self.remove(hash);
         }
         for signer in signers {
@@ -438,6 +446,7 @@ impl Mempool {
             }
             self.reclassify(&signer, state, now);
         }
+        waited
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::chain::{Chain, ChainError};
 use crate::ledger::{Hash, PublicKey};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits, PendingTx};
+use crate::metrics::NodeMetrics;
 use crate::store::{Store, StoreError, StoredBlock, TxLocation};
 use crate::tx::{self, TxError};
 use crate::wire;
@@ -110,6 +111,7 @@ pub struct Node {
     role: Role,
     gossip: std::sync::OnceLock<mpsc::Sender<Vec<u8>>>,
     verified: Mutex<VerifiedCache>,
+    metrics: Arc<NodeMetrics>,
 }
 
 /// Hashes of transactions whose signatures this node has verified (on submission, on
@@ -168,7 +170,27 @@ impl Node {
             role,
             gossip: std::sync::OnceLock::new(),
             verified: Mutex::new(VerifiedCache::new(VERIFIED_CACHE)),
+            metrics: Arc::new(NodeMetrics::default()),
         })
+    }
+
+    /// The node's metrics (the binary registers them to serve them).
+    pub fn metrics(&self) -> &Arc<NodeMetrics> {
+        &self.metrics
+    }
+
+    /// Sets the gauges that are read rather than counted (mempool, process) before
+    /// the metrics are served.
+    pub fn sample_metrics(&self) {
+        if let Ok(m) = self.mempool() {
+            self.metrics
+                .mempool_transactions
+                .set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+            self.metrics
+                .mempool_bytes
+                .set(i64::try_from(m.bytes()).unwrap_or(i64::MAX));
+        }
+        self.metrics.sample_process();
     }
 
     /// Remembers that these transactions' signatures verified.
@@ -307,9 +329,17 @@ impl Node {
     /// Verifies and commits a block received from a validator (observers).
     pub fn apply_synced(&self, block: &pb::GetBlockResponse) -> Result<u64, ChainError> {
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
-        chain.commit_external(block)?;
+        let stored = match chain.commit_external(block) {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.metrics.observer_verification_failures.inc();
+                return Err(e);
+            }
+        };
         let height = chain.height();
+        let timings = chain.last_timings();
         drop(chain);
+        self.metrics.committed(&stored, timings);
         self.head.send_replace(height);
         Ok(height)
     }
@@ -365,6 +395,7 @@ impl Node {
         }
         let started = Instant::now();
         let checked = chain.check_block(block, |h| certified_signatures || self.is_verified(h))?;
+        let check = started.elapsed();
         tracing::debug!(
             height = certificate.height,
             check_us = started.elapsed().as_micros() as u64,
@@ -374,9 +405,15 @@ impl Node {
         let committed = chain.commit_decided(checked, certificate)?;
         let height = chain.height();
         if let Ok(mut mempool) = self.mempool.lock() {
-            mempool.remove_committed(&included, chain.state(), Instant::now());
+            let waited = mempool.remove_committed(&included, chain.state(), Instant::now());
+            self.metrics.waited(&waited);
         }
+        let timings = crate::metrics::BlockTimings {
+            check: Some(check),
+            ..chain.last_timings()
+        };
         drop(chain);
+        self.metrics.committed(&committed, timings);
         self.head.send_replace(height);
         Ok(Some(committed))
     }

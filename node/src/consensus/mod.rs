@@ -155,6 +155,13 @@ pub async fn run_validator(
         .await
         .map_err(|e| ConsensusError::EngineStart(format!("{e:#}")))?;
     tracing::info!(address = %address, listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
+    // Malachite counts the connected ones (malachitebft_core_consensus_connected_peers).
+    node.metrics()
+        .peers_configured
+        .get_or_create(&crate::metrics::SwarmLabel {
+            swarm: "consensus".into(),
+        })
+        .set(i64::try_from(settings.peers.len()).unwrap_or(i64::MAX));
 
     let mut app = App::new(
         Arc::clone(&node),

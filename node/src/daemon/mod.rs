@@ -18,6 +18,7 @@ use kyoto_node::mempool::MempoolLimits;
 use kyoto_node::node::{Node, NodeConfig, Role};
 use kyoto_node::rpc;
 
+mod metrics;
 mod setup;
 
 use setup::{init_network, open_chain};
@@ -98,6 +99,10 @@ pub struct Args {
     /// request is refused with RESOURCE_EXHAUSTED, reason RATE_LIMITED.
     #[arg(long, default_value_t = 50_000)]
     pub grpc_requests_per_sec: u32,
+    /// Serve Prometheus metrics (the node's and Malachite's) on http://HOST:PORT/metrics
+    /// (off unless given; port 0 picks a free port, printed).
+    #[arg(long, value_name = "HOST:PORT", env = "KYOTOD_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -370,6 +375,12 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.grpc_addr))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    node.metrics()
+        .height
+        .set(i64::try_from(node.chain()?.height()).unwrap_or(i64::MAX));
+    if let Some(metrics_addr) = args.metrics_addr {
+        metrics::serve(&node, metrics_addr, stop_rx.clone()).await?;
+    }
     let producer = if observer {
         let urls = args.sync_from.clone();
         tokio::spawn(run_sync(Arc::clone(&node), urls, stop_rx.clone()))

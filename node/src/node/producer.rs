@@ -57,10 +57,13 @@ impl Node {
             return Err(ChainError::ValidatorSetChanged);
         }
         let block = chain.commit_next(txs, timestamp, key)?;
-        mempool.remove_committed(&hashes, chain.state(), Instant::now());
+        let waited = mempool.remove_committed(&hashes, chain.state(), Instant::now());
         let height = chain.height();
+        let timings = chain.last_timings();
         drop(mempool);
         drop(chain);
+        self.metrics.waited(&waited);
+        self.metrics.committed(&block, timings);
         self.head.send_replace(height);
         Ok(Some(block))
     }

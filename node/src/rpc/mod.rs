@@ -15,6 +15,7 @@ use crate::ledger::{AccountId, PartyCode, PublicKey};
 use crate::node::{Node, TxStatus};
 use crate::wire;
 
+mod counted;
 pub mod limits;
 mod lists;
 mod server;

@@ -35,6 +35,9 @@ pub async fn serve(
             None
         }
     };
+    let count = super::counted::CountLayer {
+        metrics: Arc::clone(node.metrics()),
+    };
     let ledger = LedgerServer::new(LedgerService::new(node))
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(64 * 1024 * 1024);
@@ -71,6 +74,7 @@ pub async fn serve(
         // A client that goes silent is found out and its connection closed.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .layer(count)
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(ledger)
