@@ -4,9 +4,11 @@
 //! committed through [`Chain`] (by the dev chain's producer, `node/src/node/producer.rs`, or
 //! by the consensus engine's decisions) and the new height is announced.
 
+mod health;
 mod producer;
 mod simulate;
 
+pub use health::{Health, OBSERVER_MAX_BEHIND, STALL};
 pub use simulate::Simulation;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -112,6 +114,7 @@ pub struct Node {
     gossip: std::sync::OnceLock<mpsc::Sender<Vec<u8>>>,
     verified: Mutex<VerifiedCache>,
     metrics: Arc<NodeMetrics>,
+    standing: Mutex<health::Standing>,
 }
 
 /// Hashes of transactions whose signatures this node has verified (on submission, on
@@ -171,6 +174,7 @@ impl Node {
             gossip: std::sync::OnceLock::new(),
             verified: Mutex::new(VerifiedCache::new(VERIFIED_CACHE)),
             metrics: Arc::new(NodeMetrics::default()),
+            standing: Mutex::new(health::Standing::new()),
         })
     }
 
@@ -318,14 +322,6 @@ impl Node {
             .unwrap_or(0)
     }
 
-    /// `validator` or `observer`.
-    pub fn role_name(&self) -> &'static str {
-        match self.role {
-            Role::Validator(_) => "validator",
-            Role::Observer => "observer",
-        }
-    }
-
     /// Verifies and commits a block received from a validator (observers).
     pub fn apply_synced(&self, block: &pb::GetBlockResponse) -> Result<u64, ChainError> {
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
@@ -333,9 +329,11 @@ impl Node {
             Ok(stored) => stored,
             Err(e) => {
                 self.metrics.observer_verification_failures.inc();
+                self.note_fault(&format!("a served block failed verification: {e}"));
                 return Err(e);
             }
         };
+        self.note_commit();
         let height = chain.height();
         let timings = chain.last_timings();
         drop(chain);
@@ -413,6 +411,7 @@ impl Node {
             ..chain.last_timings()
         };
         drop(chain);
+        self.note_commit();
         self.metrics.committed(&committed, timings);
         self.head.send_replace(height);
         Ok(Some(committed))

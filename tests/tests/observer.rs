@@ -68,6 +68,22 @@ fn an_observer_follows_verifies_and_refuses_submissions() {
     let s = wait_in_sync(&validator, &observer);
     assert_eq!(s["role"], "observer");
     assert!(json_u64(&s["height"]) >= 2);
+    // Its status tells the truth: following the validator, in step, serving.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let s = loop {
+        let s = observer.kyoto(&["--output", "json", "status"]).json();
+        if s["syncState"] == "in_step" || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(s["syncState"], "in_step", "{s}");
+    assert_eq!(s["serving"], true, "{s}");
+    assert!(s.get("behind").is_none(), "{s}");
+    assert_eq!(json_u64(&s["validatorCount"]), 1, "{s}");
+    assert!(s.get("validatorPosition").is_none(), "not a validator: {s}");
+    let text = observer.kyoto(&["status"]).ok();
+    assert!(text.contains("sync:        in_step"), "{text}");
     // Queries answer from the replica's own copy.
     let can = observer
         .kyoto(&["--output", "json", "account", "CAN-100-1"])

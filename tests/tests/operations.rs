@@ -179,3 +179,33 @@ fn the_dashboard_names_only_series_the_node_serves() {
     }
     assert!(named >= 15, "{named}");
 }
+
+#[test]
+fn a_dev_node_s_status_tells_its_role_place_and_standing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join(".kyoto-dev"));
+    let s = node.kyoto(&["--output", "json", "status"]).json();
+    assert_eq!(s["role"], "dev", "{s}");
+    assert_eq!(s["syncState"], "producing", "{s}");
+    assert_eq!(s["serving"], true, "{s}");
+    assert_eq!(s["validatorCount"], 1, "{s}");
+    assert_eq!(s["validatorPosition"], 1, "{s}");
+    assert!(s.get("lastCommitAgeMs").is_none(), "no commit yet: {s}");
+    node.kyoto(&[
+        "transfer",
+        "--key",
+        &dev_key("JPN"),
+        "--from",
+        "JPN-100-1",
+        "--to",
+        "CAN-100-1",
+        "--amount",
+        "1",
+    ])
+    .ok();
+    let s = node.kyoto(&["--output", "json", "status"]).json();
+    assert!(s["lastCommitAgeMs"].as_str().is_some(), "{s}");
+    let text = node.kyoto(&["status"]).ok();
+    assert!(text.contains("validator 1 of 1"), "{text}");
+    assert!(text.contains("last commit:"), "{text}");
+}

@@ -350,6 +350,43 @@ impl Output {
         }
         say!("chain:       {} ({})", s.chain_id, s.role);
         say!("height:      {}", s.height);
+        let serving = if s.serving {
+            "serving current data"
+        } else {
+            "NOT serving current data"
+        };
+        let behind = if s.behind > 0 {
+            format!(", {} heights behind", qty(s.behind))
+        } else {
+            String::new()
+        };
+        say!("sync:        {}{behind} ({serving})", s.sync_state);
+        if s.last_commit_age_ms > 0 {
+            say!(
+                "last commit: {:.1} s ago",
+                s.last_commit_age_ms as f64 / 1000.0
+            );
+        }
+        let place = if s.validator_position > 0 {
+            format!(
+                "validator {} of {}",
+                s.validator_position, s.validator_count
+            )
+        } else {
+            format!("not one of the {} validators", s.validator_count)
+        };
+        say!("validators:  {place}");
+        if s.gossip_peers_configured > 0 || s.consensus_peers_configured > 0 {
+            say!(
+                "peers:       gossip {} of {} connected; consensus {} configured",
+                s.gossip_peers_connected,
+                s.gossip_peers_configured,
+                s.consensus_peers_configured
+            );
+        }
+        if !s.last_fault.is_empty() {
+            say!("last fault:  {}", s.last_fault);
+        }
         say!("head:        {}", hex::encode(&s.latest_block_hash));
         say!("state root:  {}", hex::encode(&s.state_root));
         say!("block time:  {}", when(s.latest_block_time_ms));

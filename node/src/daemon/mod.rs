@@ -228,7 +228,7 @@ async fn run_sync(
     urls: Vec<String>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    use kyoto_proto::v1::{StreamBlocksRequest, ledger_client::LedgerClient};
+    use kyoto_proto::v1::{GetStatusRequest, StreamBlocksRequest, ledger_client::LedgerClient};
     if urls.is_empty() {
         bail!("an observer needs --sync-from URL");
     }
@@ -241,6 +241,13 @@ async fn run_sync(
             let mut client = LedgerClient::connect(url.clone())
                 .await?
                 .max_decoding_message_size(64 * 1024 * 1024);
+            // How far ahead the validator is: this node is behind until it has caught up.
+            let head = client
+                .get_status(GetStatusRequest {})
+                .await?
+                .into_inner()
+                .height;
+            node.note_following(true, Some(head));
             let stream = client
                 .stream_blocks(StreamBlocksRequest { from_height })
                 .await?
@@ -250,6 +257,7 @@ async fn run_sync(
         let mut stream = match stream.await {
             Ok(s) => s,
             Err(e) => {
+                node.note_following(false, None);
                 tracing::warn!(%url, error = %e, "cannot reach the validator; trying the next");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(500)) => continue,
@@ -265,6 +273,12 @@ async fn run_sync(
             };
             match next {
                 Ok(Some(block)) => {
+                    let shown = block
+                        .block
+                        .as_ref()
+                        .and_then(|b| b.header.as_ref())
+                        .map(|h| h.height);
+                    node.note_following(true, shown);
                     let n = Arc::clone(&node);
                     let applied = tokio::task::spawn_blocking(move || n.apply_synced(&block))
                         .await
@@ -286,8 +300,12 @@ async fn run_sync(
                         }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    node.note_following(false, None);
+                    break;
+                }
                 Err(e) => {
+                    node.note_following(false, None);
                     tracing::warn!(%url, error = %e, "block stream interrupted; reconnecting");
                     break;
                 }

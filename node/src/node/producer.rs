@@ -62,6 +62,7 @@ impl Node {
         let timings = chain.last_timings();
         drop(mempool);
         drop(chain);
+        self.note_commit();
         self.metrics.waited(&waited);
         self.metrics.committed(&block, timings);
         self.head.send_replace(height);

@@ -453,7 +453,28 @@ impl Ledger for LedgerService {
         _request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let mempool_size = u32::try_from(self.node.mempool_len()).unwrap_or(u32::MAX);
+        let health = self.node.health();
+        let peers = |family: &prometheus_client::metrics::family::Family<
+            crate::metrics::SwarmLabel,
+            prometheus_client::metrics::gauge::Gauge,
+        >,
+                     swarm: &str| {
+            let label = crate::metrics::SwarmLabel {
+                swarm: swarm.to_owned(),
+            };
+            u32::try_from(family.get_or_create(&label).get()).unwrap_or(0)
+        };
+        let metrics = self.node.metrics();
         let chain = self.node.chain().map_err(internal)?;
+        let validators = &chain.state().governance().validators;
+        let own_key = self
+            .node
+            .validator_key()
+            .map(|k| k.verifying_key().to_bytes());
+        let validator_position = validators
+            .iter()
+            .position(|v| Some(v.key) == own_key)
+            .map_or(0, |i| u32::try_from(i + 1).unwrap_or(u32::MAX));
         let meta = chain.state().meta();
         Ok(Response::new(pb::GetStatusResponse {
             chain_id: meta.chain_id.clone(),
@@ -463,7 +484,7 @@ impl Ledger for LedgerService {
             latest_block_time_ms: meta.time_ms,
             state_root: chain.state_root().to_vec(),
             mempool_size,
-            role: self.node.role_name().to_owned(),
+            role: health.role.to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_in_force: chain
                 .state()
@@ -471,6 +492,18 @@ impl Ledger for LedgerService {
                 .protocol_in_force_ms
                 .map(crate::ledger::calendar::format_date)
                 .unwrap_or_default(),
+            last_commit_age_ms: health
+                .last_commit_age
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            validator_count: u32::try_from(validators.len()).unwrap_or(u32::MAX),
+            validator_position,
+            gossip_peers_connected: peers(&metrics.peers_connected, "gossip"),
+            gossip_peers_configured: peers(&metrics.peers_configured, "gossip"),
+            consensus_peers_configured: peers(&metrics.peers_configured, "consensus"),
+            sync_state: health.sync_state.to_owned(),
+            behind: health.behind,
+            last_fault: health.last_fault,
+            serving: health.serving,
         }))
     }
 }

@@ -25,6 +25,10 @@ pub async fn serve(
     health_reporter
         .set_serving::<LedgerServer<LedgerService>>()
         .await;
+    let _report_health = AbortOnDrop(tokio::spawn(report_health(
+        Arc::clone(&node),
+        health_reporter,
+    )));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(kyoto_proto::FILE_DESCRIPTOR_SET)
         .build_v1();
@@ -80,6 +84,34 @@ pub async fn serve(
         .add_service(ledger)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// Keeps the health service's answer (for the ledger service and the server as a
+/// whole, `""`) in step with the node's standing: `NOT_SERVING` while it cannot serve
+/// current data (see `node/src/node/health.rs`).
+async fn report_health(node: Arc<Node>, reporter: tonic_health::server::HealthReporter) {
+    let mut serving = true;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let health = node.health();
+        if health.serving == serving {
+            continue;
+        }
+        serving = health.serving;
+        let status = if serving {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tracing::warn!(
+                sync_state = health.sync_state,
+                behind = health.behind,
+                "this node cannot serve current data: health is NOT_SERVING"
+            );
+            tonic_health::ServingStatus::NotServing
+        };
+        reporter.set_service_status("kyoto.v1.Ledger", status).await;
+        reporter.set_service_status("", status).await;
+    }
 }
 
 /// Aborts a task when dropped (the acceptor stops with the server).
