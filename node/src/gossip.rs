@@ -32,6 +32,9 @@ use crate::crypto::sha256;
 use crate::node::{Node, SubmitError};
 use crate::tx::MAX_TX_BYTES;
 
+/// How often a validator short of gossip peers says so.
+const PEERS_TOLD_EVERY: Duration = Duration::from_secs(60);
+
 /// Most submitted transactions waiting to be published.
 pub const OUTBOX: usize = 4_096;
 
@@ -135,6 +138,9 @@ pub async fn run(
     let verifier = tokio::spawn(verify_batches(Arc::clone(&node), inbound, verdict_tx));
     let _stop_verifier = AbortOnDrop(verifier);
     let mut redial = tokio::time::interval(Duration::from_secs(2));
+    // A validator that cannot reach its peers says so in one line per interval (the
+    // first after an interval, so that start-up dialing is not reported).
+    let mut last_told = tokio::time::Instant::now();
     // Transactions waiting to be published, their bytes, and when they must go.
     let mut waiting: Vec<Vec<u8>> = Vec::new();
     let mut waiting_bytes = 0;
@@ -145,6 +151,17 @@ pub async fn run(
             _ = redial.tick() => {
                 let connected = swarm.connected_peers().count();
                 node.metrics().peers("gossip", connected, settings.peers.len());
+                if connected < settings.peers.len()
+                    && last_told.elapsed() >= PEERS_TOLD_EVERY
+                {
+                    let dialing: Vec<String> = settings.peers.iter().map(ToString::to_string).collect();
+                    tracing::warn!(
+                        "transaction gossip: connected to {connected} of {} peers; dialing {}",
+                        settings.peers.len(),
+                        dialing.join(", ")
+                    );
+                    last_told = tokio::time::Instant::now();
+                }
                 // Static peers: keep dialing whoever is not connected (the swarm
                 // refuses duplicate connections itself).
                 if connected < settings.peers.len() {

@@ -125,6 +125,32 @@ fn four_validators_and_an_observer_commit_each_transfer_once_in_one_order() {
     // The observer verified every certificate and reached the same state.
     let obs = Cluster::status(&urls[4], &c.dir);
     assert_eq!(obs["role"], "observer");
+    // Each validator knows its place in the set, its peers and its standing.
+    let mut places = Vec::new();
+    for url in &urls[..4] {
+        let s = Cluster::status(url, &c.dir);
+        assert_eq!(
+            (
+                s["role"].as_str(),
+                s["syncState"].as_str(),
+                s["serving"].as_bool()
+            ),
+            (Some("validator"), Some("in_step"), Some(true)),
+            "{s}"
+        );
+        assert_eq!(s["validatorCount"], 4, "{s}");
+        assert_eq!(
+            (
+                s["gossipPeersConfigured"].as_u64(),
+                s["consensusPeersConfigured"].as_u64()
+            ),
+            (Some(3), Some(3)),
+            "{s}"
+        );
+        places.push(s["validatorPosition"].as_u64().unwrap_or(0));
+    }
+    places.sort();
+    assert_eq!(places, [1, 2, 3, 4]);
     // A transfer submitted to one validator is gossiped to all: it commits even if
     // that validator dies right after accepting it.
     let mut args = transfer_args("dev-keys/JPN.key", "JPN-100-1", "9");

@@ -209,7 +209,11 @@ pub enum Command {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,sled=warn,h2=warn,tower=warn")
+        // Consensus chatter (each vote received, the validator set restated at every
+        // height) is for debugging; the node logs each commit itself.
+        tracing_subscriber::EnvFilter::new(
+            "info,sled=warn,h2=warn,tower=warn,arc_malachitebft_core_consensus::handle::vote=warn,arc_malachitebft_engine::network=warn",
+        )
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
