@@ -16,6 +16,16 @@ use prost::Message;
 
 const BLOCK_TXS: usize = 1_000;
 
+/// The next transfer of the first key, after the block of [`BLOCK_TXS`].
+fn raw_next(
+    chain_id: &str,
+    keys: &[(String, ed25519_dalek::SigningKey)],
+    nonces: &mut [u64],
+) -> kyoto_node::ledger::Tx {
+    let raw = signed_transfers(chain_id, keys, 1, nonces);
+    decode_and_verify(&raw[0], chain_id).unwrap()
+}
+
 fn benches(c: &mut Criterion) {
     let (genesis, keys, validator) = fixture();
     let chain_id = genesis.chain_id.clone();
@@ -78,6 +88,34 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("state_root_dev_genesis", |b| {
         b.iter(|| black_box(&state).state_root())
+    });
+    // A dry run (`SimulateTransaction`) copies the state: its cost against the state's
+    // size, on the dev genesis and after the 1,000-transfer block (its serials split).
+    g.bench_function("simulate_transfer_dev_genesis", |b| {
+        b.iter(|| {
+            black_box(&state)
+                .simulate(genesis.genesis_time_ms + 1, &txs[0])
+                .unwrap()
+        })
+    });
+    let mut after = state.clone();
+    after
+        .apply_block(
+            BlockContext {
+                height: 1,
+                timestamp_ms: genesis.genesis_time_ms + 1,
+                hash: [1; 32],
+            },
+            &txs,
+        )
+        .unwrap();
+    let next = raw_next(&chain_id, &keys, &mut nonces);
+    g.bench_function("simulate_transfer_after_1000_transfers", |b| {
+        b.iter(|| {
+            black_box(&after)
+                .simulate(genesis.genesis_time_ms + 2, &next)
+                .unwrap()
+        })
     });
     g.finish();
 

@@ -1,9 +1,13 @@
 //! JSON output: the protobuf JSON mapping, with ids in hex.
 
+/// The byte fields that are data, not ids: transaction bytes stay base64.
+#[cfg(test)]
+const DATA_FIELDS: &[&str] = &["body", "transaction", "transactions"];
+
 /// The byte fields that are ids (hashes, keys, signatures, in the protobuf JSON
 /// mapping's camelCase): shown in hex, as tables show them and as every argument takes
-/// them, instead of the mapping's base64. Transaction bytes (`body`, `transaction`,
-/// `transactions`) are data, not ids, and stay base64.
+/// them, instead of the mapping's base64. Transaction bytes ([`DATA_FIELDS`]) stay
+/// base64; a test checks that every bytes field of the API is one or the other.
 const HEX_FIELDS: &[&str] = &[
     "authorityKey",
     "blockHash",
@@ -59,6 +63,58 @@ mod tests {
     use kyoto_proto::v1 as pb;
 
     use super::*;
+
+    /// The protobuf JSON name of a field: lowerCamelCase of its name.
+    fn json_name(name: &str) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in name.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_bytes_field_of_the_api_is_an_id_in_hex_or_data_in_base64() {
+        use prost::Message;
+        use prost_types::field_descriptor_proto::Type;
+        let set = prost_types::FileDescriptorSet::decode(kyoto_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut unclassified = Vec::new();
+        let mut seen = 0;
+        // The API and the wire types a client sees; the consensus messages between
+        // validators never reach the CLI.
+        let mut stack: Vec<&prost_types::DescriptorProto> = set
+            .file
+            .iter()
+            .filter(|f| f.name() != "kyoto/v1/consensus.proto")
+            .flat_map(|f| f.message_type.iter())
+            .collect();
+        while let Some(m) = stack.pop() {
+            stack.extend(m.nested_type.iter());
+            for f in &m.field {
+                if f.r#type() != Type::Bytes {
+                    continue;
+                }
+                seen += 1;
+                let name = json_name(f.name());
+                if !HEX_FIELDS.contains(&name.as_str()) && !DATA_FIELDS.contains(&name.as_str()) {
+                    unclassified.push(format!("{}.{}", m.name(), f.name()));
+                }
+            }
+        }
+        assert!(seen > 20, "{seen} bytes fields");
+        assert!(
+            unclassified.is_empty(),
+            "neither id nor data: {unclassified:?}"
+        );
+    }
 
     #[test]
     fn json_shows_ids_in_hex_and_transaction_bytes_in_base64() {

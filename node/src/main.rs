@@ -2,8 +2,6 @@
 //! starts it (`daemon/`), and is the only place errors become `anyhow` reports.
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod daemon;
 
 /// jemalloc instead of glibc malloc: under load the node allocates and frees blocks,
@@ -14,7 +12,17 @@ mod daemon;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let args = daemon::Args::parse();
+    let args = match daemon::config::parse() {
+        Ok(args) => args,
+        Err(e) => match e.downcast::<clap::Error>() {
+            // Help, version and bad flags, as clap prints them.
+            Ok(clap_error) => clap_error.exit(),
+            Err(e) => {
+                eprintln!("kyotod: error: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     match daemon::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

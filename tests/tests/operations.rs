@@ -209,3 +209,54 @@ fn a_dev_node_s_status_tells_its_role_place_and_standing() {
     assert!(text.contains("validator 1 of 1"), "{text}");
     assert!(text.contains("last commit:"), "{text}");
 }
+
+#[test]
+fn a_config_file_sets_what_flags_do_not_and_names_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("kyotod.toml");
+    // The harness passes --grpc-addr 127.0.0.1:0, which wins over the file's.
+    std::fs::write(
+        &config,
+        format!("dev = true\nmetrics-addr = \"{metrics}\"\ngrpc-addr = \"127.0.0.1:1\"\n"),
+    )
+    .unwrap();
+    let node = NodeProcess::start(
+        &dir.path().join(".kyoto-dev"),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert!(!node.url.ends_with(":1"), "{}", node.url);
+    assert_eq!(
+        node.kyoto(&["--output", "json", "status"]).json()["role"],
+        "dev"
+    );
+    let (_, body) = scrape(&metrics);
+    assert!(body.contains("kyoto_height"), "{body}");
+    drop(node);
+
+    std::fs::write(&config, "dev = true\nmax-blok-txs = 5\n").unwrap();
+    let (ok, stderr) = kyoto_tests::kyotod_exit(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--grpc-addr",
+            "127.0.0.1:0",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        !ok && stderr.contains("unknown key `max-blok-txs`"),
+        "{stderr}"
+    );
+
+    let template = std::process::Command::new(kyoto_tests::bin("kyotod"))
+        .arg("config-template")
+        .output()
+        .unwrap();
+    let template = String::from_utf8_lossy(&template.stdout);
+    assert!(
+        template.contains("# grpc-addr = \"127.0.0.1:50051\""),
+        "{template}"
+    );
+    assert!(template.contains("# metrics-addr = "), "{template}");
+}

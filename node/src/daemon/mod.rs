@@ -18,6 +18,7 @@ use kyoto_node::mempool::MempoolLimits;
 use kyoto_node::node::{Node, NodeConfig, Role};
 use kyoto_node::rpc;
 
+pub mod config;
 mod metrics;
 mod setup;
 
@@ -35,6 +36,11 @@ pub enum LogFormat {
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A TOML file of settings: each key a flag's long name (`grpc-addr = "…"`).
+    /// Flags and environment variables win over it; `kyotod config-template` prints
+    /// every key.
+    #[arg(long, value_name = "FILE", env = "KYOTOD_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Run a single-validator dev chain with the built-in genesis (all Annex B Parties;
     /// Party keys are written to <data-dir>/dev-keys/<CODE>.key). With --genesis and
     /// --validator-key: that genesis (one validator, whose key is given) with the dev
@@ -180,6 +186,9 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Print every setting as a commented config file for `kyotod --config FILE`, each
+    /// with its help and default.
+    ConfigTemplate,
     /// Writes a genesis with N validators and every key a test network needs:
     /// DIR/genesis.json, DIR/validator-<i>/validator.key and the Party, CDM board and
     /// Depositary keys in DIR/dev-keys/<CODE>.key. Refuses to overwrite a genesis.
@@ -245,13 +254,14 @@ async fn run_sync(
             let mut client = LedgerClient::connect(url.clone())
                 .await?
                 .max_decoding_message_size(64 * 1024 * 1024);
-            // How far ahead the validator is: this node is behind until it has caught up.
+            // How far ahead the validator is: this node is behind until it has caught
+            // up. A server that does not say still serves blocks, each verified.
             let head = client
                 .get_status(GetStatusRequest {})
-                .await?
-                .into_inner()
-                .height;
-            node.note_following(true, Some(head));
+                .await
+                .ok()
+                .map(|s| s.into_inner().height);
+            node.note_following(true, head);
             let stream = client
                 .stream_blocks(StreamBlocksRequest { from_height })
                 .await?
@@ -320,6 +330,10 @@ async fn run_sync(
 
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Command::ConfigTemplate) = &args.command {
+        print!("{}", config::template());
+        return Ok(());
+    }
     if let Some(Command::Init {
         validators,
         dir,
