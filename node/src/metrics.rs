@@ -189,14 +189,27 @@ impl NodeMetrics {
         self.block_timestamp_seconds
             .set(block.timestamp_ms() as f64 / 1000.0);
         self.blocks_committed.inc();
+        // Counted per block, not per transaction: one label lookup for the applied
+        // ones, one per refusal (rare).
+        let mut applied = 0u64;
         for r in &block.receipts {
-            let outcome = match &r.outcome {
-                Some(crate::store::StoredOutcome::Refused(f)) => f.code.clone(),
-                _ => "applied".to_owned(),
-            };
+            match &r.outcome {
+                Some(crate::store::StoredOutcome::Refused(f)) => {
+                    self.transactions_committed
+                        .get_or_create(&OutcomeLabel {
+                            outcome: f.code.clone(),
+                        })
+                        .inc();
+                }
+                _ => applied += 1,
+            }
+        }
+        if applied > 0 {
             self.transactions_committed
-                .get_or_create(&OutcomeLabel { outcome })
-                .inc();
+                .get_or_create(&OutcomeLabel {
+                    outcome: "applied".to_owned(),
+                })
+                .inc_by(applied);
         }
         if let Some(check) = timings.check {
             self.block_check_seconds.observe(check.as_secs_f64());

@@ -140,6 +140,19 @@ struct DevClock {
     advance_to_ms: Option<i64>,
 }
 
+impl DevClock {
+    /// The next block's timestamp on this clock, after a parent at `parent_ms`: the
+    /// wall time elapsed since the last commit (at least 1 ms), or the requested jump
+    /// if later, never past the last instant a block may carry.
+    fn next_after(&self, parent_ms: i64) -> i64 {
+        let elapsed = i64::try_from(self.last_commit.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let ts = parent_ms.saturating_add(elapsed.max(1));
+        self.advance_to_ms
+            .map_or(ts, |to| ts.max(to))
+            .min(crate::clock::MAX_LEDGER_TIME_MS)
+    }
+}
+
 /// Hands admitted transactions to the gossip swarm; when its queue is full the rest
 /// stay in the mempool only, and reach the network in this validator's block.
 fn hand_to_gossip(outbox: &mpsc::Sender<Vec<u8>>, raws: impl IntoIterator<Item = Vec<u8>>) {

@@ -183,7 +183,7 @@ fn parties_projects_accounts_and_history_list_a_page_at_a_time() {
         node.kyoto(&["accounts"]).code == Some(2),
         "needs --party or --holder"
     );
-    let unknown = node.kyoto(&["accounts", "--party", "XXX"]);
+    let unknown = node.kyoto(&["accounts", "--party", "ZZZ"]);
     assert_eq!(unknown.code, Some(3), "{unknown:?}");
 
     // Projects and proposals list too (none yet on a fresh dev chain).

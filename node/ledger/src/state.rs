@@ -343,6 +343,15 @@ pub enum Project {
     },
 }
 
+impl Project {
+    /// The project's id (`JI-0001`, `CDM-0001`).
+    pub fn id(&self) -> &str {
+        match self {
+            Project::Ji { id, .. } | Project::Cdm { id, .. } => id,
+        }
+    }
+}
+
 /// The chain's position, part of the state so that a restarted node knows where it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::{Node, Role, SubmitError, poisoned};
 use crate::chain::ChainError;
-use crate::clock::{MAX_DEV_ADVANCE_MS, MAX_LEDGER_TIME_MS, now_ms};
+use crate::clock::{MAX_DEV_ADVANCE_MS, now_ms};
 use crate::ledger::{Hash, PublicKey};
 use crate::store::{StoreError, StoredBlock};
 
@@ -27,15 +27,12 @@ impl Node {
             return Ok(now_ms());
         }
         let mut clock = self.clock.lock().map_err(|_| ChainError::Poisoned)?;
-        let elapsed = i64::try_from(clock.last_commit.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let mut ts = parent_ms.saturating_add(elapsed.max(1));
-        if let Some(to) = clock.advance_to_ms.take() {
-            ts = ts.max(to);
-        }
-        clock.last_commit = Instant::now();
         // Never past the last instant a block may carry (block building refuses one
         // that cannot be later than its parent).
-        Ok(ts.min(MAX_LEDGER_TIME_MS))
+        let ts = clock.next_after(parent_ms);
+        clock.advance_to_ms = None;
+        clock.last_commit = Instant::now();
+        Ok(ts)
     }
 
     fn produce(&self, force: bool) -> Result<Option<StoredBlock>, ChainError> {

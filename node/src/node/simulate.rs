@@ -44,11 +44,10 @@ impl Node {
     /// (the dev clock, or the wall clock), without moving the dev clock.
     fn expected_timestamp(&self, parent_ms: i64) -> Result<i64, SubmitError> {
         let ts = if self.config.dev_clock {
-            let clock = self.clock.lock().map_err(|_| poisoned())?;
-            let elapsed =
-                i64::try_from(clock.last_commit.elapsed().as_millis()).unwrap_or(i64::MAX);
-            let ts = parent_ms.saturating_add(elapsed.max(1));
-            clock.advance_to_ms.map_or(ts, |to| ts.max(to))
+            self.clock
+                .lock()
+                .map_err(|_| poisoned())?
+                .next_after(parent_ms)
         } else {
             now_ms()
         };

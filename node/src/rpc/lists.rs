@@ -81,7 +81,7 @@ pub fn projects(
     let after = (!req.page_token.is_empty()).then_some(req.page_token.as_str());
     let (projects, next_page_token) =
         page(state.projects_after(after), page_size(req.page_size), |p| {
-            wire::project(p).project
+            p.id().to_owned()
         });
     Ok(pb::ListProjectsResponse {
         projects: projects.into_iter().map(wire::project).collect(),
