@@ -204,7 +204,6 @@ impl Cluster {
         init: &[&str],
         extra: &[&str],
     ) -> Self {
-        let n = total;
         let out = Command::new(bin("kyotod"))
             .args(["init", "--validators", &in_genesis.to_string(), "--dir"])
             .arg(dir)
@@ -232,6 +231,16 @@ impl Cluster {
             )
             .ok();
         }
+        Self::run(dir, in_genesis, total, extra)
+    }
+
+    /// Starts `n` validators from `DIR/genesis.json` and `DIR/validator-<i>/validator.key`
+    /// made some other way than `kyotod init` (a genesis ceremony).
+    pub fn start_prepared(dir: &Path, n: usize, extra: &[&str]) -> Self {
+        Self::run(dir, n, n, extra)
+    }
+
+    fn run(dir: &Path, in_genesis: usize, n: usize, extra: &[&str]) -> Self {
         let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let links = (0..n)

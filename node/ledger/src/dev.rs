@@ -26,18 +26,27 @@ pub const DEV_GENESIS_TIME_MS: i64 = 1_199_145_600_000;
 /// Years in the first commitment period (2008-2012), the "multiplied by five" of Art. 3.7.
 pub const PERIOD_1_YEARS: u128 = 5;
 
-/// One row of `data/parties.csv`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One row of `data/parties.csv`; in a JSON table of Parties ([`parse_party_rows_json`])
+/// an object with these fields.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartyRow {
     pub code: String,
     pub name: String,
     pub kind: String,
+    #[serde(default)]
     pub annex_i: bool,
+    #[serde(default)]
     pub annex_b_percent: Option<u32>,
+    #[serde(default)]
     pub eit: bool,
+    /// Base-year emissions, t CO2e.
+    #[serde(default)]
     pub base_year: Option<u64>,
+    #[serde(default)]
     pub member_of: Option<String>,
     pub status: String,
+    #[serde(default)]
     pub in_force_since: Option<String>,
 }
 
@@ -105,6 +114,12 @@ pub fn parse_party_rows(text: &str) -> Result<Vec<PartyRow>, String> {
         });
     }
     Ok(rows)
+}
+
+/// Parses a Parties table as JSON: an array of objects with the fields of [`PartyRow`]
+/// (`annex_i`, `eit` default to false, the others that are optional to none).
+pub fn parse_party_rows_json(text: &str) -> Result<Vec<PartyRow>, String> {
+    serde_json::from_str(text).map_err(|e| format!("parties JSON: {e}"))
 }
 
 /// Parses the built-in Parties table.
@@ -203,6 +218,7 @@ pub fn genesis_from_rows_with_keys(
         depositary_key,
         // The dev genesis starts with the Protocol in force.
         protocol_in_force: Some("2005-02-16".to_owned()),
+        ceremony: None,
         params: GenesisParams::default(),
         chain_id: DEV_CHAIN_ID.to_owned(),
         genesis_time_ms: DEV_GENESIS_TIME_MS,

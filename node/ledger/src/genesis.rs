@@ -12,6 +12,7 @@ use super::types::{
     Total, UnitType,
 };
 use crate::calendar::{self, midnight_ms};
+use crate::ceremony::statement::GenesisCeremony;
 use crate::governance::records::{ProposalClass, Validator};
 use crate::leaves::{StateError, StateKey};
 use crate::state::{
@@ -43,6 +44,10 @@ pub struct Genesis {
     /// deposits and the Parties' `co2_1990` (Art. 25.1, 25.2).
     #[serde(default)]
     pub protocol_in_force: Option<String>,
+    /// How the registries agreed this genesis (`kyotod genesis`): their signed
+    /// statements of its keys. None for a genesis one machine wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<GenesisCeremony>,
 }
 
 /// Ledger parameters in a genesis file.

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod block;
 pub mod calendar;
 pub mod cdm;
+pub mod ceremony;
 mod checks;
 pub mod compliance;
 pub mod dev;

@@ -115,6 +115,7 @@ fn genesis(pre_issued: u64) -> Genesis {
         cdm_board_key: hex::encode(board()),
         depositary_key: None,
         protocol_in_force: None,
+        ceremony: None,
         params: GenesisParams {
             cpr_percent_of_assigned: CPR_PERCENT as u32,
             ..GenesisParams::default()

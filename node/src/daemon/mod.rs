@@ -18,6 +18,7 @@ use kyoto_node::mempool::MempoolLimits;
 use kyoto_node::node::{Node, NodeConfig, Role};
 use kyoto_node::rpc;
 
+mod ceremony;
 pub mod config;
 mod metrics;
 mod setup;
@@ -189,6 +190,12 @@ pub enum Command {
     /// Print every setting as a commented config file for `kyotod --config FILE`, each
     /// with its help and default.
     ConfigTemplate,
+    /// A genesis ceremony between registries: `draft`, then `statement` at each
+    /// registry, `collect`, and `validate` at each registry.
+    Genesis {
+        #[command(subcommand)]
+        step: ceremony::Step,
+    },
     /// Writes a genesis with N validators and every key a test network needs:
     /// DIR/genesis.json, DIR/validator-<i>/validator.key and the Party, CDM board and
     /// Depositary keys in DIR/dev-keys/<CODE>.key. Refuses to overwrite a genesis.
@@ -333,6 +340,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(Command::ConfigTemplate) = &args.command {
         print!("{}", config::template());
         return Ok(());
+    }
+    if let Some(Command::Genesis { step }) = &args.command {
+        return ceremony::run(step);
     }
     if let Some(Command::Init {
         validators,

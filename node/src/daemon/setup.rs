@@ -10,10 +10,12 @@ use kyoto_node::chain::{Chain, ChainError};
 use kyoto_node::crypto;
 use kyoto_node::dev;
 use kyoto_node::ledger::Genesis;
+use kyoto_node::ledger::ceremony;
 use kyoto_node::node::Role;
 use kyoto_node::store::{SledStore, Store, StoreError};
 
 use super::Args;
+use super::ceremony::read_party_rows;
 
 /// `kyotod init`: a network genesis and its keys.
 pub fn init_network(
@@ -25,17 +27,7 @@ pub fn init_network(
     parties: Option<&Path>,
 ) -> anyhow::Result<()> {
     let rows = match parties {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let rows = dev::parse_party_rows(&text)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("in {}", path.display()))?;
-            if rows.is_empty() {
-                bail!("{} lists no Party", path.display());
-            }
-            rows
-        }
+        Some(path) => read_party_rows(path)?,
         None => dev::party_rows().map_err(anyhow::Error::msg)?,
     };
     let genesis_path = dir.join("genesis.json");
@@ -142,6 +134,15 @@ pub fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> 
         .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
     let genesis =
         Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    if genesis.ceremony.is_some() {
+        // A genesis the registries agreed: start only from exactly what they signed.
+        ceremony::validate(&genesis).with_context(|| {
+            format!(
+                "{} does not hold up to its ceremony (check it with `kyotod genesis validate`)",
+                genesis_path.display()
+            )
+        })?;
+    }
     if args.observer {
         return Ok((Chain::open(store, &genesis)?, Role::Observer));
     }

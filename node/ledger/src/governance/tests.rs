@@ -54,6 +54,7 @@ fn genesis() -> Genesis {
         params: GenesisParams::default(),
         depositary_key: Some(hex::encode(key(202).verifying_key().to_bytes())),
         protocol_in_force: None,
+        ceremony: None,
     }
 }
 
