@@ -32,6 +32,29 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     pub node: String,
+    /// CA certificate (PEM) to check an https:// node's certificate against (default:
+    /// the system's roots).
+    #[arg(long, global = true, value_name = "FILE", env = "KYOTO_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a node that serves only known clients; needs
+    /// --client-key.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "KYOTO_CLIENT_CERT",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "KYOTO_CLIENT_KEY",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,

@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use kyoto_client::crypto;
 use kyoto_client::{AccountId, PartyCode, UnitType};
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient, transaction_body::Kind};
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_types::StatusExt;
 
 use crate::args::TxOpts;
@@ -65,14 +65,77 @@ pub fn check_account(s: &str) -> anyhow::Result<String> {
     Ok(s.to_owned())
 }
 
-pub async fn connect(url: &str) -> anyhow::Result<LedgerClient<Channel>> {
-    let endpoint = Channel::from_shared(url.to_owned())
+/// TLS for `https://` node URLs: the CA to check the node's certificate against (the
+/// system's roots when none), and a client certificate for a node that asks for one.
+#[derive(Default)]
+pub struct TlsFiles<'a> {
+    pub ca_cert: Option<&'a Path>,
+    pub client_cert: Option<&'a Path>,
+    pub client_key: Option<&'a Path>,
+}
+
+fn read_pem(path: &Path, flag: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{flag}: cannot read {}", path.display()))
+}
+
+impl TlsFiles<'_> {
+    fn config(&self, url: &str) -> anyhow::Result<Option<ClientTlsConfig>> {
+        let given = self.ca_cert.is_some() || self.client_cert.is_some();
+        if !url.starts_with("https://") {
+            if given {
+                anyhow::bail!(
+                    "--ca-cert and --client-cert are for a node served over TLS: give its https:// URL, not {url}"
+                );
+            }
+            return Ok(None);
+        }
+        let mut config = match self.ca_cert {
+            Some(ca) => ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read_pem(ca, "--ca-cert")?)),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        if let (Some(cert), Some(key)) = (self.client_cert, self.client_key) {
+            config = config.identity(Identity::from_pem(
+                read_pem(cert, "--client-cert")?,
+                read_pem(key, "--client-key")?,
+            ));
+        }
+        Ok(Some(config))
+    }
+}
+
+/// An error with its causes, as one line (a TLS failure is named only in its causes).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+pub async fn connect(url: &str, tls: &TlsFiles<'_>) -> anyhow::Result<LedgerClient<Channel>> {
+    let mut endpoint = Channel::from_shared(url.to_owned())
         .with_context(|| format!("`{url}` is not a valid node URL"))?
         .connect_timeout(Duration::from_secs(5));
+    if let Some(config) = tls.config(url)? {
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| anyhow::anyhow!("TLS for {url}: {}", with_causes(&e)))?;
+    }
     let channel = endpoint.connect().await.map_err(|e| {
-        Failure::Unreachable(format!(
-            "cannot reach the node at {url} (is kyotod running?): {e}"
-        ))
+        let why = with_causes(&e);
+        let hint = if why.contains("certificate") {
+            "its TLS certificate is not one this client trusts (--ca-cert)"
+        } else {
+            "is kyotod running?"
+        };
+        Failure::Unreachable(format!("cannot reach the node at {url} ({hint}): {why}"))
     })?;
     // Blocks may be large (up to 4,000 transactions of 16 KiB).
     Ok(LedgerClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))

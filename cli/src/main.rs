@@ -59,7 +59,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let mut client = connect(&cli.node).await?;
+    let tls = client::TlsFiles {
+        ca_cert: cli.ca_cert.as_deref(),
+        client_cert: cli.client_cert.as_deref(),
+        client_key: cli.client_key.as_deref(),
+    };
+    let mut client = connect(&cli.node, &tls).await?;
     match cli.command {
         Command::Account { id } => {
             let resp = client

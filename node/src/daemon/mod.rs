@@ -22,6 +22,7 @@ mod ceremony;
 pub mod config;
 mod metrics;
 mod setup;
+mod tls;
 
 use setup::{init_network, open_chain};
 
@@ -96,6 +97,40 @@ pub struct Args {
         env = "KYOTOD_GRPC_ADDR"
     )]
     pub grpc_addr: SocketAddr,
+    /// TLS on the gRPC API: this node's certificate chain (PEM); needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "KYOTOD_TLS_CERT"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "KYOTOD_TLS_KEY"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// With --tls-cert: serve only clients that present a certificate signed by this CA
+    /// (PEM), e.g. a registry's back office.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "KYOTOD_TLS_CLIENT_CA"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Observers: the CA certificate (PEM) that https:// --sync-from URLs are checked
+    /// against (default: the system's roots).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "observer",
+        env = "KYOTOD_SYNC_CA_CERT"
+    )]
+    pub sync_ca_cert: Option<PathBuf>,
     /// Most gRPC connections served at once; one more is closed at once (and logged).
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub grpc_max_connections: u32,
@@ -246,6 +281,7 @@ fn init_logging(format: LogFormat) {
 async fn run_sync(
     node: Arc<Node>,
     urls: Vec<String>,
+    tls: Option<tonic::transport::ClientTlsConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use kyoto_proto::v1::{GetStatusRequest, StreamBlocksRequest, ledger_client::LedgerClient};
@@ -258,9 +294,8 @@ async fn run_sync(
         turn = turn.wrapping_add(1);
         let from_height = node.chain().map_err(|e| anyhow::anyhow!("{e}"))?.height() + 1;
         let stream = async {
-            let mut client = LedgerClient::connect(url.clone())
-                .await?
-                .max_decoding_message_size(64 * 1024 * 1024);
+            let channel = tls::endpoint(&url, tls.as_ref())?.connect().await?;
+            let mut client = LedgerClient::new(channel).max_decoding_message_size(64 * 1024 * 1024);
             // How far ahead the validator is: this node is behind until it has caught
             // up. A server that does not say still serves blocks, each verified.
             let head = client
@@ -393,6 +428,8 @@ async fn shutdown_signal() {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<()> {
+    let server_tls = tls::server_config(&args)?;
+    let sync_tls = tls::sync_config(&args)?;
     let (chain, role) = open_chain(&args)?;
     tracing::info!(
         chain_id = chain.state().chain_id(),
@@ -429,7 +466,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     }
     let producer = if observer {
         let urls = args.sync_from.clone();
-        tokio::spawn(run_sync(Arc::clone(&node), urls, stop_rx.clone()))
+        tokio::spawn(run_sync(Arc::clone(&node), urls, sync_tls, stop_rx.clone()))
     } else if !args.dev {
         let wal_dir = args.data_dir.join("wal");
         std::fs::create_dir_all(&wal_dir)
@@ -471,15 +508,22 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         max_connections_per_ip: args.grpc_max_connections_per_ip as usize,
         requests_per_sec: args.grpc_requests_per_sec,
     };
+    let scheme = if server_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tls::warn_if_plaintext(addr, server_tls.is_some());
     let server = tokio::spawn(rpc::serve(
         Arc::clone(&node),
         listener,
         grpc_limits,
+        server_tls,
         async move {
             let _ = server_stop.wait_for(|s| *s).await;
         },
     ));
-    println!("kyotod: gRPC listening on http://{addr}");
+    println!("kyotod: gRPC listening on {scheme}://{addr}");
     tracing::info!(%addr, "serving gRPC (kyoto.v1.Ledger, health, reflection)");
 
     let mut producer = producer;

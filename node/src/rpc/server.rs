@@ -19,6 +19,7 @@ pub async fn serve(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     limits: GrpcLimits,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -73,7 +74,11 @@ pub async fn serve(
     });
     let _stop_acceptor = AbortOnDrop(acceptor);
     let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming);
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION)
         // A client that goes silent is found out and its connection closed.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
