@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kyoto_tests::cluster::Cluster;
-use kyoto_tests::{bin, kyotod_exit};
+use kyoto_tests::cluster::{Cluster, free_port};
+use kyoto_tests::{NodeProcess, bin, kyotod_exit};
 
 const PARTIES: &str =
     "code,name,kind,annex_i,annex_b_percent,eit,base_year_t_co2e,member_of,status,in_force_since
@@ -250,7 +250,45 @@ fn four_registries_agree_a_genesis_and_start_the_network_from_it() {
         "{stderr}"
     );
 
-    // 5. The four validating registries start the network from the genesis.
+    // 5. Each validating registry writes its node's home from the genesis: the config
+    // names its files, and the validator key is the one it stated.
+    for (party, home) in homes.iter().take(VALIDATING.len()) {
+        let out = Command::new(bin("kyotod"))
+            .current_dir(home)
+            .args(["init", "--home", ".", "--genesis", "genesis.json"])
+            .output()
+            .expect("run kyotod init --home");
+        assert!(
+            out.status.success(),
+            "{party}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = std::fs::read_to_string(home.join("config.toml")).expect("config.toml");
+        assert!(config.contains("\nvalidator-key = \""), "{config}");
+        assert!(
+            !config.contains("\njoin = true"),
+            "{party}'s key is in the genesis"
+        );
+    }
+    let first = &homes[0].1;
+    let (p2p, gossip) = (free_port(), free_port());
+    let node = NodeProcess::start(
+        &first.join("data"),
+        &[
+            "--config",
+            &first.join("config.toml").display().to_string(),
+            "--p2p-addr",
+            &format!("/ip4/127.0.0.1/tcp/{p2p}"),
+            "--gossip-addr",
+            &format!("/ip4/127.0.0.1/tcp/{gossip}"),
+        ],
+    );
+    let status = node.kyoto(&["--output", "json", "status"]).json();
+    assert_eq!(status["role"], "validator");
+    assert_eq!(status["genesisHash"], serde_json::json!(collected_hash));
+    drop(node);
+
+    // 6. The four validating registries start the network from the genesis.
     send(&coord.join("genesis.json"), root);
     let c = Cluster::start_prepared(root, VALIDATING.len(), &[]);
     let urls = c.urls();

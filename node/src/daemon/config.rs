@@ -107,6 +107,12 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Args> {
 
 /// Every setting, commented, with its help and default: a config file to start from.
 pub fn template() -> String {
+    template_with(&[])
+}
+
+/// [`template`] with the settings of `set` written out (key, TOML value) instead of
+/// commented, each under its help.
+pub fn template_with(set: &[(&str, toml::Value)]) -> String {
     let cmd = Args::command();
     let mut out = String::from(
         "# kyotod configuration (kyotod --config FILE, or KYOTOD_CONFIG).\n\
@@ -138,7 +144,10 @@ pub fn template() -> String {
             (_, false) => "false".to_owned(),
             (None, true) => "\"\"".to_owned(),
         };
-        out.push_str(&format!("# {long} = {shown}\n"));
+        match set.iter().find(|(k, _)| *k == long) {
+            Some((_, value)) => out.push_str(&format!("{long} = {value}\n")),
+            None => out.push_str(&format!("# {long} = {shown}\n")),
+        }
     }
     out
 }

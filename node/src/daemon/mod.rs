@@ -24,7 +24,7 @@ mod metrics;
 mod setup;
 mod tls;
 
-use setup::{init_network, open_chain};
+use setup::{init_home, init_network, open_chain};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -255,6 +255,20 @@ pub enum Command {
         /// (default: the built-in table of every Party and signatory).
         #[arg(long, value_name = "FILE")]
         parties: Option<PathBuf>,
+        /// Instead of a test network: one node's home directory for a network whose
+        /// genesis is agreed — DIR/config.toml (every setting, commented, with the
+        /// node's files set), DIR/validator.key (kept if there, as `kyotod genesis
+        /// statement` made it) and DIR/genesis.json. Start it with `kyotod --config
+        /// DIR/config.toml`.
+        #[arg(long, value_name = "DIR", requires = "genesis", conflicts_with_all = ["validators", "dir", "chain_id", "parties"])]
+        home: Option<PathBuf>,
+        /// With --home: the network's genesis (checked, its ceremony validated).
+        #[arg(long, value_name = "FILE", requires = "home")]
+        genesis: Option<PathBuf>,
+        /// With --home: an observer's home, following these validators' gRPC URLs (no
+        /// validator key).
+        #[arg(long, value_name = "URL", requires = "home", value_delimiter = ',')]
+        observe: Vec<String>,
     },
 }
 
@@ -386,8 +400,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         notice_months,
         session_seconds,
         parties,
+        home,
+        genesis,
+        observe,
     }) = &args.command
     {
+        if let (Some(home), Some(genesis)) = (home, genesis) {
+            return init_home(home, genesis, observe);
+        }
         return init_network(
             *validators,
             dir,

@@ -72,6 +72,95 @@ pub fn init_network(
     Ok(())
 }
 
+/// `kyotod init --home DIR --genesis FILE`: one node's home directory (README, "A home
+/// directory"). The genesis is checked (and its ceremony validated) before anything is
+/// written; an existing key is kept, an existing config or genesis is not overwritten.
+pub fn init_home(home: &Path, genesis_path: &Path, observe: &[String]) -> anyhow::Result<()> {
+    let bytes = std::fs::read(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+    let genesis =
+        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    genesis
+        .build_state()
+        .with_context(|| format!("in {}", genesis_path.display()))?;
+    if genesis.ceremony.is_some() {
+        ceremony::validate(&genesis).with_context(|| format!("in {}", genesis_path.display()))?;
+    }
+    let config_path = home.join("config.toml");
+    if config_path.exists() {
+        bail!(
+            "{} exists; edit it, or remove it to write a new one",
+            config_path.display()
+        );
+    }
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+    let home = home
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", home.display()))?;
+    let path_value = |p: &Path| toml::Value::String(p.display().to_string());
+    let home_genesis = home.join("genesis.json");
+    if home_genesis.exists() {
+        if std::fs::read(&home_genesis).ok().as_deref() != Some(bytes.as_slice()) {
+            bail!(
+                "{} exists and differs from {}; remove it first",
+                home_genesis.display(),
+                genesis_path.display()
+            );
+        }
+    } else {
+        std::fs::write(&home_genesis, &bytes)
+            .with_context(|| format!("cannot write {}", home_genesis.display()))?;
+    }
+    let mut set = vec![
+        ("genesis", path_value(&home_genesis)),
+        ("data-dir", path_value(&home.join("data"))),
+    ];
+    let mut notes = Vec::new();
+    if observe.is_empty() {
+        let key_path = home.join("validator.key");
+        let key = if key_path.exists() {
+            crypto::read_key_file(&key_path)?
+        } else {
+            let key = crypto::generate_key();
+            crypto::write_key_file(&key_path, &key)?;
+            key
+        };
+        set.push(("validator-key", path_value(&key_path)));
+        let public = key.verifying_key().to_bytes();
+        if !genesis.validator_keys()?.contains(&public) {
+            set.push(("join", toml::Value::Boolean(true)));
+            notes.push(format!(
+                "{} is not a validator of this genesis: the node follows without voting until governance adds {} (join = true)",
+                key_path.display(),
+                hex::encode(public)
+            ));
+        }
+        notes.push("set peer and gossip-peer to the other validators' addresses".to_owned());
+    } else {
+        set.push(("observer", toml::Value::Boolean(true)));
+        set.push((
+            "sync-from",
+            toml::Value::Array(observe.iter().cloned().map(toml::Value::String).collect()),
+        ));
+    }
+    std::fs::write(&config_path, super::config::template_with(&set))
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    println!(
+        "wrote {} for chain {} (genesis hash {})",
+        config_path.display(),
+        genesis.chain_id,
+        hex::encode(genesis.hash()?)
+    );
+    for note in notes {
+        println!("  {note}");
+    }
+    println!(
+        "start the node with `kyotod --config {}`",
+        config_path.display()
+    );
+    Ok(())
+}
+
 /// Generates the dev genesis and writes every key under `data_dir`.
 fn init_dev_genesis(data_dir: &Path) -> Result<Genesis, ChainError> {
     let io = |what: &str, e: std::io::Error| {
