@@ -348,6 +348,14 @@ pub enum Command {
         #[arg(long)]
         after: Option<String>,
     },
+    /// Back up the node's committed chain: every block up to its height with its commit
+    /// certificate, into FILE (replaced only once the new backup is complete). Restore
+    /// it with `kyotod restore`.
+    Backup {
+        /// The backup file to write (e.g. /backups/kyoto-2026-12-04.kbk).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Follow the ledger: print each transaction that changes an account's (or a
     /// Party's accounts') holdings as its block commits, until interrupted.
     Watch {

@@ -3,6 +3,7 @@
 //! the node's gRPC API.
 
 mod args;
+mod backup;
 mod client;
 mod exit;
 mod json;
@@ -92,6 +93,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let resp =
                 lists::accounts(&mut client, party.unwrap_or_default(), holder_key, &page).await?;
             out.accounts(&resp)
+        }
+        Command::Backup { out: path } => {
+            let (header, bytes) = backup::backup(&mut client, &path).await?;
+            out.backed_up(&path, &header, bytes)
         }
         Command::Watch {
             account,

@@ -16,6 +16,8 @@ pub mod store;
 pub mod tx;
 pub mod wire;
 
+/// The backup file format (written by `kyoto backup`, `cli/client`).
+pub use kyoto_client::backup;
 /// The signing contract and key files (shared with clients, `cli/client`).
 pub use kyoto_client::crypto;
 /// The Kyoto rules (their own crate, `node/ledger`, which cannot do IO).

@@ -17,7 +17,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(signed_tx gossip_batch consensus_msg proposal_stream stored_records genesis ledger_tx)
+  targets=(signed_tx gossip_batch consensus_msg proposal_stream stored_records genesis backup ledger_tx)
 fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \

@@ -2,6 +2,7 @@
 //! read transactions without linking the node. The `kyoto` CLI, the benches and the
 //! node itself share it, so the signing contract exists once.
 //!
+//! - [`backup`]: the backup file `kyoto backup` writes and `kyotod restore` reads.
 //! - [`crypto`]: the domain-separated Ed25519 signing contract, strict verification
 //!   (single and batched), SHA-256, and PKCS#8 key files.
 //! - [`sign_transaction`]: a `TransactionBody` encoded and signed, ready to submit.
@@ -9,6 +10,7 @@
 //!   re-exported from the pure `kyoto-ledger` crate, with its [`calendar`] (how the
 //!   ledger reads and writes dates).
 
+pub mod backup;
 pub mod crypto;
 
 use kyoto_proto::v1 as pb;

@@ -344,6 +344,28 @@ impl Output {
         Ok(())
     }
 
+    pub fn backed_up(&self, path: &Path, h: &pb::BackupHeader, bytes: u64) -> anyhow::Result<()> {
+        if self.is_json() {
+            let mut v = serde_json::to_value(h)?;
+            v["file"] = serde_json::json!(path.display().to_string());
+            v["bytes"] = serde_json::json!(bytes);
+            return json(&v);
+        }
+        say!(
+            "backed up blocks 1 to {} of {} to {} ({} bytes)",
+            h.height,
+            h.chain_id,
+            path.display(),
+            qty(bytes)
+        );
+        say!("state root: {}", hex::encode(&h.state_root));
+        say!(
+            "block time: {}",
+            kyoto_client::calendar::format_instant(h.latest_block_time_ms)
+        );
+        Ok(())
+    }
+
     pub fn status(&self, s: &pb::GetStatusResponse) -> anyhow::Result<()> {
         if self.is_json() {
             return json(s);

@@ -75,8 +75,10 @@ pub enum Step {
     },
     /// Coordinator: check every statement and write the genesis they and the draft give.
     Collect {
+        /// The draft the statements were made on.
         #[arg(long, value_name = "FILE")]
         draft: PathBuf,
+        /// Where to write the genesis.
         #[arg(long, value_name = "FILE", default_value = "genesis.json")]
         out: PathBuf,
         /// The statements, one file each.
@@ -87,6 +89,7 @@ pub enum Step {
     /// signature, that its keys are exactly the statements' — and print its hash, to
     /// compare out of band.
     Validate {
+        /// The genesis the coordinator sent.
         genesis: PathBuf,
         /// Also check that the genesis was made from this draft.
         #[arg(long, value_name = "FILE")]

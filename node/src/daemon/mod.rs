@@ -21,6 +21,7 @@ use kyoto_node::rpc;
 mod ceremony;
 pub mod config;
 mod metrics;
+mod restore;
 mod setup;
 mod tls;
 
@@ -231,6 +232,20 @@ pub enum Command {
         #[command(subcommand)]
         step: ceremony::Step,
     },
+    /// Restore a node's data directory from a backup file (`kyoto backup`), verifying
+    /// every block's commit certificate and transactions first; then start the node on
+    /// it as before (validator, observer, or `--dev --genesis … --validator-key …`).
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        backup: PathBuf,
+        /// The network's genesis.
+        #[arg(long, value_name = "FILE")]
+        genesis: PathBuf,
+        /// The new data directory (it must hold no chain).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
     /// Writes a genesis with N validators and every key a test network needs:
     /// DIR/genesis.json, DIR/validator-<i>/validator.key and the Party, CDM board and
     /// Depositary keys in DIR/dev-keys/<CODE>.key. Refuses to overwrite a genesis.
@@ -392,6 +407,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(Command::Genesis { step }) = &args.command {
         return ceremony::run(step);
+    }
+    if let Some(Command::Restore {
+        backup,
+        genesis,
+        data_dir,
+    }) = &args.command
+    {
+        return restore::restore(backup, genesis, data_dir);
     }
     if let Some(Command::Init {
         validators,

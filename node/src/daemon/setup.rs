@@ -72,20 +72,33 @@ pub fn init_network(
     Ok(())
 }
 
+/// Reads a network's genesis file; a genesis with a ceremony section must hold up to it:
+/// a node starts only from exactly what the registries signed.
+pub fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read genesis {}", path.display()))?;
+    let genesis = Genesis::from_json(&bytes).with_context(|| format!("in {}", path.display()))?;
+    if genesis.ceremony.is_some() {
+        ceremony::validate(&genesis).with_context(|| {
+            format!(
+                "{} does not hold up to its ceremony (check it with `kyotod genesis validate`)",
+                path.display()
+            )
+        })?;
+    }
+    Ok(genesis)
+}
+
 /// `kyotod init --home DIR --genesis FILE`: one node's home directory (README, "A home
 /// directory"). The genesis is checked (and its ceremony validated) before anything is
 /// written; an existing key is kept, an existing config or genesis is not overwritten.
 pub fn init_home(home: &Path, genesis_path: &Path, observe: &[String]) -> anyhow::Result<()> {
-    let bytes = std::fs::read(genesis_path)
-        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
-    let genesis =
-        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    let genesis = read_genesis(genesis_path)?;
     genesis
         .build_state()
         .with_context(|| format!("in {}", genesis_path.display()))?;
-    if genesis.ceremony.is_some() {
-        ceremony::validate(&genesis).with_context(|| format!("in {}", genesis_path.display()))?;
-    }
+    let bytes = std::fs::read(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
     let config_path = home.join("config.toml");
     if config_path.exists() {
         bail!(
@@ -219,19 +232,7 @@ pub fn open_chain(args: &Args) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> 
             "give --dev to run a single-validator dev chain, --genesis FILE --validator-key FILE for a network, or --observer --genesis FILE --sync-from URL for a read-only replica"
         );
     };
-    let bytes = std::fs::read(genesis_path)
-        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
-    let genesis =
-        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
-    if genesis.ceremony.is_some() {
-        // A genesis the registries agreed: start only from exactly what they signed.
-        ceremony::validate(&genesis).with_context(|| {
-            format!(
-                "{} does not hold up to its ceremony (check it with `kyotod genesis validate`)",
-                genesis_path.display()
-            )
-        })?;
-    }
+    let genesis = read_genesis(genesis_path)?;
     if args.observer {
         return Ok((Chain::open(store, &genesis)?, Role::Observer));
     }
