@@ -114,6 +114,9 @@ pub async fn run(
             yamux::Config::default,
         )
         .map_err(|e| GossipError::Setup(format!("gossip transport: {e}")))?
+        // Peers named by host (`/dns4/registry.example/tcp/26657`), as consensus takes them.
+        .with_dns()
+        .map_err(|e| GossipError::Setup(format!("gossip DNS resolver: {e}")))?
         .with_behaviour(|_| {
             gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)

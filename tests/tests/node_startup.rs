@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use kyoto_tests::{NodeProcess, kyotod_exit};
+use kyoto_tests::cluster::free_port;
+use kyoto_tests::{NodeProcess, json_u64, kyotod_exit};
 
 #[test]
 fn a_node_runs_from_a_genesis_file_with_its_validator_key() {
@@ -138,4 +139,55 @@ fn bad_configurations_fail_at_start_with_a_reason() {
         Duration::from_secs(30),
     );
     assert!(!ok && err.contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn validators_find_peers_named_by_host() {
+    // As a compose file or a registry's config names them: /dns4/<host>/tcp/<port>.
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path();
+    let init = std::process::Command::new(kyoto_tests::bin("kyotod"))
+        .args(["init", "--validators", "4", "--dir"])
+        .arg(net)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let genesis = net.join("genesis.json");
+    let ports: Vec<(u16, u16)> = (0..2).map(|_| (free_port(), free_port())).collect();
+    let start = |i: usize| {
+        let (p2p, gossip) = ports[i];
+        let (peer_p2p, peer_gossip) = ports[1 - i];
+        let data = net.join(format!("validator-{}", i + 1));
+        let key = data.join("validator.key");
+        NodeProcess::start(
+            &data,
+            &[
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--validator-key",
+                key.to_str().unwrap(),
+                "--p2p-addr",
+                &format!("/ip4/127.0.0.1/tcp/{p2p}"),
+                "--peer",
+                &format!("/dns4/localhost/tcp/{peer_p2p}"),
+                "--gossip-addr",
+                &format!("/ip4/127.0.0.1/tcp/{gossip}"),
+                "--gossip-peer",
+                &format!("/dns4/localhost/tcp/{peer_gossip}"),
+            ],
+        )
+    };
+    let (first, _second) = (start(0), start(1));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = first.kyoto(&["--output", "json", "status"]).json();
+        if json_u64(&s["gossipPeersConnected"]) == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gossip peer named by host was not reached: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

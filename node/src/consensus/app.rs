@@ -241,6 +241,30 @@ impl App {
             } => {
                 if !evidence.is_empty() {
                     tracing::warn!(height = %certificate.height, ?evidence, "validators equivocated");
+                    // Named in `kyoto status` as the last fault seen (the validators of
+                    // the ledger's set whose double votes or proposals Malachite kept).
+                    let named: Vec<String> = self
+                        .node
+                        .chain()?
+                        .state()
+                        .governance()
+                        .validators
+                        .iter()
+                        .filter(|v| {
+                            let a = Address(v.key);
+                            evidence.votes.get(&a).is_some() || evidence.proposals.get(&a).is_some()
+                        })
+                        .map(|v| format!("{} ({})", v.name, v.party))
+                        .collect();
+                    self.node.note_fault(&format!(
+                        "equivocation at height {}: {} signed two different votes or proposals",
+                        certificate.height,
+                        if named.is_empty() {
+                            "a validator".to_owned()
+                        } else {
+                            named.join(", ")
+                        }
+                    ));
                 }
                 let next = Height(self.node.chain()?.height() + 1);
                 let _ = reply.send(Next::Start(next, params(&self.node)?));
