@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use kyoto_tests::cluster::Cluster;
 use kyoto_tests::json_u64;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -223,6 +224,26 @@ fn a_validator_killed_under_load_catches_up_and_loses_nothing() {
     assert!(started.elapsed() < Duration::from_secs(240));
 }
 
+/// The gRPC health status of the ledger service at `url`.
+fn health(url: &str) -> i32 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let channel = tonic::transport::Channel::from_shared(url.to_owned())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "kyoto.v1.Ledger".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    })
+}
+
 #[test]
 fn without_a_quorum_nothing_commits_and_progress_resumes_with_it() {
     let _one = serial();
@@ -243,10 +264,39 @@ fn without_a_quorum_nothing_commits_and_progress_resumes_with_it() {
     assert_eq!(c.height(1), stalled, "no block without a quorum");
     let tx = c.kyoto(0, &["--output", "json", "tx", &hash]).json();
     assert_eq!(tx["status"], "TRANSACTION_STATUS_PENDING", "{tx}");
+    // After 30 s without a commit a validator says it is cut off, and health agrees.
+    let url = c.urls()[0].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = Cluster::status(&url, &c.dir);
+        if s["syncState"] == "cut_off" {
+            assert_ne!(s["serving"], true, "false is left out of the JSON: {s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never cut off: {s}");
+        thread::sleep(Duration::from_millis(500));
+    }
+    // The health service follows the standing within its 1 s report interval.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while health(&url) != ServingStatus::NotServing as i32 {
+        assert!(
+            Instant::now() < deadline,
+            "health stayed SERVING while cut off"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
     // Quorum back: the transfer commits and the chain moves on.
     c.start_validator(2);
     c.start_validator(3);
     wait_committed(&c, &hash, "no progress after the restart");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&url) != ServingStatus::Serving as i32 {
+        assert!(
+            Instant::now() < deadline,
+            "health did not return to SERVING"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
     let urls = c.urls();
     let top = max_height(&c, &urls);
     assert!(top > stalled);
