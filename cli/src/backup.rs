@@ -15,10 +15,13 @@ use crate::client::from_status;
 use crate::exit::Failure;
 
 /// The file a backup is written to before it replaces `out`, whole.
-fn partial(out: &Path) -> PathBuf {
-    let mut name = out.file_name().unwrap_or_default().to_owned();
+fn partial(out: &Path) -> anyhow::Result<PathBuf> {
+    let Some(name) = out.file_name().filter(|_| !out.is_dir()) else {
+        anyhow::bail!("--out {} is not a file name", out.display());
+    };
+    let mut name = name.to_owned();
     name.push(".partial");
-    out.with_file_name(name)
+    Ok(out.with_file_name(name))
 }
 
 /// Writes the backup of the node's committed chain at its current height to `out`
@@ -40,7 +43,7 @@ pub async fn backup(
         state_root: status.state_root,
         latest_block_time_ms: status.latest_block_time_ms,
     };
-    let tmp = partial(out);
+    let tmp = partial(out)?;
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = async {
         let mut writer = BackupWriter::new(BufWriter::new(file), &header)?;

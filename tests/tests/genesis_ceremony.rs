@@ -162,6 +162,24 @@ fn four_registries_agree_a_genesis_and_start_the_network_from_it() {
         ],
         "USA is not a Party of the draft",
     );
+    refused(
+        &coord,
+        &[
+            "statement",
+            "--draft",
+            "draft.json",
+            "--home",
+            "board",
+            "--cdm-board",
+            "--validators",
+            "1",
+        ],
+        "run no validator",
+    );
+    assert!(
+        !coord.join("board").exists(),
+        "a refused statement wrote keys"
+    );
 
     // 3. The coordinator collects. Without Korea's statement it names what is missing;
     // a statement changed in transit does not verify.

@@ -191,3 +191,73 @@ fn validators_find_peers_named_by_host() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_config_file_and_flags_complete_each_other() {
+    // kyotod init --home writes genesis and validator-key into config.toml; a flag that
+    // needs them (--join) completes the file rather than being refused.
+    let dir = tempfile::tempdir().unwrap();
+    let dev_dir = dir.path().join("dev");
+    let mut dev = NodeProcess::start_dev(&dev_dir);
+    dev.kill9();
+    let home = dir.path().join("home");
+    let out = std::process::Command::new(kyoto_tests::bin("kyotod"))
+        .args(["init", "--home"])
+        .arg(&home)
+        .arg("--genesis")
+        .arg(dev_dir.join("genesis.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("join = true"),
+        "a new key is not in the genesis: {stdout}"
+    );
+    assert!(stdout.contains("no ceremony section"), "{stdout}");
+    let config = home.join("config.toml");
+    let node = NodeProcess::start(
+        &home.join("data"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--join",
+            "--p2p-addr",
+            "/ip4/127.0.0.1/tcp/0",
+            "--gossip-addr",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
+    );
+    let status = node.kyoto(&["--output", "json", "status"]).json();
+    assert_eq!(status["role"], "joining", "{status}");
+    drop(node);
+    // What does not go together is refused whichever source it comes from.
+    let half = dir.path().join("half.toml");
+    std::fs::write(&half, "join = true\n").unwrap();
+    let data = dir.path().join("x");
+    let (ok, err) = kyotod_exit(
+        &[
+            "--config",
+            half.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("--join needs --validator-key"), "{err}");
+    let (ok, err) = kyotod_exit(
+        &[
+            "--sync-from",
+            "http://127.0.0.1:1",
+            "--dev",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!ok && err.contains("--sync-from is for observers"), "{err}");
+}

@@ -239,6 +239,17 @@ fn bad_tls_files_stop_the_node_and_a_public_plaintext_api_warns() {
         Duration::from_secs(30),
     );
     assert!(!ok && stderr.contains("--tls-key"), "{stderr}");
+    // Half a TLS setting in a config file is an error too, never plaintext.
+    let config = root.join("half.toml");
+    std::fs::write(&config, format!("tls-cert = {junk:?}\n")).unwrap();
+    let (ok, stderr) = kyotod_exit(
+        &["--dev", "--data-dir", &data, "--config", &s(&config)],
+        Duration::from_secs(30),
+    );
+    assert!(
+        !ok && stderr.contains("--tls-cert needs --tls-key"),
+        "{stderr}"
+    );
 
     // Listening on every interface without TLS: one warning at start.
     let mut child = Command::new(bin("kyotod"))

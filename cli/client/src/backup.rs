@@ -111,6 +111,12 @@ pub struct BackupWriter<W: Write> {
 
 impl<W: Write> BackupWriter<W> {
     pub fn new(mut w: W, header: &pb::BackupHeader) -> Result<Self, BackupError> {
+        if header.height == u64::MAX {
+            return Err(BackupError::OutOfOrder {
+                expected: u64::MAX - 1,
+                found: u64::MAX,
+            });
+        }
         w.write_all(MAGIC)?;
         write_record(&mut w, &header.encode_to_vec())?;
         Ok(Self {
@@ -136,7 +142,7 @@ impl<W: Write> BackupWriter<W> {
 
     /// The heights still to write before the backup is complete.
     pub fn remaining(&self) -> u64 {
-        self.promised + 1 - self.next
+        (self.promised + 1).saturating_sub(self.next)
     }
 
     /// Checks every promised block was written and returns the writer.

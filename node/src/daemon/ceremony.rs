@@ -281,6 +281,16 @@ fn statement(
         }
     };
     let count = validators.unwrap_or(usize::from(role == StatementRole::Party));
+    // Checked before any key is written, so a refused statement leaves no key behind.
+    if role != StatementRole::Party && count > 0 {
+        bail!("the CDM board and the Depositary run no validator: a validator serves a Party");
+    }
+    if count > ceremony::MAX_VALIDATORS_PER_STATEMENT {
+        bail!(
+            "--validators {count}: a statement may name at most {}",
+            ceremony::MAX_VALIDATORS_PER_STATEMENT
+        );
+    }
     std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
     let authority_path = home.join(format!("{name}.key"));
     let (authority, fate) = key_at(&authority_path)?;

@@ -57,7 +57,6 @@ pub struct Args {
     #[arg(
         long,
         value_name = "FILE",
-        requires = "genesis",
         conflicts_with = "observer",
         env = "KYOTOD_VALIDATOR_KEY"
     )]
@@ -65,11 +64,11 @@ pub struct Args {
     /// With --validator-key: the key is not (yet) a validator of this network. The node
     /// follows consensus without voting and starts voting once governance adds its key
     /// (`kyoto gov propose ... add-validator`).
-    #[arg(long, requires = "validator_key")]
+    #[arg(long)]
     pub join: bool,
     /// Run a read-only replica that follows a validator and verifies every block's
     /// commit certificate and transactions (needs --genesis and --sync-from).
-    #[arg(long, requires_all = ["genesis", "sync_from"], conflicts_with = "dev")]
+    #[arg(long, conflicts_with = "dev")]
     pub observer: bool,
     /// The validators' gRPC URLs an observer follows (repeat, or separate with
     /// commas); it follows the first that answers and moves to the next when that
@@ -77,7 +76,6 @@ pub struct Args {
     #[arg(
         long,
         value_name = "URL",
-        requires = "observer",
         value_delimiter = ',',
         num_args = 1..
     )]
@@ -99,38 +97,18 @@ pub struct Args {
     )]
     pub grpc_addr: SocketAddr,
     /// TLS on the gRPC API: this node's certificate chain (PEM); needs --tls-key.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "tls_key",
-        env = "KYOTOD_TLS_CERT"
-    )]
+    #[arg(long, value_name = "FILE", env = "KYOTOD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "tls_cert",
-        env = "KYOTOD_TLS_KEY"
-    )]
+    #[arg(long, value_name = "FILE", env = "KYOTOD_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// With --tls-cert: serve only clients that present a certificate signed by this CA
     /// (PEM), e.g. a registry's back office.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "tls_cert",
-        env = "KYOTOD_TLS_CLIENT_CA"
-    )]
+    #[arg(long, value_name = "FILE", env = "KYOTOD_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
     /// Observers: the CA certificate (PEM) that https:// --sync-from URLs are checked
     /// against (default: the system's roots).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "observer",
-        env = "KYOTOD_SYNC_CA_CERT"
-    )]
+    #[arg(long, value_name = "FILE", env = "KYOTOD_SYNC_CA_CERT")]
     pub sync_ca_cert: Option<PathBuf>,
     /// Most gRPC connections served at once; one more is closed at once (and logged).
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -471,6 +449,7 @@ async fn shutdown_signal() {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<()> {
+    setup::check_combinations(&args)?;
     let server_tls = tls::server_config(&args)?;
     let sync_tls = tls::sync_config(&args)?;
     let (chain, role) = open_chain(&args)?;

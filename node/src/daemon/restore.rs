@@ -84,8 +84,15 @@ pub fn restore(backup: &Path, genesis_path: &Path, data_dir: &Path) -> anyhow::R
             return Err(e);
         }
     };
-    std::fs::rename(&staging, &db)
-        .with_context(|| format!("cannot move {} to {}", staging.display(), db.display()))?;
+    if let Err(e) = std::fs::rename(&staging, &db) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e)
+            .with_context(|| format!("cannot move {} to {}", staging.display(), db.display()));
+    }
+    // The rename itself must survive a crash.
+    File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", data_dir.display()))?;
     println!(
         "restored {} to height {height}, state root {}: every block's commit certificate and transactions verified",
         db.display(),

@@ -72,6 +72,31 @@ pub fn init_network(
     Ok(())
 }
 
+/// Settings that only make sense together. Checked here rather than by clap, whose
+/// `requires` neither sees a setting from the config file nor lets a flag complete one.
+pub fn check_combinations(args: &Args) -> anyhow::Result<()> {
+    if args.join && args.validator_key.is_none() {
+        bail!("--join needs --validator-key (the key governance is to add)");
+    }
+    if args.validator_key.is_some() && args.genesis.is_none() {
+        bail!("--validator-key needs --genesis (the network the key validates)");
+    }
+    if args.observer {
+        if args.dev {
+            bail!("--observer and --dev exclude each other: an observer follows a network");
+        }
+        if args.validator_key.is_some() {
+            bail!("--observer runs no validator: leave out --validator-key");
+        }
+        if args.genesis.is_none() || args.sync_from.is_empty() {
+            bail!("--observer needs --genesis FILE and --sync-from URL");
+        }
+    } else if !args.sync_from.is_empty() {
+        bail!("--sync-from is for observers (--observer)");
+    }
+    Ok(())
+}
+
 /// Reads a network's genesis file; a genesis with a ceremony section must hold up to it:
 /// a node starts only from exactly what the registries signed.
 pub fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
@@ -158,6 +183,11 @@ pub fn init_home(home: &Path, genesis_path: &Path, observe: &[String]) -> anyhow
     }
     std::fs::write(&config_path, super::config::template_with(&set))
         .with_context(|| format!("cannot write {}", config_path.display()))?;
+    if genesis.ceremony.is_none() {
+        notes.push(
+            "this genesis has no ceremony section: no registry's signed statement backs its keys; compare its hash with the other registries' before starting".to_owned(),
+        );
+    }
     println!(
         "wrote {} for chain {} (genesis hash {})",
         config_path.display(),
@@ -263,10 +293,7 @@ fn open_custom_dev_chain(
     store: Box<dyn Store>,
 ) -> anyhow::Result<(Chain<Box<dyn Store>>, Role)> {
     let genesis_path = args.genesis.as_deref().unwrap_or(Path::new(""));
-    let bytes = std::fs::read(genesis_path)
-        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
-    let genesis =
-        Genesis::from_json(&bytes).with_context(|| format!("in {}", genesis_path.display()))?;
+    let genesis = read_genesis(genesis_path)?;
     let Some(key_path) = &args.validator_key else {
         bail!("--dev --genesis needs --validator-key FILE: the key of the genesis's one validator");
     };

@@ -25,9 +25,22 @@ fn read_pem(path: &Path, what: &str, label: &str) -> anyhow::Result<Vec<u8>> {
 
 /// The server's TLS configuration from `--tls-cert`, `--tls-key` and `--tls-client-ca`,
 /// checked now so that a bad file stops the node at start, not at the first handshake.
+///
+/// The pairings are checked here rather than by clap, whose `requires` does not see
+/// settings that come from a config file: half a TLS setting never means plaintext.
 pub fn server_config(args: &Args) -> anyhow::Result<Option<ServerTlsConfig>> {
-    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
-        return Ok(None);
+    let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+        (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate it is the key of)"),
+        (None, None) => {
+            if args.tls_client_ca.is_some() {
+                bail!(
+                    "--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for over TLS"
+                );
+            }
+            return Ok(None);
+        }
     };
     let identity = Identity::from_pem(
         read_pem(cert, "--tls-cert", "CERTIFICATE")?,
@@ -68,6 +81,9 @@ pub fn warn_if_plaintext(addr: SocketAddr, tls: bool) {
 /// The client TLS an observer uses for `https://` sync URLs: `--sync-ca-cert`, or the
 /// system's roots.
 pub fn sync_config(args: &Args) -> anyhow::Result<Option<ClientTlsConfig>> {
+    if args.sync_ca_cert.is_some() && !args.observer {
+        bail!("--sync-ca-cert is for observers (--observer)");
+    }
     let https = args.sync_from.iter().any(|u| u.starts_with("https://"));
     match &args.sync_ca_cert {
         Some(path) => {
