@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 use kyoto_ledger::genesis::GenesisParams;
+use kyoto_ledger::governance::{AdoptionMethod, Choice, GovTx, Outcome, ProposalKind};
 use kyoto_ledger::{
     AccountId, AccountKind, Activity, BlockContext, Genesis, GenesisIssuance, GenesisParty,
     GenesisValidator, PartyCode, PublicKey, State, Tx, TxKind, UnitFilter, UnitType,
@@ -31,6 +32,8 @@ const PARTIES: [(&str, bool, bool, u64); 4] = [
     ("DDD", true, false, 0),
 ];
 const HOLDERS: usize = 2;
+/// A voting session of the model's genesis, seconds.
+const SESSION_SECONDS: u32 = 3600;
 const CPR_PERCENT: u64 = 60;
 const PROJECTS: [&str; 2] = ["P1", "P2"];
 /// 2008-01-01 and 2016-01-01 (after period 1's true-up), ms.
@@ -118,6 +121,10 @@ fn genesis(pre_issued: u64) -> Genesis {
         ceremony: None,
         params: GenesisParams {
             cpr_percent_of_assigned: CPR_PERCENT as u32,
+            // Governance in the model: voting opens when a proposal is made and closes
+            // an hour later, so blocks at T0 vote and blocks after the jump are too late.
+            notice_months: 0,
+            session_seconds: SESSION_SECONDS,
             ..GenesisParams::default()
         },
     }
@@ -194,6 +201,17 @@ enum Op {
         to: usize,
         amount: u64,
     },
+    /// A Protocol amendment (Art. 20): it moves no unit, whatever becomes of it.
+    Propose {
+        party: usize,
+        wrong_signer: bool,
+    },
+    Vote {
+        proposal: u64,
+        party: usize,
+        choice: usize,
+        wrong_signer: bool,
+    },
     Cancel {
         from: usize,
         amount: u64,
@@ -252,7 +270,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..2usize, prop_oneof![Just(0usize), Just(3usize), 0..40usize], 0..100u64).prop_map(|(project, to, amount)| Op::Forward { project, to, amount }),
         2 => (account_choice(), 0..60u64, any::<bool>(), unit_choice()).prop_map(|(from, amount, net_source, unit)| Op::Cancel { from, amount, net_source, unit }),
         4 => (p.clone(), 0..300u64, unit_choice()).prop_map(|(party, amount, unit)| Op::Retire { party, amount, unit }),
-        4 => (p, 0..100u64, unit_choice()).prop_map(|(party, amount, unit)| Op::CarryOver { party, amount, unit }),
+        4 => (p.clone(), 0..100u64, unit_choice()).prop_map(|(party, amount, unit)| Op::CarryOver { party, amount, unit }),
+        3 => (p.clone(), prop::bool::weighted(0.1)).prop_map(|(party, wrong_signer)| Op::Propose { party, wrong_signer }),
+        // Mostly the first proposals, so that Parties vote twice; sometimes none.
+        5 => (prop_oneof![8 => 1..3u64, 2 => 0..5u64], p, 0..3usize, prop::bool::weighted(0.1)).prop_map(|(proposal, party, choice, wrong_signer)| Op::Vote { proposal, party, choice, wrong_signer }),
     ]
 }
 
@@ -293,6 +314,9 @@ struct Model {
     projects: BTreeMap<String, ModelProject>,
     carried: BTreeMap<(String, UnitType), u64>,
     nonces: BTreeMap<PublicKey, u64>,
+    /// Proposals by id (from 1): when voting closes, and each Party's vote (0 yes, 1
+    /// no, 2 abstain).
+    proposals: Vec<(i64, BTreeMap<String, usize>)>,
 }
 
 const TRUE_UP_1: i64 = 1_447_891_200_000; // 2015-11-19T00:00Z, the instant after the last true-up day
@@ -871,6 +895,52 @@ impl Model {
                 }
                 Ok(moved)
             }
+            TxKind::Gov(GovTx::Propose { proposer, .. }) => {
+                let p = proposer.to_string();
+                let i = party_index(&p).ok_or("UNKNOWN_PARTY")?;
+                if authority(i) != signer {
+                    return Err("NOT_AUTHORISED");
+                }
+                if !Self::in_force(&p) {
+                    return Err("NOT_A_PARTY");
+                }
+                let closes = self.now + i64::from(SESSION_SECONDS) * 1000;
+                self.proposals.push((closes, BTreeMap::new()));
+                Ok(Vec::new())
+            }
+            TxKind::Gov(GovTx::Vote {
+                proposal,
+                voter,
+                choice,
+            }) => {
+                let index = usize::try_from(*proposal).unwrap_or(usize::MAX);
+                if index == 0 || index > self.proposals.len() {
+                    return Err("UNKNOWN_PROPOSAL");
+                }
+                let v = voter.to_string();
+                let i = party_index(&v).ok_or("UNKNOWN_PARTY")?;
+                if authority(i) != signer {
+                    return Err("NOT_AUTHORISED");
+                }
+                if !Self::in_force(&v) {
+                    return Err("NOT_A_PARTY");
+                }
+                let now = self.now;
+                let (closes, voters) = &mut self.proposals[index - 1];
+                if now >= *closes {
+                    return Err("VOTING_CLOSED");
+                }
+                if voters.contains_key(&v) {
+                    return Err("ALREADY_VOTED");
+                }
+                let c = match choice {
+                    Choice::Yes => 0,
+                    Choice::No => 1,
+                    Choice::Abstain => 2,
+                };
+                voters.insert(v, c);
+                Ok(Vec::new())
+            }
             other => panic!("the model does not generate {other:?}"),
         }
     }
@@ -1180,6 +1250,40 @@ fn make_tx(
                 },
             )
         }
+        Op::Propose {
+            party,
+            wrong_signer,
+        } => {
+            let signer = if *wrong_signer {
+                authority((party + 1) % 4)
+            } else {
+                authority(*party)
+            };
+            let kind = TxKind::Gov(GovTx::Propose {
+                proposer: code(*party),
+                title: format!("Amendment {}", *counter),
+                kind: ProposalKind::ProtocolAmendment { text_hash: [7; 32] },
+            });
+            (signer, kind)
+        }
+        Op::Vote {
+            proposal,
+            party,
+            choice,
+            wrong_signer,
+        } => {
+            let signer = if *wrong_signer {
+                authority((party + 1) % 4)
+            } else {
+                authority(*party)
+            };
+            let kind = TxKind::Gov(GovTx::Vote {
+                proposal: *proposal,
+                voter: code(*party),
+                choice: [Choice::Yes, Choice::No, Choice::Abstain][*choice % 3],
+            });
+            (signer, kind)
+        }
         Op::CarryOver {
             party,
             amount,
@@ -1208,6 +1312,67 @@ fn make_tx(
         nonce: n,
         kind,
     })
+}
+
+/// Art. 20.3 with Art. 22 for the model's States (one vote each): `None` while voting
+/// is open, else whether the amendment was adopted and how.
+fn model_outcome(
+    model: &Model,
+    closes: i64,
+    votes: &BTreeMap<String, usize>,
+) -> Option<Option<AdoptionMethod>> {
+    if model.now < closes {
+        return None;
+    }
+    let eligible = PARTIES.iter().filter(|p| p.1).count() as u64;
+    let count = |c: usize| votes.values().filter(|v| **v == c).count() as u64;
+    let (yes, no, abstain) = (count(0), count(1), count(2));
+    // A quorum of two thirds of the Parties (the genesis default).
+    if (yes + no + abstain) * 3 < eligible * 2 {
+        return Some(None);
+    }
+    Some(if yes > 0 && no == 0 {
+        Some(AdoptionMethod::Consensus)
+    } else if yes > 0 && 4 * yes >= 3 * (yes + no) {
+        Some(AdoptionMethod::ThreeFourths)
+    } else {
+        None
+    })
+}
+
+fn check_governance(state: &State, model: &Model) -> Result<(), TestCaseError> {
+    prop_assert_eq!(state.proposals().count(), model.proposals.len());
+    for (i, (closes, votes)) in model.proposals.iter().enumerate() {
+        let p = state.proposal(i as u64 + 1).unwrap();
+        let recorded: BTreeMap<String, usize> = p
+            .votes
+            .iter()
+            .map(|(party, c)| {
+                (
+                    party.to_string(),
+                    match c {
+                        Choice::Yes => 0,
+                        Choice::No => 1,
+                        Choice::Abstain => 2,
+                    },
+                )
+            })
+            .collect();
+        prop_assert_eq!(&recorded, votes, "votes of proposal {}", i + 1);
+        prop_assert_eq!(p.closes_ms, *closes);
+        let got = match &p.outcome {
+            Outcome::Pending => None,
+            Outcome::Adopted { method, .. } => Some(Some(*method)),
+            Outcome::NotAdopted { .. } => Some(None),
+        };
+        prop_assert_eq!(
+            got,
+            model_outcome(model, *closes, votes),
+            "outcome of proposal {}",
+            i + 1
+        );
+    }
+    Ok(())
 }
 
 fn check_invariants(state: &State, model: &Model) {
@@ -1352,6 +1517,7 @@ proptest! {
                 }
             }
             check_invariants(&state, &model);
+            check_governance(&state, &model)?;
             prop_assert_eq!(state.check_invariants(), Ok(()));
             // The writes describe exactly the change: applying them to the old leaves
             // gives the new state, with the same root.
