@@ -72,6 +72,17 @@ fn check_timestamp(height: u64, parent_ms: i64, timestamp_ms: i64) -> Result<(),
     Ok(())
 }
 
+/// Whether a block carries the transactions its header names (their number and
+/// root), which a certificate vouches for only through the header.
+pub fn transactions_match(block: &pb::Block) -> bool {
+    let Some(header) = block.header.as_ref() else {
+        return false;
+    };
+    let hashes: Vec<Hash> = block.transactions.iter().map(|t| sha256(t)).collect();
+    usize::try_from(header.transaction_count).ok() == Some(block.transactions.len())
+        && header.transactions_root == transactions_root(&hashes).as_slice()
+}
+
 /// The hash of a block: SHA-256 of its encoded header.
 pub fn block_hash(header: &pb::BlockHeader) -> Hash {
     sha256(&header.encode_to_vec())

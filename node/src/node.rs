@@ -224,6 +224,12 @@ impl Node {
         let _ = self.gossip.set(outbox);
     }
 
+    /// Test-only (feature `byzantine`): the gossip outbox, for a validator that floods it.
+    #[cfg(feature = "byzantine")]
+    pub fn gossip_outbox(&self) -> Option<mpsc::Sender<Vec<u8>>> {
+        self.gossip.get().cloned()
+    }
+
     /// Verifies a batch of gossiped transactions (their signatures in one batch) and
     /// admits them to the mempool; one result per transaction, in order.
     pub fn admit_gossiped_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {

@@ -183,6 +183,8 @@ pub struct Cluster {
     pub validators: Vec<Option<NodeProcess>>,
     pub observers: Vec<NodeProcess>,
     extra: Vec<String>,
+    /// Arguments of one validator only (a lying one's `--byzantine`), by index.
+    own: Vec<Vec<String>>,
     in_genesis: usize,
 }
 
@@ -240,7 +242,35 @@ impl Cluster {
         Self::run(dir, n, n, extra)
     }
 
+    /// Like [`Cluster::start`], with validator `liar` telling `lies` (a kyotod built
+    /// with the test-only feature `byzantine`: `kyotod --byzantine LIES`).
+    pub fn start_lying(dir: &Path, n: usize, liar: usize, lies: &str) -> Self {
+        let out = Command::new(bin("kyotod"))
+            .args(["init", "--validators", &n.to_string(), "--dir"])
+            .arg(dir)
+            .output()
+            .expect("run kyotod init");
+        assert!(
+            out.status.success(),
+            "kyotod init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut own = vec![Vec::new(); n];
+        own[liar] = vec!["--byzantine".to_owned(), lies.to_owned()];
+        Self::run_with(dir, n, n, &[], own)
+    }
+
     fn run(dir: &Path, in_genesis: usize, n: usize, extra: &[&str]) -> Self {
+        Self::run_with(dir, in_genesis, n, extra, vec![Vec::new(); n])
+    }
+
+    fn run_with(
+        dir: &Path,
+        in_genesis: usize,
+        n: usize,
+        extra: &[&str],
+        own: Vec<Vec<String>>,
+    ) -> Self {
         let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let links = (0..n)
@@ -260,6 +290,7 @@ impl Cluster {
             validators: (0..n).map(|_| None).collect(),
             observers: Vec::new(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            own,
             in_genesis,
         };
         for i in 0..n {
@@ -310,6 +341,7 @@ impl Cluster {
             gossip_peers.join(","),
         ];
         args.extend(self.extra.iter().cloned());
+        args.extend(self.own[i].iter().cloned());
         if i >= self.in_genesis {
             args.push("--join".into());
         }
@@ -383,6 +415,26 @@ impl Cluster {
         for j in 0..self.n {
             for (a, b) in [(i, j), (j, i)] {
                 if let Some((l, g)) = &self.links[a][b] {
+                    l.cut();
+                    g.cut();
+                }
+            }
+        }
+    }
+
+    /// Sets the arguments of validator `i` alone, from its next start.
+    pub fn set_own(&mut self, i: usize, args: &[&str]) {
+        self.own[i] = args.iter().map(|a| (*a).to_owned()).collect();
+    }
+
+    /// Cuts the links between validators `i` and `j` (both ways), or heals them.
+    pub fn link(&self, i: usize, j: usize, up: bool) {
+        for (a, b) in [(i, j), (j, i)] {
+            if let Some((l, g)) = &self.links[a][b] {
+                if up {
+                    l.heal();
+                    g.heal();
+                } else {
                     l.cut();
                     g.cut();
                 }

@@ -35,7 +35,7 @@ use super::context::{Address, BlockId, Height, KyotoContext, ValidatorSet, timeo
 use super::proposal::{ProposalRules, Proposer, Record, judge, publish, record_bytes, record_from};
 use super::signing::KyotoSigner;
 use super::streams::{Assembled, Streams, stream_messages};
-use crate::chain::block_hash;
+use crate::chain::{block_hash, transactions_match};
 use crate::ledger::Hash;
 use crate::node::Node;
 use crate::tx::MAX_TX_BYTES;
@@ -359,6 +359,12 @@ impl App {
             let (Some(block), Some(cert)) = (resp.block, resp.certificate) else {
                 break;
             };
+            #[cfg(feature = "byzantine")]
+            let block = {
+                let mut block = block;
+                self.rules.lies.forge_synced(&mut block);
+                block
+            };
             let value_bytes = block.encode_to_vec();
             bytes += value_bytes.len();
             if bytes > MAX_SYNC_BYTES && !out.is_empty() {
@@ -389,7 +395,14 @@ impl App {
         let Some(header) = block.header.as_ref() else {
             return SyncedValueOutcome::PeerFault;
         };
-        if header.height != height.0 {
+        // The certificate names the header only: transactions that do not match it
+        // are a forgery, whatever the height (a block further ahead is checked in
+        // full only when it is applied, and must not fail then).
+        if header.height != height.0 || !transactions_match(&block) {
+            tracing::warn!(%height, "a peer served a committed block whose transactions are not the ones its header names");
+            self.node.note_fault(&format!(
+                "height {height}: a peer served a forged committed block (its transactions are not the ones its header names)"
+            ));
             return SyncedValueOutcome::PeerFault;
         }
         let hash = block_hash(header);

@@ -4,6 +4,8 @@
 //! blocks). The ledger itself still sees only committed blocks.
 
 pub mod app;
+#[cfg(feature = "byzantine")]
+pub mod byzantine;
 pub mod certificate;
 pub mod codec;
 pub mod context;
@@ -140,20 +142,64 @@ pub async fn run_validator(
     };
 
     let span = tracing::info_span!("consensus", moniker = %settings.moniker);
-    let (mut channels, handle) = EngineBuilder::new(KyotoContext, config)
-        .with_default_wal(WalContext::new(settings.wal_path.clone(), KyotoCodec))
-        .with_default_network(NetworkContext::new(identity, KyotoCodec))
-        .with_default_sync(SyncContext::new(KyotoCodec))
-        .with_default_consensus(ConsensusContext::new_validator(
+    let builder = || EngineBuilder::new(KyotoContext, config.clone());
+    let wal = || WalContext::new(settings.wal_path.clone(), KyotoCodec);
+    let consensus = || {
+        ConsensusContext::new_validator(
             address,
             Box::new(KyotoVerifier::new(genesis)),
             Box::new(SignerRef(Arc::clone(&signer))),
-        ))
-        .with_default_request(RequestContext::new(64))
-        .build()
-        .instrument(span)
-        .await
-        .map_err(|e| ConsensusError::EngineStart(format!("{e:#}")))?;
+        )
+    };
+    // Test-only (feature `byzantine`): a validator that lies, see `byzantine.rs`.
+    #[cfg(feature = "byzantine")]
+    let byzantine = {
+        let lies = &settings.rules.lies;
+        if !lies.is_empty() {
+            tracing::warn!(lies = ?lies.names(), "BYZANTINE: this validator lies (test-only build)");
+        }
+        if lies.tells(byzantine::Lie::GossipJunk) {
+            byzantine::flood_gossip(Arc::clone(&node));
+        }
+        lies.network(
+            identity.clone(),
+            Box::new(SignerRef(Arc::clone(&signer))),
+            address,
+        )
+    };
+    #[cfg(not(feature = "byzantine"))]
+    let byzantine: Option<std::convert::Infallible> = None;
+    let built = match byzantine {
+        #[cfg(feature = "byzantine")]
+        Some(proxy) => {
+            builder()
+                .with_default_wal(wal())
+                .with_byzantine_network(proxy)
+                .await
+                .map_err(|e| ConsensusError::EngineStart(format!("{e:#}")))?
+                .with_default_sync(SyncContext::new(KyotoCodec))
+                .with_default_consensus(consensus())
+                .with_default_request(RequestContext::new(64))
+                .build()
+                .instrument(span)
+                .await
+        }
+        #[cfg(not(feature = "byzantine"))]
+        Some(never) => match never {},
+        None => {
+            builder()
+                .with_default_wal(wal())
+                .with_default_network(NetworkContext::new(identity, KyotoCodec))
+                .with_default_sync(SyncContext::new(KyotoCodec))
+                .with_default_consensus(consensus())
+                .with_default_request(RequestContext::new(64))
+                .build()
+                .instrument(span)
+                .await
+        }
+    };
+    let (mut channels, handle) =
+        built.map_err(|e| ConsensusError::EngineStart(format!("{e:#}")))?;
     tracing::info!(address = %address, listen = %settings.listen, peers = settings.peers.len(), "consensus engine started");
     // Malachite counts the connected ones (malachitebft_core_consensus_connected_peers).
     node.metrics()

@@ -36,6 +36,9 @@ pub struct ProposalRules {
     /// How long a proposer waits for transactions before proposing an empty block
     /// (bounded by half the propose timeout).
     pub empty_block_interval: Duration,
+    /// Test-only (feature `byzantine`): the lies this validator tells.
+    #[cfg(feature = "byzantine")]
+    pub lies: super::byzantine::Lies,
 }
 
 impl Default for ProposalRules {
@@ -43,6 +46,8 @@ impl Default for ProposalRules {
         ProposalRules {
             max_clock_drift: Duration::from_secs(5),
             empty_block_interval: Duration::from_millis(1000),
+            #[cfg(feature = "byzantine")]
+            lies: Default::default(),
         }
     }
 }
@@ -99,7 +104,7 @@ pub(crate) fn judge(
     }
     let expected = select_proposer(&set, a.height, a.round);
     if expected.address != a.proposer {
-        tracing::debug!(height = %a.height, round = %a.round, "a proposal from a validator whose turn it is not");
+        tracing::debug!(height = %a.height, round = %a.round, proposer = %a.proposer, "a proposal from a validator whose turn it is not");
         return Ok(None);
     }
     let msg = part_bytes(
@@ -111,11 +116,11 @@ pub(crate) fn judge(
         &sha256(&a.block),
     );
     if !signing::verify(&expected.public_key, &msg, &a.signature) {
-        tracing::warn!(height = %a.height, round = %a.round, "a proposal whose signature does not verify");
+        tracing::warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "a proposal whose signature does not verify");
         return Ok(None);
     }
     let Ok(block) = pb::Block::decode(a.block.as_slice()) else {
-        tracing::warn!(height = %a.height, round = %a.round, "a proposal that is not a block");
+        tracing::warn!(height = %a.height, round = %a.round, proposer = %a.proposer, "a proposal that is not a block");
         return Ok(None);
     };
     let Some(header) = block.header.as_ref() else {
@@ -132,7 +137,11 @@ pub(crate) fn judge(
                     ChainError::InvalidBlock(r) => r.code(),
                     _ => "INTERNAL",
                 };
-                tracing::warn!(height = %a.height, round = %a.round, code, "refusing a proposed block: {e}");
+                tracing::warn!(height = %a.height, round = %a.round, proposer = %a.proposer, code, "refusing a proposed block: {e}");
+                node.note_fault(&format!(
+                    "height {} round {}: refused the block proposed by validator {}: {code}",
+                    a.height, a.round, a.proposer
+                ));
                 validity = Validity::Invalid;
             }
             Ok(checked) => {
@@ -146,7 +155,8 @@ pub(crate) fn judge(
             tracing::warn!(
                 height = %a.height,
                 round = %a.round,
-                ahead_ms = header.timestamp_ms - now_ms(),
+                proposer = %a.proposer,
+                ahead_ms = header.timestamp_ms.saturating_sub(now_ms()),
                 "refusing a proposed block timestamped too far ahead of this node's clock"
             );
             validity = Validity::Invalid;
@@ -260,6 +270,8 @@ impl Proposer {
         let node = Arc::clone(&self.node);
         let signer = Arc::clone(&self.signer);
         let (address, genesis) = (self.address, self.genesis);
+        #[cfg(feature = "byzantine")]
+        let lies = self.rules.lies.clone();
         let built =
             tokio::task::spawn_blocking(move || -> ConsensusResult<Option<(Assembled, Hash)>> {
                 let txs = node.select_txs()?;
@@ -267,7 +279,15 @@ impl Proposer {
                 if chain.height() + 1 != height.0 {
                     return Ok(None);
                 }
-                let (block, hash) = chain.build_block(&txs, now_ms())?;
+                #[allow(unused_mut)]
+                let (mut block, mut hash) = chain.build_block(&txs, now_ms())?;
+                #[cfg(feature = "byzantine")]
+                if let Some(key) = node.validator_key()
+                    && lies.tamper(&mut block, now_ms(), key).is_some()
+                    && let Some(header) = block.header.as_ref()
+                {
+                    hash = block_hash(header);
+                }
                 let block = block.encode_to_vec();
                 let signature = signer.sign(&part_bytes(
                     &genesis,

@@ -82,8 +82,11 @@ pub fn parse_from(argv: Vec<OsString>) -> anyhow::Result<Args> {
         let table: toml::Table =
             toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?;
         for (key, value) in &table {
+            // Hidden flags (a test-only build's) are not settings.
             let known = cmd.get_arguments().any(|a| {
-                a.get_long() == Some(key.as_str()) && !NOT_SETTINGS.contains(&key.as_str())
+                a.get_long() == Some(key.as_str())
+                    && !a.is_hide_set()
+                    && !NOT_SETTINGS.contains(&key.as_str())
             });
             if !known {
                 bail!(
@@ -121,7 +124,7 @@ pub fn template_with(set: &[(&str, toml::Value)]) -> String {
     );
     for a in cmd.get_arguments() {
         let Some(long) = a.get_long() else { continue };
-        if NOT_SETTINGS.contains(&long) {
+        if NOT_SETTINGS.contains(&long) || a.is_hide_set() {
             continue;
         }
         out.push('\n');

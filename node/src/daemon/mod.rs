@@ -197,6 +197,11 @@ pub struct Args {
     /// empty block (at most half the propose timeout, 3 s).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub empty_block_interval_ms: u64,
+    /// Test-only build (feature `byzantine`): the lies this validator tells, e.g.
+    /// `equivocate,bad-parent` (node/src/consensus/byzantine.rs lists them).
+    #[cfg(feature = "byzantine")]
+    #[arg(long, hide = true, value_name = "LIES", default_value = "")]
+    pub byzantine: consensus::byzantine::Lies,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -501,6 +506,8 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             rules: consensus::proposal::ProposalRules {
                 max_clock_drift: Duration::from_millis(args.max_clock_drift_ms),
                 empty_block_interval: Duration::from_millis(args.empty_block_interval_ms),
+                #[cfg(feature = "byzantine")]
+                lies: args.byzantine.clone(),
             },
         };
         if let Some(key) = node.validator_key() {
