@@ -6,7 +6,6 @@ mod args;
 mod backup;
 mod client;
 mod exit;
-mod json;
 mod lists;
 mod output;
 mod transactions;

@@ -1,11 +1,12 @@
 //! Kyoto Ledger node library: the pure ledger (`ledger`) and the thin adapters around
 //! it: signing (`crypto`), the transaction boundary (`tx`), storage (`store`), the
 //! chain (`chain`), the mempool and block producer (`mempool`, `node`) and the gRPC
-//! API (`rpc`).
+//! API (`rpc`), and the public explorer over it (`explorer`).
 
 pub mod chain;
 pub mod clock;
 pub mod consensus;
+pub mod explorer;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;

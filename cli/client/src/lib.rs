@@ -12,6 +12,7 @@
 
 pub mod backup;
 pub mod crypto;
+pub mod json;
 
 use kyoto_proto::v1 as pb;
 use prost::Message;

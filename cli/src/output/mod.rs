@@ -9,7 +9,7 @@ use kyoto_proto::v1 as pb;
 use serde::Serialize;
 
 use crate::args::Format;
-use crate::json::ids_in_hex;
+use kyoto_client::json::ids_in_hex;
 
 pub struct Output {
     format: Format,

@@ -24,6 +24,7 @@ mod metrics;
 mod restore;
 mod setup;
 mod tls;
+mod web;
 
 use setup::{init_home, init_network, open_chain};
 
@@ -124,6 +125,11 @@ pub struct Args {
     /// (off unless given; port 0 picks a free port, printed).
     #[arg(long, value_name = "HOST:PORT", env = "KYOTOD_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve the read-only web explorer and its JSON API (/api/v1/) on http://HOST:PORT/
+    /// (`off` for none). Default: off, but on a dev node 127.0.0.1:8080 (left off if
+    /// that port is taken).
+    #[arg(long, value_name = "HOST:PORT|off", env = "KYOTOD_HTTP_ADDR", value_parser = web::parse_addr)]
+    pub http_addr: Option<web::HttpAddr>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -491,6 +497,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     if let Some(metrics_addr) = args.metrics_addr {
         metrics::serve(&node, metrics_addr, stop_rx.clone()).await?;
     }
+    web::start(&node, args.http_addr.as_ref(), args.dev, stop_rx.clone()).await?;
     let producer = if observer {
         let urls = args.sync_from.clone();
         tokio::spawn(run_sync(Arc::clone(&node), urls, sync_tls, stop_rx.clone()))

@@ -1,4 +1,4 @@
-//! JSON output: the protobuf JSON mapping, with ids in hex.
+//! JSON output of the API (the CLI's `--output json`, the explorer's `/api/v1/`): the protobuf JSON mapping, with ids in hex.
 
 /// The byte fields that are data, not ids: transaction bytes stay base64.
 #[cfg(test)]

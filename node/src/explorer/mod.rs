@@ -1,0 +1,219 @@
+//! The public window onto the ledger (`kyotod --http-addr`): a read-only web explorer
+//! rendered on the server (`pages.rs`, `parties.rs`; pictures as inline SVG in `charts.rs`) and the
+//! JSON API the pages are made from (`api.rs`, under `/api/v1/`).
+//!
+//! Every page and every API answer comes from the node's gRPC read methods
+//! ([`LedgerService`]), so that what the explorer shows is what `kyoto` shows: the
+//! committed state. Read-only by construction: the router has GET routes only, and
+//! none of them reaches a method that writes. Every list is paginated and bounded,
+//! every path segment and query is bounded in length, every value shown is escaped
+//! (maud escapes all it renders), and the pages load nothing from elsewhere.
+
+mod api;
+mod charts;
+mod pages;
+mod parties;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kyoto_proto::v1::ledger_server::Ledger;
+use tokio::sync::watch;
+use tonic::{Code, Request};
+
+use crate::node::Node;
+use crate::rpc::LedgerService;
+
+/// Most requests the explorer serves at once (more wait their turn).
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Longest path segment or query value taken (a longer one is `400 TOO_LONG`).
+pub const MAX_ARG_BYTES: usize = 128;
+/// Most rows of a list in one page or API answer.
+pub const MAX_PAGE: u32 = 100;
+/// How long a request may take before it is answered `503`.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers share: the node's read methods.
+#[derive(Clone)]
+pub(crate) struct Web {
+    ledger: Arc<LedgerService>,
+}
+
+/// A request the explorer refuses or cannot answer: an HTTP status and a stable code.
+#[derive(Debug)]
+pub(crate) struct WebError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl WebError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        WebError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn from_status(s: &tonic::Status) -> Self {
+        let status = match s.code() {
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        // The gRPC message is `CODE: human message`.
+        let (code, message) = match s.message().split_once(": ") {
+            Some((c, m)) if c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') => {
+                (c.to_owned(), m.to_owned())
+            }
+            _ => ("INTERNAL".to_owned(), s.message().to_owned()),
+        };
+        WebError {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+/// A path segment or query value, bounded in length.
+pub(crate) fn bounded(value: &str, what: &str) -> Result<String, WebError> {
+    if value.len() > MAX_ARG_BYTES {
+        return Err(WebError::new(
+            StatusCode::BAD_REQUEST,
+            "TOO_LONG",
+            format!("{what} is longer than {MAX_ARG_BYTES} bytes"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+impl Web {
+    /// Calls a read method of the gRPC service.
+    pub(crate) async fn read<T, R, F>(
+        &self,
+        f: impl FnOnce(Arc<LedgerService>, Request<T>) -> F,
+        request: T,
+    ) -> Result<R, WebError>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        f(Arc::clone(&self.ledger), Request::new(request))
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| WebError::from_status(&s))
+    }
+
+    pub(crate) async fn status(&self) -> Result<kyoto_proto::v1::GetStatusResponse, WebError> {
+        self.read(
+            |l, r| async move { l.get_status(r).await },
+            kyoto_proto::v1::GetStatusRequest {},
+        )
+        .await
+    }
+}
+
+/// Cache headers: a committed block never changes; everything else is the current
+/// state, fresh for a couple of seconds.
+#[derive(Clone, Copy)]
+pub(crate) enum Freshness {
+    Current,
+    Immutable,
+}
+
+pub(crate) fn with_headers(mut response: Response, freshness: Freshness) -> Response {
+    let h = response.headers_mut();
+    let cache = match freshness {
+        Freshness::Current => "public, max-age=2",
+        Freshness::Immutable => "public, max-age=31536000, immutable",
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // Nothing is loaded from elsewhere: inline styles and SVG only, no scripts.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn router(web: Web) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/", get(pages::overview))
+        .route("/parties", get(parties::parties))
+        .route("/parties/{code}", get(parties::party))
+        .route("/accounts/{id}", get(pages::account))
+        .route("/blocks", get(pages::blocks))
+        .route("/blocks/{height}", get(pages::block))
+        .route("/tx/{hash}", get(pages::transaction))
+        .route("/search", get(pages::search))
+        .route("/api/v1/status", get(api::status))
+        .route("/api/v1/validators", get(api::validators))
+        .route("/api/v1/parties", get(api::parties))
+        .route("/api/v1/parties/{code}", get(api::party))
+        .route("/api/v1/accounts/{id}", get(api::account))
+        .route("/api/v1/accounts/{id}/history", get(api::history))
+        .route("/api/v1/blocks", get(api::blocks))
+        .route("/api/v1/blocks/{height}", get(api::block))
+        .route("/api/v1/transactions/{hash}", get(api::transaction))
+        .fallback(pages::not_found)
+        .with_state(web)
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_REQUESTS,
+        ))
+}
+
+/// Binds `addr` and serves the explorer until `stop` turns true; returns the
+/// address bound.
+pub async fn serve(
+    node: &Arc<Node>,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let web = Web {
+        ledger: Arc::new(LedgerService::new(Arc::clone(node))),
+    };
+    let app = router(web).layer(axum::middleware::from_fn(timeout));
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the explorer stopped");
+        }
+    });
+    Ok(local)
+}
+
+async fn timeout(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took too long\n",
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,220 @@
+//! The web explorer (`kyotod --http-addr`) in a real headless browser (Debian's
+//! Chromium, which the README's test command installs): a dev node commits a
+//! transfer through the CLI, then the pages a browser renders must show the ledger's
+//! numbers, the JSON API must answer what `kyoto` answers, and nothing a visitor types
+//! comes back unescaped.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use kyoto_tests::cluster::free_port;
+use kyoto_tests::{NodeProcess, dev_key, json_u64};
+
+/// The DOM Chromium renders for `url`; with `shot`, a screenshot of it at `size` too.
+fn browse(profile: &Path, url: &str, shot: Option<(&Path, &str)>) -> String {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect(
+            "Chromium is missing: the README's test command installs it (apt-get install chromium)",
+        );
+    let mut cmd = Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=2000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    match shot {
+        Some((file, size)) => cmd
+            .arg(format!("--screenshot={}", file.display()))
+            .arg(format!("--window-size={size}")),
+        None => cmd.arg("--dump-dom"),
+    };
+    let out = cmd.arg(url).output().expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One HTTP/1.1 request: (status, headers, body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to the explorer");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// A number as the pages write it (thin spaces between thousands).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let node = NodeProcess::start(
+        &dir.path().join(".kyoto-dev"),
+        &["--dev", "--http-addr", &addr],
+    );
+    let base = format!("http://{addr}");
+    let profile = dir.path().join("chromium");
+    // A transfer from Japan to Canada, through the CLI.
+    let jpn_key = dev_key("JPN");
+    let r = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "transfer",
+            "--key",
+            &jpn_key,
+            "--from",
+            "JPN-100-1",
+            "--to",
+            "CAN-100-1",
+            "--amount",
+            "1234",
+            "--unit",
+            "AAU",
+            "--period",
+            "1",
+        ])
+        .json();
+    let tx = r["txHash"].as_str().unwrap().to_owned();
+    let serial = &r["receipt"]["applied"]["serials"][0];
+    let (first, last) = (json_u64(&serial["start"]), json_u64(&serial["end"]));
+    assert_eq!(last - first + 1, 1234, "{r}");
+    let height = json_u64(&r["receipt"]["height"]);
+
+    // The Party pages show what `kyoto party` says, in the browser's DOM.
+    for code in ["JPN", "CAN"] {
+        let party = node.kyoto(&["--output", "json", "party", code]).json();
+        let dom = browse(&profile, &format!("{base}/parties/{code}"), None);
+        assert!(dom.contains(&format!("({code})")), "{dom}");
+        let held = json_u64(&party["holdingsTotal"]);
+        assert!(dom.contains(&grouped(held)), "{code} holds {held}: {dom}");
+        let position = &party["positions"][0];
+        for field in ["acquired", "transferred", "held"] {
+            let n = json_u64(&position[field]);
+            assert!(dom.contains(&grouped(n)), "{code} {field} {n}");
+        }
+        assert!(dom.contains("<svg"), "the holdings picture");
+    }
+    let jpn = browse(&profile, &format!("{base}/parties/JPN"), None);
+    assert!(jpn.contains(&grouped(1234)), "1 234 transferred by Japan");
+    // Canada's account holds the serials moved, as a range; its audit trail has the
+    // transfer; the transaction's page has its receipt and serials.
+    let can = browse(&profile, &format!("{base}/accounts/CAN-100-1"), None);
+    assert!(
+        can.contains(&format!(">{first}<")) && can.contains(&format!(">{last}<")),
+        "serials {first}–{last}: {can}"
+    );
+    assert!(can.contains(&format!("/tx/{tx}")), "the audit trail");
+    let page = browse(&profile, &format!("{base}/tx/{tx}"), None);
+    assert!(page.contains("committed") && page.contains(&format!(">{first}<")));
+    let block = browse(&profile, &format!("{base}/blocks/{height}"), None);
+    assert!(block.contains(&format!("/tx/{tx}")) && block.contains("external_transfer"));
+    assert!(block.contains("1 of 1 validators signed"), "{block}");
+    let overview = browse(&profile, &format!("{base}/"), None);
+    assert!(overview.contains("kyoto-dev") && overview.contains("since 2005-02-16"));
+    // Sorting the Parties' table by units transferred puts Japan first.
+    let sorted = browse(
+        &profile,
+        &format!("{base}/parties?sort=transferred&desc=true"),
+        None,
+    );
+    let first_row = sorted.split("data-party=\"").nth(1).unwrap_or_default();
+    assert!(first_row.starts_with("JPN"), "{sorted}");
+    // Search takes a visitor to the page.
+    let found = browse(&profile, &format!("{base}/search?q=can-100-1"), None);
+    assert!(found.contains("Account CAN-100-1"));
+
+    // The JSON API answers what the CLI answers.
+    for (path, cli) in [
+        ("/api/v1/parties/JPN", vec!["party", "JPN"]),
+        ("/api/v1/accounts/CAN-100-1", vec!["account", "CAN-100-1"]),
+        (
+            &format!("/api/v1/blocks/{height}") as &str,
+            vec!["block", &height.to_string() as &str],
+        ),
+    ] {
+        let (status, head, body) = http(&addr, "GET", path);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let api: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut args = vec!["--output", "json"];
+        args.extend(cli);
+        assert_eq!(api, node.kyoto(&args).json(), "{path}");
+    }
+    let (_, head, body) = http(&addr, "GET", "/api/v1/blocks?limit=1000");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(page["blocks"].as_array().unwrap().len() <= 100, "bounded");
+    assert!(head.contains("cache-control: public"), "{head}");
+
+    // Read-only, bounded, escaped.
+    let (status, _, _) = http(&addr, "POST", "/api/v1/status");
+    assert_eq!(status, 405, "no route writes");
+    let (status, _, body) = http(&addr, "GET", "/api/v1/parties/XYZ");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("UNKNOWN_PARTY"), "{body}");
+    let long = "A".repeat(200);
+    let (status, _, body) = http(&addr, "GET", &format!("/api/v1/accounts/{long}"));
+    assert_eq!((status, body.contains("TOO_LONG")), (400, true), "{body}");
+    let hostile = browse(
+        &profile,
+        &format!("{base}/parties/%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        None,
+    );
+    assert!(!hostile.contains("<script>alert"), "{hostile}");
+    let (_, head, _) = http(&addr, "GET", "/parties");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+
+    // Readable on a laptop and on a phone (the screenshots stay in the test's
+    // directory; README shows one).
+    for (name, size) in [("laptop.png", "1280,900"), ("phone.png", "390,844")] {
+        let file = dir.path().join(name);
+        browse(
+            &profile,
+            &format!("{base}/parties/JPN"),
+            Some((&file, size)),
+        );
+        let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        assert!(bytes > 10_000, "{name}: {bytes} bytes");
+    }
+}
