@@ -162,6 +162,62 @@ fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
     let found = browse(&profile, &format!("{base}/search?q=can-100-1"), None);
     assert!(found.contains("Account CAN-100-1"));
 
+    // A governance vote: the EU's counts for its 27 member States that are Parties.
+    let proposed = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "gov",
+            "propose",
+            "--key",
+            &jpn_key,
+            "--proposer",
+            "JPN",
+            "--title",
+            "Reserve",
+            "parameter",
+            "--name",
+            "cpr_percent_of_assigned",
+            "--value",
+            "50",
+        ])
+        .json();
+    let id = json_u64(&proposed["receipt"]["applied"]["amount"]).to_string();
+    node.kyoto(&["dev", "advance-time", "--to", "2008-07-02"])
+        .ok();
+    let eu_key = dev_key("EU");
+    let vote = node
+        .kyoto(&[
+            "--output",
+            "json",
+            "gov",
+            "vote",
+            "--key",
+            &eu_key,
+            "--proposal",
+            &id,
+            "--party",
+            "EU",
+            "--choice",
+            "yes",
+        ])
+        .json();
+    assert_eq!(
+        json_u64(&vote["receipt"]["applied"]["weight"]),
+        27,
+        "{vote}"
+    );
+    let gov = browse(&profile, &format!("{base}/governance/{id}"), None);
+    assert!(
+        gov.contains("Reserve") && gov.contains(">27<"),
+        "the EU's weight: {gov}"
+    );
+    assert!(gov.contains("27 yes"), "the tally: {gov}");
+    let list = browse(&profile, &format!("{base}/governance"), None);
+    assert!(list.contains(&format!("/governance/{id}")), "{list}");
+    let projects = browse(&profile, &format!("{base}/projects"), None);
+    assert!(projects.contains("<h1>Projects</h1>"), "{projects}");
+
     // The JSON API answers what the CLI answers.
     for (path, cli) in [
         ("/api/v1/parties/JPN", vec!["party", "JPN"]),
@@ -169,6 +225,10 @@ fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
         (
             &format!("/api/v1/blocks/{height}") as &str,
             vec!["block", &height.to_string() as &str],
+        ),
+        (
+            &format!("/api/v1/proposals/{id}") as &str,
+            vec!["gov", "show", &id as &str],
         ),
     ] {
         let (status, head, body) = http(&addr, "GET", path);

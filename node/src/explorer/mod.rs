@@ -1,5 +1,5 @@
 //! The public window onto the ledger (`kyotod --http-addr`): a read-only web explorer
-//! rendered on the server (`pages.rs`, `parties.rs`; pictures as inline SVG in `charts.rs`) and the
+//! rendered on the server (`pages.rs`, `parties.rs`, `governance.rs`; pictures as inline SVG in `charts.rs`) and the
 //! JSON API the pages are made from (`api.rs`, under `/api/v1/`).
 //!
 //! Every page and every API answer comes from the node's gRPC read methods
@@ -11,6 +11,7 @@
 
 mod api;
 mod charts;
+mod governance;
 mod pages;
 mod parties;
 
@@ -164,6 +165,9 @@ fn router(web: Web) -> axum::Router {
         .route("/blocks", get(pages::blocks))
         .route("/blocks/{height}", get(pages::block))
         .route("/tx/{hash}", get(pages::transaction))
+        .route("/governance", get(governance::proposals_page))
+        .route("/governance/{id}", get(governance::proposal_page))
+        .route("/projects", get(governance::projects_page))
         .route("/search", get(pages::search))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/validators", get(api::validators))
@@ -174,6 +178,9 @@ fn router(web: Web) -> axum::Router {
         .route("/api/v1/blocks", get(api::blocks))
         .route("/api/v1/blocks/{height}", get(api::block))
         .route("/api/v1/transactions/{hash}", get(api::transaction))
+        .route("/api/v1/proposals", get(governance::proposals_api))
+        .route("/api/v1/proposals/{id}", get(governance::proposal_api))
+        .route("/api/v1/projects", get(governance::projects_api))
         .fallback(pages::not_found)
         .with_state(web)
         .layer(tower::limit::ConcurrencyLimitLayer::new(

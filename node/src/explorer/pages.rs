@@ -56,6 +56,8 @@ pub(crate) fn page(title: &str, status: Option<&pb::GetStatusResponse>, body: Ma
                     a class="brand" href="/" { "Kyoto Ledger" }
                     a href="/parties" { "Parties" }
                     a href="/blocks" { "Blocks" }
+                    a href="/governance" { "Governance" }
+                    a href="/projects" { "Projects" }
                     form action="/search" method="get" role="search" {
                         input type="search" name="q" placeholder="Party, account, height or tx hash" aria-label="Search" maxlength="128";
                     }
