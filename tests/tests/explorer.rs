@@ -244,6 +244,41 @@ fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
     assert!(page["blocks"].as_array().unwrap().len() <= 100, "bounded");
     assert!(head.contains("cache-control: public"), "{head}");
 
+    // The positions report: stamped with the height and state root it was read at,
+    // and Japan's AAU row is what `kyoto party JPN` says.
+    let (status, head, csv) = http(&addr, "GET", "/reports/positions.csv");
+    assert_eq!(status, 200, "{csv}");
+    assert!(
+        head.contains("text/csv") && head.contains("attachment"),
+        "{head}"
+    );
+    let st = node.kyoto(&["--output", "json", "status"]).json();
+    let stamp = format!(
+        "kyoto-dev,{},{},JPN,AAU,1,",
+        json_u64(&st["height"]),
+        st["stateRoot"].as_str().unwrap()
+    );
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&stamp))
+        .unwrap_or_else(|| panic!("{stamp}: {csv}"));
+    let jpn = node.kyoto(&["--output", "json", "party", "JPN"]).json();
+    let p = &jpn["positions"][0];
+    let want: Vec<String> = ["issued", "acquired", "transferred"]
+        .iter()
+        .map(|f| json_u64(&p[*f]).to_string())
+        .collect();
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!(
+        fields[6..9],
+        want.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "{row}"
+    );
+    assert_eq!(fields[13], json_u64(&p["held"]).to_string(), "{row}");
+    let (_, _, report) = http(&addr, "GET", "/reports/positions.json");
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["height"].as_u64(), Some(json_u64(&st["height"])));
+
     // Read-only, bounded, escaped.
     let (status, _, _) = http(&addr, "POST", "/api/v1/status");
     assert_eq!(status, 405, "no route writes");

@@ -1,6 +1,7 @@
 //! The public window onto the ledger (`kyotod --http-addr`): a read-only web explorer
 //! rendered on the server (`pages.rs`, `parties.rs`, `governance.rs`; pictures as inline SVG in `charts.rs`) and the
-//! JSON API the pages are made from (`api.rs`, under `/api/v1/`).
+//! JSON API the pages are made from (`api.rs`, under `/api/v1/`), and transparency
+//! reports to download (`reports.rs`).
 //!
 //! Every page and every API answer comes from the node's gRPC read methods
 //! ([`LedgerService`]), so that what the explorer shows is what `kyoto` shows: the
@@ -14,6 +15,7 @@ mod charts;
 mod governance;
 mod pages;
 mod parties;
+mod reports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,6 +170,7 @@ fn router(web: Web) -> axum::Router {
         .route("/governance", get(governance::proposals_page))
         .route("/governance/{id}", get(governance::proposal_page))
         .route("/projects", get(governance::projects_page))
+        .route("/reports/{file}", get(reports::positions))
         .route("/search", get(pages::search))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/validators", get(api::validators))

@@ -102,7 +102,8 @@ pub(crate) async fn parties(State(web): State<Web>, Query(sort): Query<Sort>) ->
         }
         let body = html! {
             h1 { "Parties (" (rows.len()) ")" }
-            p { "Units held in each Party's registry by type, and the Art. 3.10–3.12 accounting: units acquired are added to the assigned amount, units transferred are subtracted. Click a heading to sort." }
+            p { "Units held in each Party's registry by type, and the Art. 3.10–3.12 accounting: units acquired are added to the assigned amount, units transferred are subtracted. Click a heading to sort. Every Party's position by unit type and period, stamped with the height and state root: "
+                a href="/reports/positions.csv" { "CSV" } ", " a href="/reports/positions.json" { "JSON" } "." }
             div class="scroll" { table id="parties" {
                 thead { tr {
                     @for (k, name) in COLUMNS {
