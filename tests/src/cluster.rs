@@ -534,6 +534,23 @@ impl Cluster {
         }
     }
 
+    /// The keys (hex) of the validators any log of this network names as having
+    /// equivocated (`validators equivocated` lines, field `equivocators`).
+    pub fn equivocators(&self) -> std::collections::BTreeSet<String> {
+        let mut keys = std::collections::BTreeSet::new();
+        for i in 0..self.n {
+            let log = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+            for line in log.lines().filter(|l| l.contains("validators equivocated")) {
+                let Some(rest) = line.split("\"equivocators\":\"").nth(1) else {
+                    continue;
+                };
+                let list = rest.split('"').next().unwrap_or_default();
+                keys.extend(list.split(',').filter(|k| !k.is_empty()).map(str::to_owned));
+            }
+        }
+        keys
+    }
+
     /// Whether any log of this network reports equivocation (double signing).
     pub fn equivocation_reported(&self) -> bool {
         (0..self.n).any(|i| {

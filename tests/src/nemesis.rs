@@ -246,12 +246,23 @@ pub fn run(dir: &std::path::Path, steps: &[Step]) -> Report {
         }
     }
     report.heights = top;
-    // Only a liar equivocates (and the logs do not say who, so with a liar in the
-    // schedule the check is the chain's agreement above).
-    let lied = steps.iter().any(|s| matches!(s.fault, Fault::Lie(_)));
+    // Only a liar equivocates: every validator a log names as equivocating lied.
+    let liars: std::collections::BTreeSet<String> = steps
+        .iter()
+        .filter_map(|s| match s.fault {
+            Fault::Lie(i) => Some(c.public_key(i)),
+            _ => None,
+        })
+        .collect();
+    let named = c.equivocators();
     assert!(
-        lied || !c.equivocation_reported(),
-        "an honest validator equivocated"
+        named.is_subset(&liars),
+        "an honest validator equivocated: {named:?} (liars {liars:?}; logs in {})",
+        c.dir.display()
+    );
+    assert!(
+        !liars.is_empty() || !c.equivocation_reported(),
+        "equivocation reported without a name"
     );
     report
 }

@@ -240,10 +240,10 @@ impl App {
                 ..
             } => {
                 if !evidence.is_empty() {
-                    tracing::warn!(height = %certificate.height, ?evidence, "validators equivocated");
-                    // Named in `kyoto status` as the last fault seen (the validators of
-                    // the ledger's set whose double votes or proposals Malachite kept).
-                    let named: Vec<String> = self
+                    // The validators of the ledger's set whose double votes or proposals
+                    // Malachite kept: logged by key, and named in `kyoto status` as the
+                    // last fault seen.
+                    let (named, keys): (Vec<String>, Vec<String>) = self
                         .node
                         .chain()?
                         .state()
@@ -254,8 +254,9 @@ impl App {
                             let a = Address(v.key);
                             evidence.votes.get(&a).is_some() || evidence.proposals.get(&a).is_some()
                         })
-                        .map(|v| format!("{} ({})", v.name, v.party))
-                        .collect();
+                        .map(|v| (format!("{} ({})", v.name, v.party), hex::encode(v.key)))
+                        .unzip();
+                    tracing::warn!(height = %certificate.height, equivocators = %keys.join(","), ?evidence, "validators equivocated");
                     self.node.note_fault(&format!(
                         "equivocation at height {}: {} signed two different votes or proposals",
                         certificate.height,
@@ -398,7 +399,10 @@ impl App {
         // The certificate names the header only: transactions that do not match it
         // are a forgery, whatever the height (a block further ahead is checked in
         // full only when it is applied, and must not fail then).
-        if header.height != height.0 || !transactions_match(&block) {
+        if header.height != height.0 {
+            return SyncedValueOutcome::PeerFault;
+        }
+        if !transactions_match(&block) {
             tracing::warn!(%height, "a peer served a committed block whose transactions are not the ones its header names");
             self.node.note_fault(&format!(
                 "height {height}: a peer served a forged committed block (its transactions are not the ones its header names)"

@@ -138,10 +138,14 @@ pub(crate) fn judge(
                     _ => "INTERNAL",
                 };
                 tracing::warn!(height = %a.height, round = %a.round, proposer = %a.proposer, code, "refusing a proposed block: {e}");
-                node.note_fault(&format!(
-                    "height {} round {}: refused the block proposed by validator {}: {code}",
-                    a.height, a.round, a.proposer
-                ));
+                // A block that breaks a rule is the proposer's fault; this node's own
+                // failure to check it is not.
+                if matches!(e, ChainError::InvalidBlock(_)) {
+                    node.note_fault(&format!(
+                        "height {} round {}: refused the block proposed by validator {}: {code}",
+                        a.height, a.round, a.proposer
+                    ));
+                }
                 validity = Validity::Invalid;
             }
             Ok(checked) => {

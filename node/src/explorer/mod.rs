@@ -32,6 +32,9 @@ use crate::rpc::LedgerService;
 
 /// Most requests the explorer serves at once (more wait their turn).
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Most requests at once for the pages that read every Party (the Parties' table and
+/// the reports: one `GetParty` per Party each).
+pub const MAX_HEAVY_REQUESTS: usize = 2;
 /// Longest path segment or query value taken (a longer one is `400 TOO_LONG`).
 pub const MAX_ARG_BYTES: usize = 128;
 /// Most rows of a list in one page or API answer.
@@ -43,6 +46,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct Web {
     ledger: Arc<LedgerService>,
+    heavy: Arc<tokio::sync::Semaphore>,
 }
 
 /// A request the explorer refuses or cannot answer: an HTTP status and a stable code.
@@ -109,10 +113,25 @@ impl Web {
     where
         F: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
     {
-        f(Arc::clone(&self.ledger), Request::new(request))
-            .await
+        let answer = f(Arc::clone(&self.ledger), Request::new(request)).await;
+        // The read methods work without waiting: give the runtime's other tasks (and
+        // this request's timeout) a turn between the reads of a page.
+        tokio::task::yield_now().await;
+        answer
             .map(tonic::Response::into_inner)
             .map_err(|s| WebError::from_status(&s))
+    }
+
+    /// A turn at the pages that read every Party (the table, the reports): at most
+    /// [`MAX_HEAVY_REQUESTS`] at once; more wait, within the request's timeout.
+    pub(crate) async fn heavy(&self) -> Result<tokio::sync::OwnedSemaphorePermit, WebError> {
+        Arc::clone(&self.heavy).acquire_owned().await.map_err(|_| {
+            WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SHUTTING_DOWN",
+                "the node is stopping",
+            )
+        })
     }
 
     pub(crate) async fn status(&self) -> Result<kyoto_proto::v1::GetStatusResponse, WebError> {
@@ -186,7 +205,9 @@ fn router(web: Web) -> axum::Router {
         .route("/api/v1/projects", get(governance::projects_api))
         .fallback(pages::not_found)
         .with_state(web)
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
+        // One limit for the whole router (a `ConcurrencyLimitLayer` would be copied
+        // into each route with a semaphore of its own).
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             MAX_CONCURRENT_REQUESTS,
         ))
 }
@@ -202,6 +223,7 @@ pub async fn serve(
     let local = listener.local_addr()?;
     let web = Web {
         ledger: Arc::new(LedgerService::new(Arc::clone(node))),
+        heavy: Arc::new(tokio::sync::Semaphore::new(MAX_HEAVY_REQUESTS)),
     };
     let app = router(web).layer(axum::middleware::from_fn(timeout));
     tokio::spawn(async move {

@@ -299,7 +299,9 @@ pub(crate) async fn block(State(web): State<Web>, Path(height): Path<String>) ->
         };
         Ok(page(&format!("Block {}", header.height), Some(&s), body))
     };
-    render(result.await, Freshness::Immutable)
+    // The page names the current validators and height too (the API's block is
+    // immutable).
+    render(result.await, Freshness::Current)
 }
 
 pub(crate) async fn transaction(State(web): State<Web>, Path(hash): Path<String>) -> Response {

@@ -42,6 +42,7 @@ const COLUMNS: [(&str, &str); 10] = [
 
 pub(crate) async fn parties(State(web): State<Web>, Query(sort): Query<Sort>) -> Response {
     let result = async {
+        let _turn = web.heavy().await?;
         let s = web.status().await?;
         let mut rows = Vec::new();
         for summary in web.all_parties().await? {
@@ -198,6 +199,7 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
                     td { a href={ "/accounts/" (a.account_id) } { (a.account_id) } } td { (a.kind) } td { (a.holder_name) } td class="n" { (thousands(a.total)) }
                 } } }
             } }
+            @if !accounts.next_page_token.is_empty() { p { "The first " (accounts.accounts.len()) " accounts; find others by their id (search)." } }
         };
         Ok(page(&p.code, Some(&s), body))
     };

@@ -43,6 +43,7 @@ const CSV_HEADER: &str = "chain_id,height,state_root,party,unit_type,period,issu
 
 impl Web {
     async fn positions(&self) -> Result<PositionsReport, WebError> {
+        let _turn = self.heavy().await?;
         for _ in 0..READS {
             let before = self.status().await?;
             let mut rows = Vec::new();
