@@ -288,6 +288,71 @@ fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["height"].as_u64(), Some(json_u64(&st["height"])));
 
+    // The yearly reports: Japan's and Canada's 2008 show the transfer as a flow and
+    // in the holdings at the start and end of the year, which differ by the flows; in
+    // 2009 nothing moved.
+    let report = |party: &str, year: u32| -> serde_json::Value {
+        let (status, _, body) = http(&addr, "GET", &format!("/reports/{party}/{year}.json"));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let jpn_party = node.kyoto(&["--output", "json", "party", "JPN"]).json();
+    let issued = json_u64(&jpn_party["positions"][0]["issued"]);
+    let held = json_u64(&jpn_party["positions"][0]["held"]);
+    for (party, acquired, transferred, start, end) in
+        [("JPN", 0, 1234, issued, held), ("CAN", 1234, 0, 0, 0)]
+    {
+        let r = report(party, 2008);
+        assert_eq!(r["height"].as_u64(), Some(json_u64(&st["height"])), "{r}");
+        let aau: Vec<&serde_json::Value> = r["holdings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["unitType"] == "AAU")
+            .collect();
+        let change: i64 = aau
+            .iter()
+            .map(|h| h["end"].as_i64().unwrap() - h["start"].as_i64().unwrap())
+            .sum();
+        let flow = &r["flows"][0];
+        assert_eq!(flow["unitType"], "AAU", "{r}");
+        assert_eq!(
+            (flow["acquired"].as_u64(), flow["transferred"].as_u64()),
+            (Some(acquired), Some(transferred)),
+            "{r}"
+        );
+        assert_eq!(change, acquired as i64 - transferred as i64, "{r}");
+        if party == "JPN" {
+            let h = aau
+                .iter()
+                .find(|h| h["accountType"] == "party_holding")
+                .unwrap();
+            assert_eq!(
+                (h["start"].as_u64(), h["end"].as_u64()),
+                (Some(start), Some(end)),
+                "{r}"
+            );
+        }
+    }
+    let later = report("JPN", 2009);
+    assert!(later["flows"].as_array().unwrap().is_empty(), "{later}");
+    for h in later["holdings"].as_array().unwrap() {
+        assert_eq!(h["start"], h["end"], "{later}");
+    }
+    let (status, head, csv) = http(&addr, "GET", "/reports/JPN/2008.csv");
+    assert_eq!(status, 200);
+    assert!(head.contains("text/csv"), "{head}");
+    assert!(
+        csv.contains(",JPN,2008,flows,,AAU,,,0,0,1234,0,0,0,0,0"),
+        "{csv}"
+    );
+    let (status, _, body) = http(&addr, "GET", "/reports/JPN/nineteen.csv");
+    assert_eq!(
+        (status, body.contains("UNKNOWN_REPORT")),
+        (404, true),
+        "{body}"
+    );
+
     // Read-only, bounded, escaped.
     let (status, _, _) = http(&addr, "POST", "/api/v1/status");
     assert_eq!(status, 405, "no route writes");

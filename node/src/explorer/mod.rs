@@ -1,7 +1,7 @@
 //! The public window onto the ledger (`kyotod --http-addr`): a read-only web explorer
 //! rendered on the server (`pages.rs`, `parties.rs`, `governance.rs`; pictures as inline SVG in `charts.rs`) and the
 //! JSON API the pages are made from (`api.rs`, under `/api/v1/`), and transparency
-//! reports to download (`reports.rs`).
+//! reports to download (`reports.rs`, `yearly.rs`).
 //!
 //! Every page and every API answer comes from the node's gRPC read methods
 //! ([`LedgerService`]), so that what the explorer shows is what `kyoto` shows: the
@@ -16,6 +16,7 @@ mod governance;
 mod pages;
 mod parties;
 mod reports;
+mod yearly;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -190,6 +191,7 @@ fn router(web: Web) -> axum::Router {
         .route("/governance/{id}", get(governance::proposal_page))
         .route("/projects", get(governance::projects_page))
         .route("/reports/{file}", get(reports::positions))
+        .route("/reports/{party}/{file}", get(yearly::report))
         .route("/search", get(pages::search))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/validators", get(api::validators))

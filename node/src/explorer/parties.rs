@@ -192,6 +192,12 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
                     td class="n" { (thousands(x.acquired)) } td class="n" { (thousands(x.transferred)) } td class="n" { (thousands(x.held)) }
                 } } }
             } }
+            h2 { "Yearly reports" }
+            p { "Holdings at the start and end of each year by account and unit type, and the year's flows (issued, acquired, transferred, cancelled, retired, carried over, converted), stamped with the height and state root: "
+                @for y in report_years(s.latest_block_time_ms) {
+                    (y) " " a href={ "/reports/" (p.code) "/" (y) ".csv" } { "CSV" } " " a href={ "/reports/" (p.code) "/" (y) ".json" } { "JSON" } "; "
+                }
+            }
             h2 { "Accounts" }
             div class="scroll" { table id="accounts" {
                 thead { tr { th { "Account" } th { "Type" } th { "Holder" } th class="n" { "Units" } } }
@@ -204,4 +210,11 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
         Ok(page(&p.code, Some(&s), body))
     };
     render(result.await, Freshness::Current)
+}
+
+/// The years a Party's page links reports for: the latest ten up to the ledger's
+/// current year.
+fn report_years(now_ms: i64) -> Vec<i32> {
+    let year = crate::ledger::calendar::date_of(now_ms).year();
+    (year.saturating_sub(9).max(1990)..=year).rev().collect()
 }

@@ -1,0 +1,376 @@
+//! The yearly report of a Party (`/reports/{party}/{year}.csv|json`), in the spirit of
+//! the Standard Electronic Format's tables: the units its registry held at the start
+//! and at the end of the year by account type and unit type, and the year's flows by
+//! unit type (issued, acquired, transferred, cancelled, retired, carried over,
+//! converted). Stamped with the height and state root it was read at.
+//!
+//! How: the holdings now, less what each account's audit trail moved after the year's
+//! end, are the holdings at its end; less what it moved during the year, at its start.
+//! Every receipt says what it moved: a move takes serials from `from_account` and puts
+//! them, relabelled for a conversion (Art. 6: an AAU or RMU becomes an ERU) or a carry-over
+//! (Art. 3.13: the next period), into `to_account`; an issuance credits its accounts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kyoto_proto::v1 as pb;
+use serde::Serialize;
+
+use super::api::{Page, json};
+use super::pages::unit_name;
+use super::{Freshness, Web, WebError, with_headers};
+use crate::ledger::calendar::parse_date_ms;
+
+/// Most audit-trail entries one report reads (a larger registry is `413`).
+pub const MAX_REPORT_ENTRIES: usize = 200_000;
+/// Most accounts of one Party a report reads.
+const MAX_ACCOUNTS: usize = 10_000;
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Holding {
+    account_type: String,
+    unit_type: &'static str,
+    start: i128,
+    end: i128,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Flows {
+    unit_type: &'static str,
+    issued: u64,
+    acquired: u64,
+    transferred: u64,
+    cancelled: u64,
+    retired: u64,
+    carried_over: u64,
+    converted_in: u64,
+    converted_out: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct YearReport {
+    chain_id: String,
+    height: u64,
+    state_root: String,
+    party: String,
+    year: i32,
+    transactions: usize,
+    holdings: Vec<Holding>,
+    flows: Vec<Flows>,
+}
+
+fn count(b: &pb::SerialBlock) -> u64 {
+    b.end.saturating_sub(b.start).saturating_add(1)
+}
+
+/// The unit type and period a moved block had before the move relabelled it.
+fn before_move(kind: &str, b: &pb::SerialBlock) -> i32 {
+    match (kind, pb::UnitType::try_from(b.unit_type)) {
+        ("eru_conversion", Ok(pb::UnitType::EruFromAau)) => pb::UnitType::Aau as i32,
+        ("eru_conversion", Ok(pb::UnitType::EruFromRmu)) => pb::UnitType::Rmu as i32,
+        _ => b.unit_type,
+    }
+}
+
+/// What a receipt changed in `account`, by unit type.
+fn delta(account: &str, a: &pb::Applied, out: &mut BTreeMap<i32, i128>) {
+    if a.from_account.is_empty() {
+        let Some(t) = a.serials.first().map(|b| b.unit_type) else {
+            return;
+        };
+        for c in a.credited.iter().filter(|c| c.account == account) {
+            *out.entry(t).or_default() += i128::from(c.amount);
+        }
+        return;
+    }
+    for b in &a.serials {
+        if a.to_account == account {
+            *out.entry(b.unit_type).or_default() += i128::from(count(b));
+        }
+        if a.from_account == account {
+            *out.entry(before_move(&a.kind, b)).or_default() -= i128::from(count(b));
+        }
+    }
+}
+
+/// The year's flows of a receipt, for a Party whose accounts are `ours`.
+fn flows(a: &pb::Applied, ours: &BTreeSet<String>, out: &mut BTreeMap<i32, Flows>) {
+    let mut add = |t: i32, f: &dyn Fn(&mut Flows) -> &mut u64, n: u64| {
+        let e = out.entry(t).or_insert_with(|| Flows {
+            unit_type: unit_name(t),
+            ..Flows::default()
+        });
+        let field = f(e);
+        *field = field.saturating_add(n);
+    };
+    let from_us = ours.contains(&a.from_account);
+    let to_us = ours.contains(&a.to_account);
+    for b in &a.serials {
+        let (t, n) = (b.unit_type, count(b));
+        match a.kind.as_str() {
+            "external_transfer" if to_us => add(t, &|f| &mut f.acquired, n),
+            "external_transfer" if from_us => add(t, &|f| &mut f.transferred, n),
+            "cancellation" if from_us => add(t, &|f| &mut f.cancelled, n),
+            "retirement" if from_us => add(t, &|f| &mut f.retired, n),
+            "carry_over" if from_us => add(t, &|f| &mut f.carried_over, n),
+            "eru_conversion" if from_us => {
+                add(before_move(&a.kind, b), &|f| &mut f.converted_out, n);
+                add(t, &|f| &mut f.converted_in, n);
+            }
+            _ => {}
+        }
+    }
+    if a.from_account.is_empty()
+        && let Some(t) = a.serials.first().map(|b| b.unit_type)
+    {
+        let n = a
+            .credited
+            .iter()
+            .filter(|c| ours.contains(&c.account))
+            .map(|c| c.amount)
+            .fold(0u64, u64::saturating_add);
+        if n > 0 {
+            add(t, &|f| &mut f.issued, n);
+        }
+    }
+}
+
+fn too_large() -> WebError {
+    WebError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "REPORT_TOO_LARGE",
+        format!("the registry's audit trail has more than {MAX_REPORT_ENTRIES} entries"),
+    )
+}
+
+impl Web {
+    async fn year_report(&self, party: &str, year: i32) -> Result<YearReport, WebError> {
+        let bounds = (
+            parse_date_ms(&format!("{year:04}-01-01")),
+            parse_date_ms(&format!("{:04}-01-01", year + 1)),
+        );
+        let (Some(from), Some(to)) = bounds else {
+            return Err(WebError::new(
+                StatusCode::BAD_REQUEST,
+                "MALFORMED",
+                "a year from 1990 to 9998",
+            ));
+        };
+        let _turn = self.heavy().await?;
+        for _ in 0..4 {
+            let before = self.status().await?;
+            let code = self.party(party).await?.code;
+            // The Party's accounts, with their type and holdings now.
+            let mut accounts: Vec<pb::GetAccountResponse> = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = self
+                    .read(
+                        |l, r| async move {
+                            kyoto_proto::v1::ledger_server::Ledger::list_accounts(&*l, r).await
+                        },
+                        pb::ListAccountsRequest {
+                            party: code.clone(),
+                            page_size: super::MAX_PAGE,
+                            page_token,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                for a in &page.accounts {
+                    accounts.push(self.account(&a.account_id).await?);
+                }
+                if page.next_page_token.is_empty() || accounts.len() >= MAX_ACCOUNTS {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            let ours: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+            let mut holdings: BTreeMap<(String, i32), (i128, i128)> = BTreeMap::new();
+            let mut year_flows: BTreeMap<i32, Flows> = BTreeMap::new();
+            let mut seen = BTreeSet::new();
+            let mut entries = 0usize;
+            for a in &accounts {
+                let mut now: BTreeMap<i32, i128> = BTreeMap::new();
+                for h in &a.holdings {
+                    *now.entry(h.unit_type).or_default() += i128::from(h.amount);
+                }
+                let (mut after, mut during) = (BTreeMap::new(), BTreeMap::new());
+                let mut page = Page {
+                    limit: Some(crate::rpc::MAX_HISTORY as u32),
+                    ..Page::default()
+                };
+                loop {
+                    let history = self.history_page(&a.account_id, &page).await?;
+                    entries += history.entries.len();
+                    if entries > MAX_REPORT_ENTRIES {
+                        return Err(too_large());
+                    }
+                    for e in &history.entries {
+                        let Some(pb::receipt::Outcome::Applied(ap)) =
+                            e.receipt.as_ref().and_then(|r| r.outcome.as_ref())
+                        else {
+                            continue;
+                        };
+                        if e.timestamp_ms >= to {
+                            delta(&a.account_id, ap, &mut after);
+                        } else if e.timestamp_ms >= from {
+                            delta(&a.account_id, ap, &mut during);
+                            let hash = e.receipt.as_ref().map(|r| r.tx_hash.clone());
+                            if seen.insert(hash) {
+                                flows(ap, &ours, &mut year_flows);
+                            }
+                        }
+                    }
+                    if history.next_page_token.is_empty() {
+                        break;
+                    }
+                    page.page_token = Some(history.next_page_token);
+                }
+                let types: BTreeSet<i32> = now
+                    .keys()
+                    .chain(after.keys())
+                    .chain(during.keys())
+                    .copied()
+                    .collect();
+                for t in types {
+                    let end =
+                        now.get(&t).copied().unwrap_or(0) - after.get(&t).copied().unwrap_or(0);
+                    let start = end - during.get(&t).copied().unwrap_or(0);
+                    let slot = holdings.entry((a.kind.clone(), t)).or_default();
+                    slot.0 += start;
+                    slot.1 += end;
+                }
+            }
+            let after = self.status().await?;
+            if after.height != before.height {
+                continue;
+            }
+            return Ok(YearReport {
+                chain_id: after.chain_id,
+                height: after.height,
+                state_root: hex::encode(&after.state_root),
+                party: code,
+                year,
+                transactions: seen.len(),
+                holdings: holdings
+                    .into_iter()
+                    .filter(|(_, (s, e))| *s != 0 || *e != 0)
+                    .map(|((account_type, t), (start, end))| Holding {
+                        account_type,
+                        unit_type: unit_name(t),
+                        start,
+                        end,
+                    })
+                    .collect(),
+                flows: year_flows.into_values().collect(),
+            });
+        }
+        Err(WebError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CHAIN_MOVING",
+            "blocks kept committing while the report was read; ask again",
+        ))
+    }
+
+    async fn history_page(
+        &self,
+        id: &str,
+        page: &Page,
+    ) -> Result<pb::GetAccountHistoryResponse, WebError> {
+        let request = pb::GetAccountHistoryRequest {
+            account_id: id.to_owned(),
+            limit: page.limit.unwrap_or(1000),
+            page_token: page.token()?,
+        };
+        self.read(
+            |l, r| async move {
+                kyoto_proto::v1::ledger_server::Ledger::get_account_history(&*l, r).await
+            },
+            request,
+        )
+        .await
+    }
+}
+
+fn csv(r: &YearReport) -> String {
+    let mut out = String::from(
+        "chain_id,height,state_root,party,year,table,account_type,unit_type,start,end,issued,acquired,transferred,cancelled,retired,carried_over,converted_in,converted_out\n",
+    );
+    let stamp = format!(
+        "{},{},{},{},{}",
+        r.chain_id, r.height, r.state_root, r.party, r.year
+    );
+    for h in &r.holdings {
+        out.push_str(&format!(
+            "{stamp},holdings,{},{},{},{},,,,,,,,\n",
+            h.account_type, h.unit_type, h.start, h.end
+        ));
+    }
+    for f in &r.flows {
+        out.push_str(&format!(
+            "{stamp},flows,,{},,,{},{},{},{},{},{},{},{}\n",
+            f.unit_type,
+            f.issued,
+            f.acquired,
+            f.transferred,
+            f.cancelled,
+            f.retired,
+            f.carried_over,
+            f.converted_in,
+            f.converted_out
+        ));
+    }
+    out
+}
+
+/// `/reports/{party}/{year}.csv` or `.json`.
+pub(crate) async fn report(
+    State(web): State<Web>,
+    Path((party, file)): Path<(String, String)>,
+) -> Response {
+    let parsed = file
+        .strip_suffix(".csv")
+        .map(|y| (y, true))
+        .or_else(|| file.strip_suffix(".json").map(|y| (y, false)));
+    let Some((year, as_csv)) = parsed.and_then(|(y, c)| y.parse::<i32>().ok().map(|y| (y, c)))
+    else {
+        return json::<()>(
+            Err(WebError::new(
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_REPORT",
+                "a Party's report is /reports/PARTY/YEAR.csv or YEAR.json",
+            )),
+            Freshness::Current,
+        );
+    };
+    let party = match super::bounded(&party, "the Party code") {
+        Ok(p) => p,
+        Err(e) => return json::<()>(Err(e), Freshness::Current),
+    };
+    let report = match web.year_report(&party, year).await {
+        Ok(r) => r,
+        Err(e) => return json::<()>(Err(e), Freshness::Current),
+    };
+    if !as_csv {
+        return json(Ok(report), Freshness::Current);
+    }
+    let mut response = csv(&report).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"kyoto-{}-{}-at-{}.csv\"",
+        report.party, report.year, report.height
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    with_headers(response, Freshness::Current)
+}
