@@ -1,8 +1,9 @@
 //! The yearly report of a Party (`/reports/{party}/{year}.csv|json`), in the spirit of
 //! the Standard Electronic Format's tables: the units its registry held at the start
 //! and at the end of the year by account type and unit type, and the year's flows by
-//! unit type (issued, acquired, transferred, cancelled, retired, carried over,
-//! converted). Stamped with the height and state root it was read at.
+//! unit type (issued; acquired, CERs forwarded from the CDM registry included;
+//! transferred; cancelled, replacements included; retired; carried over; converted).
+//! Stamped with the height and state root it was read at.
 //!
 //! How: the holdings now, less what each account's audit trail moved after the year's
 //! end, are the holdings at its end; less what it moved during the year, at its start.
@@ -113,9 +114,13 @@ fn flows(a: &pb::Applied, ours: &BTreeSet<String>, out: &mut BTreeMap<i32, Flows
     for b in &a.serials {
         let (t, n) = (b.unit_type, count(b));
         match a.kind.as_str() {
-            "external_transfer" if to_us => add(t, &|f| &mut f.acquired, n),
-            "external_transfer" if from_us => add(t, &|f| &mut f.transferred, n),
-            "cancellation" if from_us => add(t, &|f| &mut f.cancelled, n),
+            // CERs forwarded from the CDM registry arrive from outside the Party too.
+            "external_transfer" | "cer_forwarding" if to_us && !from_us => {
+                add(t, &|f| &mut f.acquired, n)
+            }
+            "external_transfer" if from_us && !to_us => add(t, &|f| &mut f.transferred, n),
+            // A replacement cancels the units that replace expired tCERs/lCERs.
+            "cancellation" | "replacement" if from_us => add(t, &|f| &mut f.cancelled, n),
             "retirement" if from_us => add(t, &|f| &mut f.retired, n),
             "carry_over" if from_us => add(t, &|f| &mut f.carried_over, n),
             "eru_conversion" if from_us => {
