@@ -170,6 +170,21 @@ impl Drop for Cluster {
     }
 }
 
+/// `kyotod init --validators N --dir DIR` with `init` arguments.
+fn init_network(dir: &Path, validators: usize, init: &[&str]) {
+    let out = Command::new(bin("kyotod"))
+        .args(["init", "--validators", &validators.to_string(), "--dir"])
+        .arg(dir)
+        .args(init)
+        .output()
+        .expect("run kyotod init");
+    assert!(
+        out.status.success(),
+        "kyotod init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// N validators and their observers, in one directory made by `kyotod init`.
 pub struct Cluster {
     pub dir: PathBuf,
@@ -206,17 +221,7 @@ impl Cluster {
         init: &[&str],
         extra: &[&str],
     ) -> Self {
-        let out = Command::new(bin("kyotod"))
-            .args(["init", "--validators", &in_genesis.to_string(), "--dir"])
-            .arg(dir)
-            .args(init)
-            .output()
-            .expect("run kyotod init");
-        assert!(
-            out.status.success(),
-            "kyotod init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        init_network(dir, in_genesis, init);
         for i in in_genesis..total {
             let data = dir.join(format!("validator-{}", i + 1));
             std::fs::create_dir_all(&data).expect("create the joining node's directory");
@@ -245,16 +250,7 @@ impl Cluster {
     /// Like [`Cluster::start`], with validator `liar` telling `lies` (a kyotod built
     /// with the test-only feature `byzantine`: `kyotod --byzantine LIES`).
     pub fn start_lying(dir: &Path, n: usize, liar: usize, lies: &str) -> Self {
-        let out = Command::new(bin("kyotod"))
-            .args(["init", "--validators", &n.to_string(), "--dir"])
-            .arg(dir)
-            .output()
-            .expect("run kyotod init");
-        assert!(
-            out.status.success(),
-            "kyotod init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        init_network(dir, n, &[]);
         let mut own = vec![Vec::new(); n];
         own[liar] = vec!["--byzantine".to_owned(), lies.to_owned()];
         Self::run_with(dir, n, n, &[], own)

@@ -85,7 +85,7 @@ pub(crate) async fn history(
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> Response {
-    json(web.history(&id, &page).await, Freshness::Current)
+    json(web.history(&id, &page, MAX_PAGE).await, Freshness::Current)
 }
 
 pub(crate) async fn blocks(State(web): State<Web>, Query(page): Query<Page>) -> Response {
@@ -176,29 +176,35 @@ impl Web {
         .await
     }
 
+    /// A page of a Party's accounts (`page_token` empty for the first).
     pub(crate) async fn party_accounts(
         &self,
         party: &str,
+        page_token: String,
     ) -> Result<pb::ListAccountsResponse, WebError> {
         self.read(
             |l, r| async move { l.list_accounts(r).await },
             pb::ListAccountsRequest {
                 party: bounded(party, "the Party code")?,
                 page_size: MAX_PAGE,
+                page_token: bounded(&page_token, "page_token")?,
                 ..Default::default()
             },
         )
         .await
     }
 
+    /// A page of an account's audit trail: `page.limit` entries (50 by default), at
+    /// most `max` (the pages' [`MAX_PAGE`]; a report reads the gRPC maximum).
     pub(crate) async fn history(
         &self,
         id: &str,
         page: &Page,
+        max: u32,
     ) -> Result<pb::GetAccountHistoryResponse, WebError> {
         let request = pb::GetAccountHistoryRequest {
             account_id: bounded(id, "the account id")?,
-            limit: page.limit(50),
+            limit: page.limit.unwrap_or(50).clamp(1, max),
             page_token: page.token()?,
         };
         self.read(

@@ -144,6 +144,53 @@ impl Web {
     }
 }
 
+/// How many times a report is read again when a block commits while it is read.
+const READS: usize = 4;
+
+impl Web {
+    /// Reads `f` until no block committed during the read (at most [`READS`] times,
+    /// else `503 CHAIN_MOVING`), so that the status returned is the exact stamp of
+    /// what `f` read.
+    pub(crate) async fn at_one_height<T, F, Fut>(
+        &self,
+        f: F,
+    ) -> Result<(T, kyoto_proto::v1::GetStatusResponse), WebError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, WebError>>,
+    {
+        for _ in 0..READS {
+            let before = self.status().await?;
+            let value = f().await?;
+            let after = self.status().await?;
+            if after.height == before.height {
+                return Ok((value, after));
+            }
+        }
+        Err(WebError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CHAIN_MOVING",
+            "blocks kept committing while the report was read; ask again",
+        ))
+    }
+}
+
+/// A file to download: its body, content type and file name.
+pub(crate) fn download(body: String, content_type: &'static str, file_name: &str) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Only characters that need no quoting in a header.
+    let safe: String = file_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    with_headers(response, Freshness::Current)
+}
+
 /// Cache headers: a committed block never changes; everything else is the current
 /// state, fresh for a couple of seconds.
 #[derive(Clone, Copy)]

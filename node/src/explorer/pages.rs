@@ -202,7 +202,7 @@ pub(crate) async fn account(
     let result = async {
         let s = web.status().await?;
         let a = web.account(&id).await?;
-        let history = web.history(&a.account_id, &page_q).await?;
+        let history = web.history(&a.account_id, &page_q, super::MAX_PAGE).await?;
         let body = html! {
             h1 { "Account " (a.account_id) }
             dl {

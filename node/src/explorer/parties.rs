@@ -135,7 +135,7 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
     let result = async {
         let s = web.status().await?;
         let p = web.party(&code).await?;
-        let accounts = web.party_accounts(&p.code).await?;
+        let accounts = web.party_accounts(&p.code, String::new()).await?;
         let mut compliance = Vec::new();
         for period in &p.periods {
             compliance.push(web.compliance(&p.code, period.period).await?);

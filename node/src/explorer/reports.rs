@@ -4,15 +4,12 @@
 //! (read again until no block committed in between, so that the stamp is exact).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
 
 use super::pages::unit_name;
-use super::{Freshness, Web, WebError, with_headers};
-
-/// How many times a report is read again when a block commits while it is read.
-const READS: usize = 4;
+use super::{Freshness, Web, WebError, download};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,42 +41,36 @@ const CSV_HEADER: &str = "chain_id,height,state_root,party,unit_type,period,issu
 impl Web {
     async fn positions(&self) -> Result<PositionsReport, WebError> {
         let _turn = self.heavy().await?;
-        for _ in 0..READS {
-            let before = self.status().await?;
-            let mut rows = Vec::new();
-            for summary in self.all_parties().await? {
-                let party = self.party(&summary.code).await?;
-                for p in &party.positions {
-                    rows.push(PositionRow {
-                        party: party.code.clone(),
-                        unit_type: unit_name(p.unit_type),
-                        period: p.period,
-                        issued: p.issued,
-                        acquired: p.acquired,
-                        transferred: p.transferred,
-                        converted_in: p.converted_in,
-                        converted_out: p.converted_out,
-                        carried_in: p.carried_in,
-                        carried_out: p.carried_out,
-                        held: p.held,
-                    });
+        let (rows, at) = self
+            .at_one_height(|| async {
+                let mut rows = Vec::new();
+                for summary in self.all_parties().await? {
+                    let party = self.party(&summary.code).await?;
+                    for p in &party.positions {
+                        rows.push(PositionRow {
+                            party: party.code.clone(),
+                            unit_type: unit_name(p.unit_type),
+                            period: p.period,
+                            issued: p.issued,
+                            acquired: p.acquired,
+                            transferred: p.transferred,
+                            converted_in: p.converted_in,
+                            converted_out: p.converted_out,
+                            carried_in: p.carried_in,
+                            carried_out: p.carried_out,
+                            held: p.held,
+                        });
+                    }
                 }
-            }
-            let after = self.status().await?;
-            if after.height == before.height {
-                return Ok(PositionsReport {
-                    chain_id: after.chain_id,
-                    height: after.height,
-                    state_root: hex::encode(&after.state_root),
-                    rows,
-                });
-            }
-        }
-        Err(WebError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "CHAIN_MOVING",
-            "blocks kept committing while the report was read; ask again",
-        ))
+                Ok(rows)
+            })
+            .await?;
+        Ok(PositionsReport {
+            chain_id: at.chain_id,
+            height: at.height,
+            state_root: hex::encode(&at.state_root),
+            rows,
+        })
     }
 }
 
@@ -129,35 +120,24 @@ pub(crate) async fn positions(State(web): State<Web>, Path(file): Path<String>) 
         Ok(r) => r,
         Err(e) => return super::api::json::<()>(Err(e), Freshness::Current),
     };
-    let body = if as_csv {
-        csv(&report)
-    } else {
-        match serde_json::to_string(&report) {
-            Ok(s) => s,
-            Err(e) => {
-                return super::api::json::<()>(
-                    Err(WebError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "INTERNAL",
-                        e.to_string(),
-                    )),
-                    Freshness::Current,
-                );
-            }
-        }
-    };
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"kyoto-positions-{}-{}.{}\"",
-        report
-            .chain_id
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', ""),
+    let file_name = format!(
+        "kyoto-positions-{}-{}.{}",
+        report.chain_id,
         report.height,
         if as_csv { "csv" } else { "json" }
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
+    );
+    if as_csv {
+        return download(csv(&report), content_type, &file_name);
     }
-    with_headers(response, Freshness::Current)
+    match serde_json::to_string(&report) {
+        Ok(body) => download(body, content_type, &file_name),
+        Err(e) => super::api::json::<()>(
+            Err(WebError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                e.to_string(),
+            )),
+            Freshness::Current,
+        ),
+    }
 }

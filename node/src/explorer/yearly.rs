@@ -14,20 +14,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use kyoto_proto::v1 as pb;
 use serde::Serialize;
 
 use super::api::{Page, json};
 use super::pages::unit_name;
-use super::{Freshness, Web, WebError, with_headers};
+use super::{Freshness, Web, WebError, download};
 use crate::ledger::calendar::parse_date_ms;
 
 /// Most audit-trail entries one report reads (a larger registry is `413`).
 pub const MAX_REPORT_ENTRIES: usize = 200_000;
-/// Most accounts of one Party a report reads.
-const MAX_ACCOUNTS: usize = 10_000;
+/// Most accounts of one Party a report reads (more is `413`).
+pub const MAX_ACCOUNTS: usize = 10_000;
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,11 +145,11 @@ fn flows(a: &pb::Applied, ours: &BTreeSet<String>, out: &mut BTreeMap<i32, Flows
     }
 }
 
-fn too_large() -> WebError {
+fn too_large(what: &str) -> WebError {
     WebError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "REPORT_TOO_LARGE",
-        format!("the registry's audit trail has more than {MAX_REPORT_ENTRIES} entries"),
+        format!("the registry has {what}"),
     )
 }
 
@@ -167,139 +167,116 @@ impl Web {
             ));
         };
         let _turn = self.heavy().await?;
-        for _ in 0..4 {
-            let before = self.status().await?;
-            let code = self.party(party).await?.code;
-            // The Party's accounts, with their type and holdings now.
-            let mut accounts: Vec<pb::GetAccountResponse> = Vec::new();
-            let mut page_token = String::new();
-            loop {
-                let page = self
-                    .read(
-                        |l, r| async move {
-                            kyoto_proto::v1::ledger_server::Ledger::list_accounts(&*l, r).await
-                        },
-                        pb::ListAccountsRequest {
-                            party: code.clone(),
-                            page_size: super::MAX_PAGE,
-                            page_token,
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
-                for a in &page.accounts {
-                    accounts.push(self.account(&a.account_id).await?);
-                }
-                if page.next_page_token.is_empty() || accounts.len() >= MAX_ACCOUNTS {
-                    break;
-                }
-                page_token = page.next_page_token;
-            }
-            let ours: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-            let mut holdings: BTreeMap<(String, i32), (i128, i128)> = BTreeMap::new();
-            let mut year_flows: BTreeMap<i32, Flows> = BTreeMap::new();
-            let mut seen = BTreeSet::new();
-            let mut entries = 0usize;
-            for a in &accounts {
-                let mut now: BTreeMap<i32, i128> = BTreeMap::new();
-                for h in &a.holdings {
-                    *now.entry(h.unit_type).or_default() += i128::from(h.amount);
-                }
-                let (mut after, mut during) = (BTreeMap::new(), BTreeMap::new());
-                let mut page = Page {
-                    limit: Some(crate::rpc::MAX_HISTORY as u32),
-                    ..Page::default()
-                };
-                loop {
-                    let history = self.history_page(&a.account_id, &page).await?;
-                    entries += history.entries.len();
-                    if entries > MAX_REPORT_ENTRIES {
-                        return Err(too_large());
-                    }
-                    for e in &history.entries {
-                        let Some(pb::receipt::Outcome::Applied(ap)) =
-                            e.receipt.as_ref().and_then(|r| r.outcome.as_ref())
-                        else {
-                            continue;
-                        };
-                        if e.timestamp_ms >= to {
-                            delta(&a.account_id, ap, &mut after);
-                        } else if e.timestamp_ms >= from {
-                            delta(&a.account_id, ap, &mut during);
-                            let hash = e.receipt.as_ref().map(|r| r.tx_hash.clone());
-                            if seen.insert(hash) {
-                                flows(ap, &ours, &mut year_flows);
-                            }
-                        }
-                    }
-                    if history.next_page_token.is_empty() {
-                        break;
-                    }
-                    page.page_token = Some(history.next_page_token);
-                }
-                let types: BTreeSet<i32> = now
-                    .keys()
-                    .chain(after.keys())
-                    .chain(during.keys())
-                    .copied()
-                    .collect();
-                for t in types {
-                    let end =
-                        now.get(&t).copied().unwrap_or(0) - after.get(&t).copied().unwrap_or(0);
-                    let start = end - during.get(&t).copied().unwrap_or(0);
-                    let slot = holdings.entry((a.kind.clone(), t)).or_default();
-                    slot.0 += start;
-                    slot.1 += end;
-                }
-            }
-            let after = self.status().await?;
-            if after.height != before.height {
-                continue;
-            }
-            return Ok(YearReport {
-                chain_id: after.chain_id,
-                height: after.height,
-                state_root: hex::encode(&after.state_root),
-                party: code,
-                year,
-                transactions: seen.len(),
-                holdings: holdings
-                    .into_iter()
-                    .filter(|(_, (s, e))| *s != 0 || *e != 0)
-                    .map(|((account_type, t), (start, end))| Holding {
-                        account_type,
-                        unit_type: unit_name(t),
-                        start,
-                        end,
-                    })
-                    .collect(),
-                flows: year_flows.into_values().collect(),
-            });
-        }
-        Err(WebError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "CHAIN_MOVING",
-            "blocks kept committing while the report was read; ask again",
-        ))
+        let (report, at) = self
+            .at_one_height(|| self.read_year(party, from, to))
+            .await?;
+        Ok(YearReport {
+            chain_id: at.chain_id,
+            height: at.height,
+            state_root: hex::encode(&at.state_root),
+            year,
+            ..report
+        })
     }
 
-    async fn history_page(
-        &self,
-        id: &str,
-        page: &Page,
-    ) -> Result<pb::GetAccountHistoryResponse, WebError> {
-        let request = pb::GetAccountHistoryRequest {
-            account_id: id.to_owned(),
-            limit: page.limit.unwrap_or(1000),
-            page_token: page.token()?,
-        };
-        self.read(
-            |l, r| async move {
-                kyoto_proto::v1::ledger_server::Ledger::get_account_history(&*l, r).await
-            },
-            request,
-        )
-        .await
+    /// The report's content (the stamp is [`Web::at_one_height`]'s).
+    async fn read_year(&self, party: &str, from: i64, to: i64) -> Result<YearReport, WebError> {
+        let code = self.party(party).await?.code;
+        // The Party's accounts, with their type and holdings now.
+        let mut accounts: Vec<pb::GetAccountResponse> = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self.party_accounts(&code, page_token).await?;
+            if accounts.len() + page.accounts.len() > MAX_ACCOUNTS {
+                return Err(too_large(&format!("more than {MAX_ACCOUNTS} accounts")));
+            }
+            for a in &page.accounts {
+                accounts.push(self.account(&a.account_id).await?);
+            }
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        let ours: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+        let mut holdings: BTreeMap<(String, i32), (i128, i128)> = BTreeMap::new();
+        let mut year_flows: BTreeMap<i32, Flows> = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        let mut entries = 0usize;
+        for a in &accounts {
+            let mut now: BTreeMap<i32, i128> = BTreeMap::new();
+            for h in &a.holdings {
+                *now.entry(h.unit_type).or_default() += i128::from(h.amount);
+            }
+            let (mut after, mut during) = (BTreeMap::new(), BTreeMap::new());
+            let mut page = Page {
+                limit: Some(crate::rpc::MAX_HISTORY as u32),
+                ..Page::default()
+            };
+            loop {
+                let history = self
+                    .history(&a.account_id, &page, crate::rpc::MAX_HISTORY as u32)
+                    .await?;
+                entries += history.entries.len();
+                if entries > MAX_REPORT_ENTRIES {
+                    return Err(too_large(&format!(
+                        "more than {MAX_REPORT_ENTRIES} audit-trail entries"
+                    )));
+                }
+                for e in &history.entries {
+                    let Some(pb::receipt::Outcome::Applied(ap)) =
+                        e.receipt.as_ref().and_then(|r| r.outcome.as_ref())
+                    else {
+                        continue;
+                    };
+                    if e.timestamp_ms >= to {
+                        delta(&a.account_id, ap, &mut after);
+                    } else if e.timestamp_ms >= from {
+                        delta(&a.account_id, ap, &mut during);
+                        let hash = e.receipt.as_ref().map(|r| r.tx_hash.clone());
+                        if seen.insert(hash) {
+                            flows(ap, &ours, &mut year_flows);
+                        }
+                    }
+                }
+                if history.next_page_token.is_empty() {
+                    break;
+                }
+                page.page_token = Some(history.next_page_token);
+            }
+            let types: BTreeSet<i32> = now
+                .keys()
+                .chain(after.keys())
+                .chain(during.keys())
+                .copied()
+                .collect();
+            for t in types {
+                let end = now.get(&t).copied().unwrap_or(0) - after.get(&t).copied().unwrap_or(0);
+                let start = end - during.get(&t).copied().unwrap_or(0);
+                let slot = holdings.entry((a.kind.clone(), t)).or_default();
+                slot.0 += start;
+                slot.1 += end;
+            }
+        }
+        Ok(YearReport {
+            chain_id: String::new(),
+            height: 0,
+            state_root: String::new(),
+            party: code,
+            year: 0,
+            transactions: seen.len(),
+            holdings: holdings
+                .into_iter()
+                .filter(|(_, (s, e))| *s != 0 || *e != 0)
+                .map(|((account_type, t), (start, end))| Holding {
+                    account_type,
+                    unit_type: unit_name(t),
+                    start,
+                    end,
+                })
+                .collect(),
+            flows: year_flows.into_values().collect(),
+        })
     }
 }
 
@@ -365,17 +342,9 @@ pub(crate) async fn report(
     if !as_csv {
         return json(Ok(report), Freshness::Current);
     }
-    let mut response = csv(&report).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"kyoto-{}-{}-at-{}.csv\"",
+    let file_name = format!(
+        "kyoto-{}-{}-at-{}.csv",
         report.party, report.year, report.height
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    with_headers(response, Freshness::Current)
+    );
+    download(csv(&report), "text/csv; charset=utf-8", &file_name)
 }
