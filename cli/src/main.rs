@@ -191,7 +191,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Block { height } => {
             let resp = client
-                .get_block(pb::GetBlockRequest { height })
+                .get_block(pb::GetBlockRequest {
+                    height,
+                    ..Default::default()
+                })
                 .await
                 .map_err(from_status)?;
             out.block(&resp.into_inner())

@@ -126,6 +126,14 @@ impl<S: Store> Chain<S> {
             }
         };
         let state = store.load_state()?;
+        // A data directory from before the explorer's indexes gets them once.
+        let indexed = store.build_indexes()?;
+        if indexed > 0 {
+            tracing::info!(
+                blocks = indexed,
+                "indexed the committed blocks for the explorer"
+            );
+        }
         let state_root = state.state_root();
         let genesis_hash = genesis.hash()?;
         Ok((

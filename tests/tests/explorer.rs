@@ -218,6 +218,137 @@ fn the_explorer_shows_in_a_browser_what_the_ledger_holds() {
     let projects = browse(&profile, &format!("{base}/projects"), None);
     assert!(projects.contains("<h1>Projects</h1>"), "{projects}");
 
+    // A CDM project's page: its issuances with the share of proceeds (Art. 12.8) and
+    // its forwardings, added up.
+    let cdm = dev_key("CDM");
+    node.kyoto(&[
+        "register-cdm-project",
+        "--key",
+        &cdm,
+        "--project",
+        "CDM-0001",
+        "--host",
+        "BRA",
+        "--participant",
+        "JPN-100-1",
+    ])
+    .ok();
+    for amount in ["1000", "550"] {
+        node.kyoto(&[
+            "issue-cers",
+            "--key",
+            &cdm,
+            "--project",
+            "CDM-0001",
+            "--amount",
+            amount,
+        ])
+        .ok();
+    }
+    node.kyoto(&[
+        "forward-cers",
+        "--key",
+        &cdm,
+        "--project",
+        "CDM-0001",
+        "--to",
+        "JPN-100-1",
+        "--amount",
+        "500",
+    ])
+    .ok();
+    let project = browse(&profile, &format!("{base}/search?q=cdm-0001"), None);
+    assert!(project.contains("Project CDM-0001"), "{project}");
+    let totals = project.split("id=\"totals\"").nth(1).unwrap_or_default();
+    // 2 % of each issuance, rounded up: 20 + 11.
+    for (what, n) in [
+        ("CERs issued", 1550),
+        ("Adaptation Fund", 31),
+        ("forwarded", 500),
+    ] {
+        let row = totals
+            .split("<tr>")
+            .find(|r| r.contains(what))
+            .unwrap_or_default();
+        assert!(
+            row.contains(&format!(">{}<", grouped(n))),
+            "{what} {n}: {project}"
+        );
+    }
+    assert!(project.contains("(share of proceeds)"), "{project}");
+    let (status, _, body) = http(&addr, "GET", "/api/v1/projects/CDM-0001/history");
+    assert_eq!(status, 200, "{body}");
+    let trail: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let kinds: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["receipt"]["applied"]["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["cer_forwarding", "cer_issuance", "cer_issuance"],
+        "{trail}"
+    );
+
+    // Units moved between Parties, by month: the transfer from Japan to Canada, in the
+    // JSON, on the flows page and in Japan's picture.
+    let (status, _, body) = http(&addr, "GET", "/api/v1/flows");
+    assert_eq!(status, 200, "{body}");
+    let flows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let moved: Vec<(String, String, u64)> = flows["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["fromParty"].as_str().unwrap().to_owned(),
+                f["toParty"].as_str().unwrap().to_owned(),
+                json_u64(&f["amount"]),
+            )
+        })
+        .collect();
+    assert_eq!(moved, [("JPN".into(), "CAN".into(), 1234)], "{flows}");
+    let page = browse(&profile, &format!("{base}/flows"), None);
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains("/parties/CAN"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("/parties/JPN") && row.contains(&grouped(1234)),
+        "{page}"
+    );
+    assert!(page.contains("<svg"), "{page}");
+    let jpn = browse(&profile, &format!("{base}/parties/JPN"), None);
+    assert!(
+        jpn.contains("Units acquired from and transferred to other Parties"),
+        "{jpn}"
+    );
+    let (status, _, body) = http(&addr, "GET", "/api/v1/flows?first=200801&last=203001");
+    assert_eq!(
+        (status, body.contains("TOO_MANY_MONTHS")),
+        (400, true),
+        "{body}"
+    );
+
+    // A block is found by its hash too.
+    let (_, _, body) = http(&addr, "GET", &format!("/api/v1/blocks/{height}"));
+    let by_height: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let block_hash = by_height["blockHash"].as_str().unwrap().to_owned();
+    let (status, _, body) = http(&addr, "GET", &format!("/api/v1/blocks/{block_hash}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        by_height
+    );
+    let found = browse(&profile, &format!("{base}/search?q={block_hash}"), None);
+    assert!(
+        found.contains(&format!("<h1>Block {height}</h1>")),
+        "{found}"
+    );
+    let found = browse(&profile, &format!("{base}/search?q={tx}"), None);
+    assert!(found.contains("<h1>Transaction</h1>"), "{found}");
+
     // The JSON API answers what the CLI answers.
     for (path, cli) in [
         ("/api/v1/parties/JPN", vec!["party", "JPN"]),

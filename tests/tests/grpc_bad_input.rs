@@ -213,10 +213,67 @@ async fn bad_input_is_refused_with_its_code_and_writes_nothing() {
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     let e = client
-        .get_block(pb::GetBlockRequest { height: 1_000_000 })
+        .get_block(pb::GetBlockRequest {
+            height: 1_000_000,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
+    // The explorer's reads: a block by hash, a project's trail, the monthly flows.
+    for (hash, code) in [
+        (vec![7; 5], Code::InvalidArgument),
+        (vec![7; 32], Code::NotFound),
+    ] {
+        let e = client
+            .get_block(pb::GetBlockRequest {
+                block_hash: hash,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{e:?}");
+    }
+    let e = client
+        .get_project_history(pb::GetProjectHistoryRequest {
+            project: "CDM-9999".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message().starts_with("UNKNOWN_PROJECT")),
+        (Code::NotFound, true),
+        "{e:?}"
+    );
+    for (first_month, last_month, reason) in [
+        (200813, 200901, "MALFORMED"),
+        (200902, 200901, "MALFORMED"),
+        (200801, 0, "MALFORMED"),
+        (200001, 202001, "TOO_MANY_MONTHS"),
+    ] {
+        let e = client
+            .get_flows(pb::GetFlowsRequest {
+                first_month,
+                last_month,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().split(':').next()),
+            (Code::InvalidArgument, Some(reason)),
+            "{first_month}–{last_month}: {e:?}"
+        );
+    }
+    let flows = client
+        .get_flows(pb::GetFlowsRequest {
+            first_month: 200001,
+            last_month: 201912,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((flows.first_month, flows.last_month), (200001, 201912));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,6 +74,8 @@ liar_impl! {
     list_parties(pb::ListPartiesRequest) -> pb::ListPartiesResponse;
     list_projects(pb::ListProjectsRequest) -> pb::ListProjectsResponse;
     list_accounts(pb::ListAccountsRequest) -> pb::ListAccountsResponse;
+    get_project_history(pb::GetProjectHistoryRequest) -> pb::GetProjectHistoryResponse;
+    get_flows(pb::GetFlowsRequest) -> pb::GetFlowsResponse;
 }
 
 /// Serves `blocks` on a free port; returns its URL.
@@ -130,7 +132,10 @@ fn an_observer_refuses_forged_certificates_and_bad_transaction_signatures() {
         for h in 1..=top {
             out.push(
                 client
-                    .get_block(pb::GetBlockRequest { height: h })
+                    .get_block(pb::GetBlockRequest {
+                        height: h,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap()
                     .into_inner(),

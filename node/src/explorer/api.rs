@@ -92,8 +92,8 @@ pub(crate) async fn blocks(State(web): State<Web>, Query(page): Query<Page>) -> 
     json(web.recent_blocks(&page).await, Freshness::Current)
 }
 
-pub(crate) async fn block(State(web): State<Web>, Path(height): Path<String>) -> Response {
-    json(web.block(&height).await, Freshness::Immutable)
+pub(crate) async fn block(State(web): State<Web>, Path(id): Path<String>) -> Response {
+    json(web.block(&id).await, Freshness::Immutable)
 }
 
 pub(crate) async fn transaction(State(web): State<Web>, Path(hash): Path<String>) -> Response {
@@ -217,20 +217,38 @@ impl Web {
     pub(crate) async fn block_at(&self, height: u64) -> Result<pb::GetBlockResponse, WebError> {
         self.read(
             |l, r| async move { l.get_block(r).await },
-            pb::GetBlockRequest { height },
+            pb::GetBlockRequest {
+                height,
+                ..Default::default()
+            },
         )
         .await
     }
 
-    pub(crate) async fn block(&self, height: &str) -> Result<pb::GetBlockResponse, WebError> {
-        let height: u64 = bounded(height, "the height")?.parse().map_err(|_| {
-            WebError::new(
-                StatusCode::BAD_REQUEST,
-                "MALFORMED",
-                "a block height is a number",
-            )
-        })?;
-        self.block_at(height).await
+    /// A committed block by height or by block hash (64 hex digits).
+    pub(crate) async fn block(&self, id: &str) -> Result<pb::GetBlockResponse, WebError> {
+        let id = bounded(id, "the block")?;
+        if let Ok(height) = id.parse::<u64>() {
+            return self.block_at(height).await;
+        }
+        let block_hash = hex::decode(&id)
+            .ok()
+            .filter(|h| h.len() == 32)
+            .ok_or_else(|| {
+                WebError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MALFORMED",
+                    "a block is named by its height or its hash (64 hex digits)",
+                )
+            })?;
+        self.read(
+            |l, r| async move { l.get_block(r).await },
+            pb::GetBlockRequest {
+                block_hash,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     pub(crate) async fn recent_blocks(&self, page: &Page) -> Result<BlockPage, WebError> {

@@ -41,6 +41,55 @@ pub(crate) fn bars(title: &str, rows: &[(String, u64)], scale: Option<u64>) -> M
     }
 }
 
+/// Columns by month: for each month, one column per series side by side, scaled to
+/// the largest value, with a legend; every few months labelled on the axis.
+pub(crate) fn columns(title: &str, months: &[String], series: &[(&str, Vec<u64>)]) -> Markup {
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (left, top, plot_h, legend_h) = (90u64, 10u64, 200u64, 24u64);
+    let per_series = 10u64;
+    let group_w = per_series * (series.len() as u64).max(1) + 8;
+    let width = left + group_w * (months.len() as u64).max(1) + 20;
+    let height = top + plot_h + 40 + legend_h;
+    let base = top + plot_h;
+    // Label about eight months on the axis, whatever the span.
+    let every = months.len().div_ceil(8).max(1);
+    html! {
+        figure class="chart" {
+            figcaption { (title) }
+            svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label=(title)
+                viewBox={ "0 0 " (width) " " (height) } width="100%" preserveAspectRatio="xMinYMin meet" {
+                line x1=(left) x2=(width - 10) y1=(base) y2=(base) stroke="#333" {}
+                text x=(left - 6) y=(top + 10) text-anchor="end" font-size="12" { (thousands(max)) }
+                text x=(left - 6) y=(base) text-anchor="end" font-size="12" { "0" }
+                @for (m, label) in months.iter().enumerate() {
+                    @let x0 = left + m as u64 * group_w + 4;
+                    @for (k, (_, values)) in series.iter().enumerate() {
+                        @let v = values.get(m).copied().unwrap_or(0);
+                        @let h = ((u128::from(v) * u128::from(plot_h)) / u128::from(max)) as u64;
+                        @if v > 0 {
+                            rect x=(x0 + k as u64 * per_series) y=(base - h.max(1)) width=(per_series - 2) height=(h.max(1))
+                                fill=(COLOURS[k % COLOURS.len()]) { title { (label) ": " (thousands(v)) } }
+                        }
+                    }
+                    @if m % every == 0 {
+                        text x=(x0) y=(base + 16) font-size="12" { (label) }
+                    }
+                }
+                @for (k, (name, _)) in series.iter().enumerate() {
+                    @let x = left + k as u64 * 170;
+                    rect x=(x) y=(base + 28) width="12" height="12" fill=(COLOURS[k % COLOURS.len()]) {}
+                    text x=(x + 18) y=(base + 39) font-size="13" { (name) }
+                }
+            }
+        }
+    }
+}
+
 /// A number with thin separators between thousands: 1 234 567.
 pub(crate) fn thousands(n: impl Into<i128>) -> String {
     let n: i128 = n.into();
@@ -65,6 +114,28 @@ mod tests {
         assert_eq!(thousands(999u64), "999");
         assert_eq!(thousands(1_000u64), "1\u{202f}000");
         assert_eq!(thousands(-1_234_567i64), "−1\u{202f}234\u{202f}567");
+    }
+
+    #[test]
+    fn columns_scale_to_the_largest_and_skip_empty_months() {
+        let months = vec!["2008-01".to_owned(), "2008-02".to_owned(), "<m>".to_owned()];
+        let svg = columns(
+            "t",
+            &months,
+            &[("in", vec![10, 0, 5]), ("out", vec![0, 0, 2])],
+        )
+        .into_string();
+        assert_eq!(
+            svg.matches("<rect").count(),
+            3 + 2,
+            "three columns and two legend keys: {svg}"
+        );
+        assert!(
+            svg.contains("height=\"200\""),
+            "the largest is full height: {svg}"
+        );
+        assert!(svg.contains("height=\"100\""), "{svg}");
+        assert!(svg.contains("&lt;m&gt;") && !svg.contains("<m>"), "{svg}");
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! The governance pages (proposals under Art. 20, 21 and 22: class, dates, tally with
-//! each vote's weight, quorum, adoption, acceptances and entry into force) and the
-//! projects page (JI, Art. 6; CDM, Art. 12).
+//! each vote's weight, quorum, adoption, acceptances and entry into force).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kyoto_proto::v1::{self as pb, ledger_server::Ledger};
 use maud::html;
 
-use super::api::{Page, json};
+use super::api::json;
 use super::pages::{page, render};
 use super::{Freshness, Web, WebError, bounded};
 
@@ -34,15 +33,6 @@ impl Web {
             pb::GetProposalRequest { id },
         )
         .await
-    }
-
-    pub(crate) async fn projects(&self, page: &Page) -> Result<pb::ListProjectsResponse, WebError> {
-        let request = pb::ListProjectsRequest {
-            page_size: page.limit(super::MAX_PAGE),
-            page_token: page.token()?,
-        };
-        self.read(|l, r| async move { l.list_projects(r).await }, request)
-            .await
     }
 }
 
@@ -123,40 +113,10 @@ pub(crate) async fn proposal_page(State(web): State<Web>, Path(id): Path<String>
     render(result.await, Freshness::Current)
 }
 
-pub(crate) async fn projects_page(State(web): State<Web>, Query(q): Query<Page>) -> Response {
-    let result = async {
-        let s = web.status().await?;
-        let list = web.projects(&q).await?;
-        let body = html! {
-            h1 { "Projects" }
-            p { "Joint implementation projects (Art. 6: ERUs converted by the host Party) and CDM project activities (Art. 12: CERs issued by the executive board, a share of proceeds to the Adaptation Fund)." }
-            div class="scroll" { table id="projects" {
-                thead { tr { th { "Project" } th { "Kind" } th { "Host" } th { "Acquirer" } th { "Approved by host" } th { "Approved by acquirer" } th { "Participants" } } }
-                tbody { @for p in &list.projects { tr {
-                    td { (p.project) } td { (p.kind) }
-                    td { a href={ "/parties/" (p.host) } { (p.host) } }
-                    td { @if !p.acquirer.is_empty() { a href={ "/parties/" (p.acquirer) } { (p.acquirer) } } }
-                    td { (if p.host_approved { "yes" } else { "no" }) } td { (if p.acquirer_approved { "yes" } else { "no" }) }
-                    td { (p.participants.join(", ")) }
-                } } }
-            } }
-            @if !list.next_page_token.is_empty() {
-                nav class="pages" { a href={ "/projects?page_token=" (list.next_page_token) } { "More projects →" } }
-            }
-        };
-        Ok(page("Projects", Some(&s), body))
-    };
-    render(result.await, Freshness::Current)
-}
-
 pub(crate) async fn proposals_api(State(web): State<Web>) -> Response {
     json(web.proposals().await, Freshness::Current)
 }
 
 pub(crate) async fn proposal_api(State(web): State<Web>, Path(id): Path<String>) -> Response {
     json(web.proposal(&id).await, Freshness::Current)
-}
-
-pub(crate) async fn projects_api(State(web): State<Web>, Query(q): Query<Page>) -> Response {
-    json(web.projects(&q).await, Freshness::Current)
 }

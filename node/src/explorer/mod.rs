@@ -1,5 +1,5 @@
 //! The public window onto the ledger (`kyotod --http-addr`): a read-only web explorer
-//! rendered on the server (`pages.rs`, `parties.rs`, `governance.rs`; pictures as inline SVG in `charts.rs`) and the
+//! rendered on the server (`pages.rs`, `parties.rs`, `governance.rs`, `projects.rs`, `flows.rs`; pictures as inline SVG in `charts.rs`) and the
 //! JSON API the pages are made from (`api.rs`, under `/api/v1/`), and transparency
 //! reports to download (`reports.rs`, `yearly.rs`).
 //!
@@ -12,9 +12,11 @@
 
 mod api;
 mod charts;
+mod flows;
 mod governance;
 mod pages;
 mod parties;
+mod projects;
 mod reports;
 mod yearly;
 
@@ -236,9 +238,11 @@ fn router(web: Web) -> axum::Router {
         .route("/tx/{hash}", get(pages::transaction))
         .route("/governance", get(governance::proposals_page))
         .route("/governance/{id}", get(governance::proposal_page))
-        .route("/projects", get(governance::projects_page))
+        .route("/projects", get(projects::projects_page))
+        .route("/projects/{id}", get(projects::project_page))
         .route("/reports/{file}", get(reports::positions))
         .route("/reports/{party}/{file}", get(yearly::report))
+        .route("/flows", get(pages::flows_page))
         .route("/search", get(pages::search))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/validators", get(api::validators))
@@ -249,9 +253,15 @@ fn router(web: Web) -> axum::Router {
         .route("/api/v1/blocks", get(api::blocks))
         .route("/api/v1/blocks/{height}", get(api::block))
         .route("/api/v1/transactions/{hash}", get(api::transaction))
+        .route("/api/v1/flows", get(flows::flows_api))
         .route("/api/v1/proposals", get(governance::proposals_api))
         .route("/api/v1/proposals/{id}", get(governance::proposal_api))
-        .route("/api/v1/projects", get(governance::projects_api))
+        .route("/api/v1/projects", get(projects::projects_api))
+        .route("/api/v1/projects/{id}", get(projects::project_api))
+        .route(
+            "/api/v1/projects/{id}/history",
+            get(projects::project_history_api),
+        )
         .fallback(pages::not_found)
         .with_state(web)
         // One limit for the whole router (a `ConcurrencyLimitLayer` would be copied

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::api::Page;
 use super::charts::thousands;
+use super::flows::{Months, all_chart, month_before, month_label};
 use super::{Freshness, Web, WebError, with_headers};
 use crate::ledger::calendar::format_instant;
 
@@ -58,8 +59,9 @@ pub(crate) fn page(title: &str, status: Option<&pb::GetStatusResponse>, body: Ma
                     a href="/blocks" { "Blocks" }
                     a href="/governance" { "Governance" }
                     a href="/projects" { "Projects" }
+                    a href="/flows" { "Flows" }
                     form action="/search" method="get" role="search" {
-                        input type="search" name="q" placeholder="Party, account, height or tx hash" aria-label="Search" maxlength="128";
+                        input type="search" name="q" placeholder="Party, account, height or hash" aria-label="Search" maxlength="128";
                     }
                 }
                 main { (body) }
@@ -137,6 +139,7 @@ pub(crate) async fn overview(State(web): State<Web>) -> Response {
         let s = web.status().await?;
         let validators = web.validators().await?;
         let rate = web.blocks_per_sec(&s).await?;
+        let flows = web.flows(&Default::default()).await?;
         let body = html! {
             h1 { "Kyoto Ledger: " (s.chain_id) }
             dl {
@@ -150,6 +153,8 @@ pub(crate) async fn overview(State(web): State<Web>) -> Response {
                 dt { "This node" } dd { (s.role) ", " (s.sync_state) }
                 dt { "State root" } dd class="hash" { (hex::encode(&s.state_root)) }
             }
+            (all_chart(&flows))
+            p { a href="/flows" { "Every Party's transfers, month by month →" } }
             h2 { "Validators (" (validators.validators.len()) ")" }
             div class="scroll" { table {
                 thead { tr { th { "Validator" } th { "Party" } th { "Key" } } }
@@ -165,7 +170,7 @@ pub(crate) async fn overview(State(web): State<Web>) -> Response {
     render(result.await, Freshness::Current)
 }
 
-fn receipt_cells(r: &pb::Receipt) -> Markup {
+pub(crate) fn receipt_cells(r: &pb::Receipt) -> Markup {
     html! {
         @match &r.outcome {
             Some(pb::receipt::Outcome::Applied(a)) => {
@@ -181,7 +186,7 @@ fn receipt_cells(r: &pb::Receipt) -> Markup {
     }
 }
 
-fn serials(blocks: &[pb::SerialBlock]) -> Markup {
+pub(crate) fn serials(blocks: &[pb::SerialBlock]) -> Markup {
     html! {
         div class="scroll" { table class="serials" {
             thead { tr { th { "Origin" } th { "Unit" } th { "Period" } th class="n" { "First serial" } th class="n" { "Last serial" } th class="n" { "Units" } th { "Project" } } }
@@ -346,8 +351,9 @@ pub(crate) struct Search {
     q: Option<String>,
 }
 
-/// A Party code, an account id, a height or a transaction hash: to its page.
-pub(crate) async fn search(Query(q): Query<Search>) -> Response {
+/// A Party code, an account or project id, a height, a transaction or block hash: to
+/// its page.
+pub(crate) async fn search(State(web): State<Web>, Query(q): Query<Search>) -> Response {
     let q = q.q.unwrap_or_default();
     let q = q.trim();
     if q.len() > super::MAX_ARG_BYTES {
@@ -360,16 +366,33 @@ pub(crate) async fn search(Query(q): Query<Search>) -> Response {
     let to = if !q.is_empty() && q.chars().all(|c| c.is_ascii_digit()) {
         format!("/blocks/{q}")
     } else if q.len() == 64 && q.chars().all(|c| c.is_ascii_hexdigit()) {
-        format!("/tx/{}", q.to_ascii_lowercase())
+        let hash = q.to_ascii_lowercase();
+        // A transaction's hash, else a block's (a hash names one or the other).
+        let known_tx = match web.transaction(&hash).await {
+            Ok(t) => t.status != pb::TransactionStatus::Unknown as i32,
+            Err(e) => return error_page(e),
+        };
+        match (known_tx, web.block(&hash).await) {
+            (false, Ok(b)) => format!(
+                "/blocks/{}",
+                b.block.and_then(|b| b.header).map_or(0, |h| h.height)
+            ),
+            _ => format!("/tx/{hash}"),
+        }
     } else if q.contains('-') {
-        format!("/accounts/{}", q.to_ascii_uppercase())
+        let q = q.to_ascii_uppercase();
+        // Projects are `JI-0001` and `CDM-0001`; accounts have three parts.
+        match q.split_once('-') {
+            Some(("JI" | "CDM", n)) if !n.contains('-') => format!("/projects/{q}"),
+            _ => format!("/accounts/{q}"),
+        }
     } else if !q.is_empty() && q.chars().all(|c| c.is_ascii_alphabetic()) {
         format!("/parties/{}", q.to_ascii_uppercase())
     } else {
         return error_page(WebError::new(
             StatusCode::BAD_REQUEST,
             "MALFORMED",
-            "search for a Party code (JPN), an account id (JPN-100-1), a block height or a transaction hash",
+            "search for a Party code (JPN), an account id (JPN-100-1), a project (CDM-0001), a block height, or a transaction or block hash",
         ));
     };
     // Only our own paths, built from checked characters.
@@ -379,6 +402,40 @@ pub(crate) async fn search(Query(q): Query<Search>) -> Response {
         .collect();
     Redirect::to(&safe).into_response()
 }
+
+pub(crate) async fn flows_page(State(web): State<Web>, Query(q): Query<Months>) -> Response {
+    let result = async {
+        let s = web.status().await?;
+        let f = web.flows(&q).await?;
+        let total = f.flows.iter().fold(0u64, |t, x| t.saturating_add(x.amount));
+        let body = html! {
+            h1 { "Units moved between Parties" }
+            p { "External transfers from one Party's registry to another's (Art. 3.10, 3.11, 17), summed by calendar month (UTC) of the block that committed them: "
+                (thousands(total)) " units in all from " (month_label(f.first_month)) " to " (month_label(f.last_month)) "." }
+            (all_chart(&f))
+            div class="scroll" { table id="flows" {
+                thead { tr { th { "Month" } th { "From" } th { "To" } th class="n" { "Units" } } }
+                tbody { @for x in f.flows.iter().rev().take(MAX_ROWS_SHOWN) { tr {
+                    td { (month_label(x.month)) }
+                    td { a href={ "/parties/" (x.from_party) } { (x.from_party) } }
+                    td { a href={ "/parties/" (x.to_party) } { (x.to_party) } }
+                    td class="n" { (thousands(x.amount)) }
+                } } }
+            } }
+            @if f.flows.len() > MAX_ROWS_SHOWN {
+                p { "The latest " (MAX_ROWS_SHOWN) " rows of " (f.flows.len()) "; the JSON has them all: " a href={ "/api/v1/flows?first=" (f.first_month) "&last=" (f.last_month) } { "/api/v1/flows" } "." }
+            }
+            nav class="pages" {
+                "Other months: " a href={ "/flows?first=" (f.first_month.saturating_sub(200)) "&last=" (month_before(f.first_month)) } { "the two years before" }
+            }
+        };
+        Ok(page("Units moved between Parties", Some(&s), body))
+    };
+    render(result.await, Freshness::Current)
+}
+
+/// Most rows the flows page lists (the picture shows every month all the same).
+const MAX_ROWS_SHOWN: usize = 500;
 
 pub(crate) async fn not_found() -> Response {
     error_page(WebError::new(

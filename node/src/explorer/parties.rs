@@ -140,6 +140,7 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
         for period in &p.periods {
             compliance.push(web.compliance(&p.code, period.period).await?);
         }
+        let flows = web.flows(&Default::default()).await?;
         let mut by_type: Vec<(String, u64)> = Vec::new();
         for pos in &p.positions {
             let name = unit_name(pos.unit_type).to_owned();
@@ -167,6 +168,7 @@ pub(crate) async fn party(State(web): State<Web>, Path(code): Path<String>) -> R
                         &[("AAUs issued".to_owned(), period.aau_issued)], Some(period.assigned_amount)))
                 }
             }
+            (super::flows::party_chart(&flows, &p.code))
             h2 { "Assigned amount and its adjustments (Art. 3.7, 3.10–3.12)" }
             div class="scroll" { table id="periods" {
                 thead { tr { th { "Period" } th class="n" { "Assigned amount" } th class="n" { "AAUs issued" } th class="n" { "Acquired" } th class="n" { "Transferred" } th class="n" { "Adjusted" } th class="n" { "Reserve" } th class="n" { "Held for reserve" } } }

@@ -21,6 +21,7 @@ mod lists;
 mod server;
 mod status;
 mod submit;
+mod trails;
 
 pub use limits::GrpcLimits;
 pub use server::{MAX_REQUESTS_PER_CONNECTION, bind, serve};
@@ -28,6 +29,7 @@ pub use status::refusal_status;
 use status::{bad_argument, hash_arg, internal, submit_status};
 pub use submit::SUBMIT_COALESCE;
 use submit::SubmissionQueue;
+pub use trails::{MAX_FLOW_MONTHS, MAX_FLOW_ROWS};
 
 /// Largest gRPC message the server decodes (a transaction is at most 16 KiB; a
 /// batch of submissions is bounded by this).
@@ -197,18 +199,22 @@ impl Ledger for LedgerService {
         &self,
         request: Request<pb::GetBlockRequest>,
     ) -> Result<Response<pb::GetBlockResponse>, Status> {
-        let height = request.into_inner().height;
+        let req = request.into_inner();
+        let (height, asked) = if req.block_hash.is_empty() {
+            (req.height, format!("at height {}", req.height))
+        } else {
+            let hash = hash_arg(&req.block_hash, "block_hash")?;
+            let asked = format!("with hash {}", hex::encode(hash));
+            match self.node.height_of_block(&hash).map_err(internal)? {
+                Some(h) => (h, asked),
+                None => return Err(unknown_block(&asked)),
+            }
+        };
         self.node
             .block(height)
             .map_err(internal)?
             .map(Response::new)
-            .ok_or_else(|| {
-                refusal_status(
-                    Code::NotFound,
-                    "UNKNOWN_BLOCK",
-                    &format!("no committed block at height {height}"),
-                )
-            })
+            .ok_or_else(|| unknown_block(&asked))
     }
 
     type StreamBlocksStream = BlockStream;
@@ -268,49 +274,7 @@ impl Ledger for LedgerService {
         &self,
         request: Request<pb::GetAccountHistoryRequest>,
     ) -> Result<Response<pb::GetAccountHistoryResponse>, Status> {
-        let req = request.into_inner();
-        let id = AccountId::parse(&req.account_id).map_err(|m| bad_argument("MALFORMED", m))?;
-        let limit = if req.limit == 0 {
-            MAX_HISTORY
-        } else {
-            (req.limit as usize).min(MAX_HISTORY)
-        };
-        let before = lists::history_token(&req.page_token)?
-            .map(|(height, index)| crate::store::TxLocation { height, index });
-        // One more than asked: whether another page follows.
-        let mut entries = self
-            .node
-            .account_history(&id.to_string(), limit + 1, before)
-            .map_err(internal)?;
-        let next_page_token = if entries.len() > limit {
-            entries.truncate(limit);
-            entries
-                .last()
-                .and_then(|e| Some(format!("{}.{}", e.height, e.receipt.as_ref()?.index)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        if entries.is_empty()
-            && self
-                .node
-                .chain()
-                .map_err(internal)?
-                .state()
-                .account(&id)
-                .is_none()
-        {
-            return Err(refusal_status(
-                Code::NotFound,
-                "UNKNOWN_ACCOUNT",
-                &format!("no account {id}"),
-            ));
-        }
-        Ok(Response::new(pb::GetAccountHistoryResponse {
-            account_id: id.to_string(),
-            entries,
-            next_page_token,
-        }))
+        trails::account_history(&self.node, request.get_ref()).map(Response::new)
     }
 
     async fn get_project(
@@ -448,6 +412,20 @@ impl Ledger for LedgerService {
         lists::accounts(chain.state(), request.get_ref()).map(Response::new)
     }
 
+    async fn get_project_history(
+        &self,
+        request: Request<pb::GetProjectHistoryRequest>,
+    ) -> Result<Response<pb::GetProjectHistoryResponse>, Status> {
+        trails::project_history(&self.node, request.get_ref()).map(Response::new)
+    }
+
+    async fn get_flows(
+        &self,
+        request: Request<pb::GetFlowsRequest>,
+    ) -> Result<Response<pb::GetFlowsResponse>, Status> {
+        trails::flows(&self.node, request.get_ref()).map(Response::new)
+    }
+
     async fn get_status(
         &self,
         _request: Request<pb::GetStatusRequest>,
@@ -506,4 +484,12 @@ impl Ledger for LedgerService {
             serving: health.serving,
         }))
     }
+}
+
+fn unknown_block(asked: &str) -> Status {
+    refusal_status(
+        Code::NotFound,
+        "UNKNOWN_BLOCK",
+        &format!("no committed block {asked}"),
+    )
 }

@@ -4,9 +4,12 @@
 //! Every committed block is one atomic batch (block, receipts, transaction index,
 //! changed state leaves, head), made durable before the block is reported committed.
 
+mod index;
 mod memory;
 mod records;
 mod sled_store;
+
+pub use index::{Flow, month_of, next_month};
 
 pub use memory::MemoryStore;
 pub use records::{
@@ -195,6 +198,7 @@ impl<S: Store> ChainStore<S> {
             .collect();
         batch.push((GENESIS.to_vec(), Some(genesis_json.to_vec())));
         batch.push((HEAD.to_vec(), Some(0u64.to_be_bytes().to_vec())));
+        batch.push(Self::indexed_marker());
         self.inner.write(batch)
     }
 
@@ -273,6 +277,7 @@ impl<S: Store> ChainStore<S> {
             key.extend_from_slice(&height.to_be_bytes());
             batch.push((key, Some(indices)));
         }
+        self.index_writes(block, &mut Default::default(), &mut batch)?;
         chunked_writes(&block_key(height), &block.encode_to_vec(), &mut batch)?;
         batch.push((HEAD.to_vec(), Some(height.to_be_bytes().to_vec())));
         // The proposals kept for this height and earlier ones are settled now: they go
@@ -357,33 +362,7 @@ impl<S: Store> ChainStore<S> {
         limit: usize,
         before: Option<TxLocation>,
     ) -> Result<Vec<TxLocation>, StoreError> {
-        let before = before.map(|l| (l.height, l.index));
-        let prefix = history_prefix(account);
-        let entries = self.inner.scan_prefix(&prefix)?;
-        let corrupt = || StoreError::Corrupt("bad history entry".into());
-        let mut out = Vec::with_capacity(entries.len().min(limit));
-        for (k, v) in entries.iter().rev() {
-            let rest = &k[prefix.len()..];
-            let (h, i) = rest.split_at_checked(8).ok_or_else(corrupt)?;
-            let height = u64::from_be_bytes(h.try_into().map_err(|_| corrupt())?);
-            // One entry per block with the indices in its value; a store written by
-            // an earlier version has one entry per transaction, the index in the key.
-            let indices = if i.is_empty() { v.as_slice() } else { i };
-            if indices.is_empty() || indices.len() % 4 != 0 {
-                return Err(corrupt());
-            }
-            for index in indices.rchunks_exact(4) {
-                if out.len() >= limit {
-                    return Ok(out);
-                }
-                let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
-                if before.is_some_and(|b| (height, index) >= b) {
-                    continue;
-                }
-                out.push(TxLocation { height, index });
-            }
-        }
-        Ok(out)
+        history_entries(&self.inner, &history_prefix(account), limit, before)
     }
 
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
@@ -430,6 +409,42 @@ impl<S: Store> ChainStore<S> {
         );
         Ok(Some(TxLocation { height, index }))
     }
+}
+
+/// The latest `limit` entries under `prefix` (key: prefix, height; value: the
+/// transaction indices in the block, 4 bytes each), newest first, older than `before`
+/// (exclusive) when given. An entry written by an earlier version has one key per
+/// transaction, its index after the height and an empty value.
+fn history_entries<S: Store>(
+    store: &S,
+    prefix: &[u8],
+    limit: usize,
+    before: Option<TxLocation>,
+) -> Result<Vec<TxLocation>, StoreError> {
+    let before = before.map(|l| (l.height, l.index));
+    let entries = store.scan_prefix(prefix)?;
+    let corrupt = || StoreError::Corrupt("bad history entry".into());
+    let mut out = Vec::with_capacity(entries.len().min(limit));
+    for (k, v) in entries.iter().rev() {
+        let rest = &k[prefix.len()..];
+        let (h, i) = rest.split_at_checked(8).ok_or_else(corrupt)?;
+        let height = u64::from_be_bytes(h.try_into().map_err(|_| corrupt())?);
+        let indices = if i.is_empty() { v.as_slice() } else { i };
+        if indices.is_empty() || indices.len() % 4 != 0 {
+            return Err(corrupt());
+        }
+        for index in indices.rchunks_exact(4) {
+            if out.len() >= limit {
+                return Ok(out);
+            }
+            let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
+            if before.is_some_and(|b| (height, index) >= b) {
+                continue;
+            }
+            out.push(TxLocation { height, index });
+        }
+    }
+    Ok(out)
 }
 
 /// A boxed store is a store: the node runs on whichever backend it was started with.
