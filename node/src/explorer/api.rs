@@ -167,6 +167,43 @@ impl Web {
         Ok(out)
     }
 
+    /// Every Party's view and the status of the height it was read at. `exact`: all
+    /// read at that one height (see [`Web::at_one_height`]; `503 CHAIN_MOVING` if blocks
+    /// keep committing); otherwise read from that height on, as a page may. Kept until a
+    /// block commits.
+    pub(crate) async fn every_party(&self, exact: bool) -> Result<super::PartiesAt, WebError> {
+        let height = self.status().await?.height;
+        let cached = self.parties.lock().ok().and_then(|c| c.clone());
+        if let Some(c) = cached.filter(|c| c.at.height == height && (c.exact || !exact)) {
+            return Ok(c);
+        }
+        let read_all = || async {
+            let mut views = Vec::new();
+            for summary in self.all_parties().await? {
+                views.push(self.party(&summary.code).await?);
+            }
+            Ok(views)
+        };
+        let (views, at, exact) = if exact {
+            let (views, at) = self.at_one_height(read_all).await?;
+            (views, at, true)
+        } else {
+            let at = self.status().await?;
+            let views = read_all().await?;
+            let still = self.status().await?.height == at.height;
+            (views, at, still)
+        };
+        let fresh = super::PartiesAt {
+            views: std::sync::Arc::new(views),
+            at,
+            exact,
+        };
+        if let Ok(mut c) = self.parties.lock() {
+            *c = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
     pub(crate) async fn account(&self, id: &str) -> Result<pb::GetAccountResponse, WebError> {
         let account_id = bounded(id, "the account id")?;
         self.read(

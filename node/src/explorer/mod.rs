@@ -50,6 +50,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Web {
     ledger: Arc<LedgerService>,
     heavy: Arc<tokio::sync::Semaphore>,
+    /// Every Party's view as read at one height (the Parties' table and the positions
+    /// report), kept until a block commits.
+    parties: Arc<std::sync::Mutex<Option<PartiesAt>>>,
+}
+
+/// Every Party's `GetParty` answer, read at the height of `at` (`exact`), or from it on.
+#[derive(Clone)]
+pub(crate) struct PartiesAt {
+    pub(crate) views: Arc<Vec<kyoto_proto::v1::GetPartyResponse>>,
+    pub(crate) at: kyoto_proto::v1::GetStatusResponse,
+    pub(crate) exact: bool,
 }
 
 /// A request the explorer refuses or cannot answer: an HTTP status and a stable code.
@@ -283,6 +294,7 @@ pub async fn serve(
     let web = Web {
         ledger: Arc::new(LedgerService::new(Arc::clone(node))),
         heavy: Arc::new(tokio::sync::Semaphore::new(MAX_HEAVY_REQUESTS)),
+        parties: Arc::default(),
     };
     let app = router(web).layer(axum::middleware::from_fn(timeout));
     tokio::spawn(async move {

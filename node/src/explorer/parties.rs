@@ -43,10 +43,10 @@ const COLUMNS: [(&str, &str); 10] = [
 pub(crate) async fn parties(State(web): State<Web>, Query(sort): Query<Sort>) -> Response {
     let result = async {
         let _turn = web.heavy().await?;
-        let s = web.status().await?;
+        let every = web.every_party(false).await?;
+        let s = every.at.clone();
         let mut rows = Vec::new();
-        for summary in web.all_parties().await? {
-            let party = web.party(&summary.code).await?;
+        for party in every.views.iter().cloned() {
             let mut held = [0u64; 4];
             for p in &party.positions {
                 let i = match pb::UnitType::try_from(p.unit_type) {

@@ -41,30 +41,26 @@ const CSV_HEADER: &str = "chain_id,height,state_root,party,unit_type,period,issu
 impl Web {
     async fn positions(&self) -> Result<PositionsReport, WebError> {
         let _turn = self.heavy().await?;
-        let (rows, at) = self
-            .at_one_height(|| async {
-                let mut rows = Vec::new();
-                for summary in self.all_parties().await? {
-                    let party = self.party(&summary.code).await?;
-                    for p in &party.positions {
-                        rows.push(PositionRow {
-                            party: party.code.clone(),
-                            unit_type: unit_name(p.unit_type),
-                            period: p.period,
-                            issued: p.issued,
-                            acquired: p.acquired,
-                            transferred: p.transferred,
-                            converted_in: p.converted_in,
-                            converted_out: p.converted_out,
-                            carried_in: p.carried_in,
-                            carried_out: p.carried_out,
-                            held: p.held,
-                        });
-                    }
-                }
-                Ok(rows)
-            })
-            .await?;
+        let every = self.every_party(true).await?;
+        let mut rows = Vec::new();
+        for party in every.views.iter() {
+            for p in &party.positions {
+                rows.push(PositionRow {
+                    party: party.code.clone(),
+                    unit_type: unit_name(p.unit_type),
+                    period: p.period,
+                    issued: p.issued,
+                    acquired: p.acquired,
+                    transferred: p.transferred,
+                    converted_in: p.converted_in,
+                    converted_out: p.converted_out,
+                    carried_in: p.carried_in,
+                    carried_out: p.carried_out,
+                    held: p.held,
+                });
+            }
+        }
+        let at = every.at;
         Ok(PositionsReport {
             chain_id: at.chain_id,
             height: at.height,
