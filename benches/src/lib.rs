@@ -92,10 +92,23 @@ pub fn signed_transfers(
 }
 
 /// Submits signed transaction bytes over gRPC, retrying while the node asks to wait
-/// (`NONCE_TOO_HIGH`: earlier nonces not in yet; `MEMPOOL_FULL`); returns the hash.
+/// (`NONCE_TOO_HIGH`: earlier nonces not in yet; `MEMPOOL_FULL`; `OVERLOADED`: pushed
+/// back, after 50 ms); returns the hash.
 pub async fn submit_with_retry(
     client: &mut pb::ledger_client::LedgerClient<tonic::transport::Channel>,
     tx: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    submit_until_admitted(client, tx, &std::sync::atomic::AtomicU64::new(0)).await
+}
+
+/// How long a client waits before it sends a pushed-back (`OVERLOADED`) transaction again.
+pub const PUSHED_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Like [`submit_with_retry`], counting each `OVERLOADED` answer in `pushed_back`.
+pub async fn submit_until_admitted(
+    client: &mut pb::ledger_client::LedgerClient<tonic::transport::Channel>,
+    tx: &[u8],
+    pushed_back: &std::sync::atomic::AtomicU64,
 ) -> anyhow::Result<Vec<u8>> {
     use tonic_types::StatusExt;
     loop {
@@ -112,10 +125,15 @@ pub async fn submit_with_retry(
                     .error_info()
                     .map(|i| i.reason.clone())
                     .unwrap_or_default();
-                if code == "NONCE_TOO_HIGH" || code == "MEMPOOL_FULL" {
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                } else {
-                    anyhow::bail!("submission refused: {s:?}");
+                match code.as_str() {
+                    "NONCE_TOO_HIGH" | "MEMPOOL_FULL" => {
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                    "OVERLOADED" => {
+                        pushed_back.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tokio::time::sleep(PUSHED_BACK_RETRY).await;
+                    }
+                    _ => anyhow::bail!("submission refused: {s:?}"),
                 }
             }
         }

@@ -49,6 +49,7 @@ pub struct NodeMetrics {
     pub block_write_seconds: Histogram,
     pub mempool_transactions: Gauge,
     pub mempool_bytes: Gauge,
+    pub pushed_back: Counter,
     pub peers_connected: Family<SwarmLabel, Gauge>,
     pub peers_configured: Family<SwarmLabel, Gauge>,
     pub observer_verification_failures: Counter,
@@ -80,6 +81,7 @@ impl Default for NodeMetrics {
             block_write_seconds: Histogram::new(duration_buckets()),
             mempool_transactions: Gauge::default(),
             mempool_bytes: Gauge::default(),
+            pushed_back: Counter::default(),
             peers_connected: Family::default(),
             peers_configured: Family::default(),
             observer_verification_failures: Counter::default(),
@@ -148,6 +150,11 @@ impl NodeMetrics {
             "Bytes of the transactions waiting in the mempool",
             Unit::Bytes,
             self.mempool_bytes.clone(),
+        );
+        r.register(
+            "transactions_pushed_back",
+            "Client transactions refused with OVERLOADED: more work waited than the network commits in --max-queue-delay-ms",
+            self.pushed_back.clone(),
         );
         r.register(
             "peers_connected",

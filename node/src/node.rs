@@ -4,6 +4,7 @@
 //! committed through [`Chain`] (by the dev chain's producer, `node/src/node/producer.rs`, or
 //! by the consensus engine's decisions) and the new height is announced.
 
+mod backlog;
 mod health;
 mod producer;
 mod simulate;
@@ -39,6 +40,9 @@ pub struct NodeConfig {
     /// Dev chains: ledger time starts at the genesis time and runs with the wall clock
     /// from there, and `advance_time` may move it forward (never back).
     pub dev_clock: bool,
+    /// A client's transaction is pushed back (`OVERLOADED`) while more wait than the
+    /// network commits in this long (and at least two blocks' worth); zero: never.
+    pub max_queue_delay: Duration,
 }
 
 impl Default for NodeConfig {
@@ -48,9 +52,13 @@ impl Default for NodeConfig {
             block_window: Duration::from_millis(5),
             mempool: MempoolLimits::default(),
             dev_clock: false,
+            max_queue_delay: DEFAULT_MAX_QUEUE_DELAY,
         }
     }
 }
+
+/// How much waiting work a validator admits before it pushes clients back.
+pub const DEFAULT_MAX_QUEUE_DELAY: Duration = Duration::from_secs(1);
 
 /// Why a submission was refused.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +69,14 @@ pub enum SubmitError {
     Admit(#[from] AdmitError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(
+        "{waiting} transactions wait and the network commits about {per_sec} a second: more than the {max_delay_ms} ms of work this validator queues; retry shortly"
+    )]
+    Overloaded {
+        waiting: usize,
+        per_sec: u64,
+        max_delay_ms: u64,
+    },
     #[error("this node is a read-only replica (an observer); submit transactions to a validator")]
     ReadOnly,
     #[error("only a dev chain (kyotod --dev) can move ledger time")]
@@ -83,6 +99,7 @@ impl SubmitError {
             SubmitError::Tx(e) => e.code(),
             SubmitError::Admit(e) => e.code(),
             SubmitError::Internal(_) => "INTERNAL",
+            SubmitError::Overloaded { .. } => "OVERLOADED",
             SubmitError::NotDevChain => "NOT_DEV_CHAIN",
             SubmitError::ReadOnly => "READ_ONLY_REPLICA",
             SubmitError::TimeBackwards { .. } => "TIME_BACKWARDS",
@@ -115,6 +132,7 @@ pub struct Node {
     verified: Mutex<VerifiedCache>,
     metrics: Arc<NodeMetrics>,
     standing: Mutex<health::Standing>,
+    backlog: Mutex<backlog::Backlog>,
 }
 
 /// Hashes of transactions whose signatures this node has verified (on submission, on
@@ -188,6 +206,7 @@ impl Node {
             verified: Mutex::new(VerifiedCache::new(VERIFIED_CACHE)),
             metrics: Arc::new(NodeMetrics::default()),
             standing: Mutex::new(health::Standing::new()),
+            backlog: Mutex::default(),
         })
     }
 
@@ -238,11 +257,33 @@ impl Node {
 
     /// Verifies (one signature batch) and admits submitted transactions, in order,
     /// and hands those admitted to gossip; one result per transaction, in order.
-    pub fn submit_batch(&self, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
+    /// Past the admission bound ([`NodeConfig::max_queue_delay`]) the rest are pushed
+    /// back (`OVERLOADED`) unread.
+    pub fn submit_batch(&self, mut raws: Vec<Vec<u8>>) -> Vec<Result<Hash, SubmitError>> {
         if matches!(self.role, Role::Observer) {
             return raws.iter().map(|_| Err(SubmitError::ReadOnly)).collect();
         }
-        self.admit_batch(raws, true)
+        let admission = match self.admission() {
+            Ok(a) => a,
+            Err(e) => {
+                let why = e.to_string();
+                return raws
+                    .iter()
+                    .map(|_| Err(SubmitError::Internal(why.clone())))
+                    .collect();
+            }
+        };
+        let pushed_back = raws.split_off(admission.room.min(raws.len()));
+        let mut results = if raws.is_empty() {
+            Vec::new()
+        } else {
+            self.admit_batch(raws, true)
+        };
+        if !pushed_back.is_empty() {
+            self.metrics.pushed_back.inc_by(pushed_back.len() as u64);
+            results.extend(pushed_back.iter().map(|_| Err(admission.refusal())));
+        }
+        results
     }
 
     /// Decodes, verifies (one signature batch) and admits transactions; those
@@ -353,6 +394,7 @@ impl Node {
             }
         };
         self.note_commit();
+        self.note_committed_txs(stored.transaction_hashes.len());
         let height = chain.height();
         let timings = chain.last_timings();
         drop(chain);
@@ -431,6 +473,7 @@ impl Node {
         };
         drop(chain);
         self.note_commit();
+        self.note_committed_txs(committed.transaction_hashes.len());
         self.metrics.committed(&committed, timings);
         self.head.send_replace(height);
         Ok(Some(committed))

@@ -306,3 +306,54 @@ async fn silent_sockets_cannot_hold_the_connection_places() {
     let mut c = LedgerClient::connect(dev.node.url.clone()).await.unwrap();
     c.get_status(pb::GetStatusRequest {}).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_a_second_of_waiting_work_clients_are_pushed_back_and_retry() {
+    // Blocks of 10: with no commit yet, a validator admits two blocks' worth.
+    let mut dev = Dev::start(&["--max-block-txs", "10", "--max-queue-delay-ms", "1000"]).await;
+    let chain = dev.chain.clone();
+    let mut txs = Vec::new();
+    for code in ["JPN", "CAN"] {
+        let key = dev.key(code);
+        for nonce in 1..=25 {
+            txs.push(sign_transaction(
+                &key,
+                &transfer(&chain, nonce, &format!("{code}-100-1"), "NZL-100-1", 1),
+            ));
+        }
+    }
+    let results = submit_all(&mut dev.client, txs.clone()).await;
+    let codes: Vec<&str> = results
+        .iter()
+        .map(|r| r.as_ref().err().map_or("", String::as_str))
+        .collect();
+    assert_eq!(codes[..20], [""; 20], "{codes:?}");
+    assert_eq!(codes[20..], ["OVERLOADED"; 30], "{codes:?}");
+    // A client retries what was pushed back; everything commits, in nonce order.
+    let mut hashes: Vec<Vec<u8>> = results.into_iter().filter_map(Result::ok).collect();
+    let mut left: Vec<Vec<u8>> = txs[20..].to_vec();
+    for _ in 0..200 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let results = submit_all(&mut dev.client, left.clone()).await;
+        let mut again = Vec::new();
+        for (tx, r) in left.into_iter().zip(results) {
+            match r {
+                Ok(h) => hashes.push(h),
+                Err(code) => {
+                    assert!(code == "OVERLOADED" || code == "NONCE_TOO_HIGH", "{code}");
+                    again.push(tx);
+                }
+            }
+        }
+        left = again;
+    }
+    assert!(left.is_empty(), "{} never admitted", left.len());
+    for h in &hashes {
+        wait_committed(&mut dev.client, h).await;
+    }
+    assert_eq!(hashes.len(), 50);
+    assert_eq!(dev.mempool_size().await, 0, "nothing is left waiting");
+}

@@ -139,6 +139,11 @@ pub struct Args {
     /// How long to wait for more transactions before cutting a block that is not full.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub block_window_ms: u64,
+    /// Push a client's transactions back (`OVERLOADED`, gRPC RESOURCE_EXHAUSTED: retry
+    /// shortly) while more wait than the network commits in this many milliseconds (and
+    /// at least two blocks' worth); 0: never.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub max_queue_delay_ms: u64,
     /// Most transactions waiting in the mempool.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub mempool_max_txs: u32,
@@ -483,6 +488,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             parked_ttl: Duration::from_secs(args.mempool_parked_ttl_secs),
         },
         dev_clock: args.dev,
+        max_queue_delay: Duration::from_millis(args.max_queue_delay_ms),
     };
     let observer = matches!(role, Role::Observer);
     let node = Node::new(chain, config, role);

@@ -60,6 +60,7 @@ impl Node {
         drop(mempool);
         drop(chain);
         self.note_commit();
+        self.note_committed_txs(block.transaction_hashes.len());
         self.metrics.waited(&waited);
         self.metrics.committed(&block, timings);
         self.head.send_replace(height);

@@ -34,6 +34,7 @@ pub fn submit_status(e: &SubmitError) -> Status {
             AdmitError::Full(_) | AdmitError::ParkedFull(_) | AdmitError::GapLimit { .. },
         ) => Code::ResourceExhausted,
         SubmitError::Admit(AdmitError::UnknownSigner) => Code::PermissionDenied,
+        SubmitError::Overloaded { .. } => Code::ResourceExhausted,
         SubmitError::Admit(_) => Code::FailedPrecondition,
         SubmitError::Internal(_) => Code::Internal,
         SubmitError::ReadOnly
@@ -60,4 +61,29 @@ pub fn hash_arg(bytes: &[u8], what: &str) -> Result<[u8; 32], Status> {
             format!("{what} must be 32 bytes, got {}", bytes.len()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pushed_back_submission_is_resource_exhausted_with_its_reason() {
+        let s = submit_status(&SubmitError::Overloaded {
+            waiting: 4000,
+            per_sec: 3000,
+            max_delay_ms: 1000,
+        });
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert_eq!(
+            s.get_error_details().error_info().map(|i| i.reason.clone()),
+            Some("OVERLOADED".to_owned())
+        );
+        assert!(
+            s.message()
+                .starts_with("OVERLOADED: 4000 transactions wait"),
+            "{}",
+            s.message()
+        );
+    }
 }

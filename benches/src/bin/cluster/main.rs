@@ -79,6 +79,10 @@ struct Args {
     /// Passed to every node.
     #[arg(long, default_value_t = 2_000)]
     max_block_txs: u32,
+    /// Passed to every node: push clients back (`OVERLOADED`) past this much waiting
+    /// work (0: never; the bench then only queues).
+    #[arg(long, default_value_t = 1_000)]
+    max_queue_delay_ms: u64,
     /// Trader accounts opened per Party before the load, each signing its own
     /// transfers (0: the Parties' registry keys sign them all). A signer may queue at
     /// most 64 transactions ahead of its committed nonce, so the offered rate per
@@ -103,6 +107,7 @@ impl Args {
             traders: self.traders,
             catch_up: self.catch_up,
             max_block_txs: self.max_block_txs,
+            max_queue_delay_ms: self.max_queue_delay_ms,
             batch: usize::from(self.batch),
         };
         if !self.suite {
@@ -208,6 +213,19 @@ fn print_table(reports: &[Report], ceiling: &Ceiling) {
         (
             "latency max (ms)",
             Box::new(|r| format!("{:.1}", r.latency[3])),
+        ),
+        (
+            "admitted→commit p50 / p99 (ms)",
+            Box::new(|r| {
+                format!(
+                    "{:.1} / {:.1}",
+                    r.admitted_latency[0], r.admitted_latency[2]
+                )
+            }),
+        ),
+        (
+            "pushed back (OVERLOADED, sent again)",
+            Box::new(|r| r.pushed_back.to_string()),
         ),
         ("blocks/s", Box::new(|r| format!("{:.2}", r.blocks_per_s))),
         ("blocks in the run", Box::new(|r| r.blocks.to_string())),

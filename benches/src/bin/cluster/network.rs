@@ -49,7 +49,7 @@ impl Network {
         kyotod: &Path,
         dir: &Path,
         n: usize,
-        max_block_txs: u32,
+        flags: NodeFlags,
     ) -> anyhow::Result<Self> {
         let out = Command::new(kyotod)
             .args(["init", "--validators", &n.to_string(), "--dir"])
@@ -101,7 +101,7 @@ impl Network {
                     gossip_peers(i, &gossip),
                 ]);
             }
-            a.extend(common_args(max_block_txs));
+            a.extend(common_args(flags));
             args.push(a);
         }
         Self::start(kyotod, dir, args)
@@ -109,13 +109,13 @@ impl Network {
 
     /// One dev node (`kyotod --dev`: a single validator cutting blocks on demand,
     /// without the consensus network), its data, genesis and keys in `dir`.
-    pub fn dev(kyotod: &Path, dir: &Path, max_block_txs: u32) -> anyhow::Result<Self> {
+    pub fn dev(kyotod: &Path, dir: &Path, flags: NodeFlags) -> anyhow::Result<Self> {
         let mut a = vec![
             "--dev".to_owned(),
             "--data-dir".to_owned(),
             dir.display().to_string(),
         ];
-        a.extend(common_args(max_block_txs));
+        a.extend(common_args(flags));
         Self::start(kyotod, dir, vec![a])
     }
 
@@ -225,17 +225,26 @@ impl Network {
 }
 
 /// Flags every bench node gets.
-fn common_args(max_block_txs: u32) -> Vec<String> {
+fn common_args(flags: NodeFlags) -> Vec<String> {
     [
         "--grpc-addr",
         "127.0.0.1:0",
         "--max-block-txs",
-        &max_block_txs.to_string(),
+        &flags.max_block_txs.to_string(),
+        "--max-queue-delay-ms",
+        &flags.max_queue_delay_ms.to_string(),
         "--mempool-max-txs",
         "100000",
     ]
     .map(str::to_owned)
     .to_vec()
+}
+
+/// The tunables the bench passes to every node.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeFlags {
+    pub max_block_txs: u32,
+    pub max_queue_delay_ms: u64,
 }
 
 impl Drop for Network {

@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
-use kyoto_bench::{open_account_body, submit_with_retry, trader_key, transfer_between};
+use kyoto_bench::{
+    PUSHED_BACK_RETRY, open_account_body, submit_until_admitted, submit_with_retry, trader_key,
+    transfer_between,
+};
 use kyoto_node::crypto::read_key_file;
 use kyoto_node::ledger::calendar::parse_date_ms;
 use kyoto_proto::v1::{self as pb, ledger_client::LedgerClient};
 use serde_json::json;
 use tonic::transport::Channel;
 
-use crate::network::Network;
+use crate::network::{Network, NodeFlags};
 
 /// Submissions in flight per node connection.
 const MAX_IN_FLIGHT: usize = 192;
@@ -39,6 +42,8 @@ pub struct Scenario {
     /// Afterwards, wipe a validator and time its replay of the whole history.
     pub catch_up: bool,
     pub max_block_txs: u32,
+    /// Passed to every node: `--max-queue-delay-ms` (0: never push back).
+    pub max_queue_delay_ms: u64,
     /// Transfers per gRPC request: 1 sends each alone (`SubmitTransaction`), more
     /// sends what is due together (`SubmitTransactions`, up to this many).
     pub batch: usize,
@@ -88,8 +93,12 @@ pub struct Report {
     pub overall: f64,
     pub submitted: usize,
     pub not_committed: usize,
-    /// p50, p90, p99, max, in ms.
+    /// p50, p90, p99, max, in ms, from the time each transfer was due.
     pub latency: [f64; 4],
+    /// The same from the answer that admitted it (after any push back) to its commit.
+    pub admitted_latency: [f64; 4],
+    /// `OVERLOADED` answers (each sent again after a short wait).
+    pub pushed_back: u64,
     pub blocks_per_s: f64,
     pub blocks: usize,
     pub memory: Memory,
@@ -116,6 +125,11 @@ impl Report {
                 "p50": self.latency[0], "p90": self.latency[1],
                 "p99": self.latency[2], "max": self.latency[3],
             },
+            "admitted_to_commit_ms": {
+                "p50": self.admitted_latency[0], "p90": self.admitted_latency[1],
+                "p99": self.admitted_latency[2], "max": self.admitted_latency[3],
+            },
+            "pushed_back": self.pushed_back,
             "blocks_per_s": self.blocks_per_s,
             "blocks": self.blocks,
             "rss_mib": {
@@ -134,6 +148,15 @@ impl Report {
                 "vs_live": c.per_s / self.overall.max(1e-9),
             })),
         })
+    }
+}
+
+impl Scenario {
+    fn node_flags(&self) -> NodeFlags {
+        NodeFlags {
+            max_block_txs: self.max_block_txs,
+            max_queue_delay_ms: self.max_queue_delay_ms,
+        }
     }
 }
 
@@ -163,14 +186,14 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     std::fs::create_dir_all(dir)?;
     let mut net = if s.validators == 0 {
         println!("starting a dev node in {} ...", dir.display());
-        Network::dev(kyotod, dir, s.max_block_txs)?
+        Network::dev(kyotod, dir, s.node_flags())?
     } else {
         println!(
             "starting {} validators in {} ...",
             s.validators,
             dir.display()
         );
-        Network::validators(kyotod, dir, s.validators, s.max_block_txs)?
+        Network::validators(kyotod, dir, s.validators, s.node_flags())?
     };
     let laggard = (s.catch_up && net.len() > 3).then_some(net.len() - 1);
     let mut clients = Vec::new();
@@ -298,6 +321,7 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     let in_flight: Vec<Arc<tokio::sync::Semaphore>> = (0..clients.len())
         .map(|_| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)))
         .collect();
+    let pushed_back = Arc::new(AtomicU64::new(0));
     // Batched submissions: one batcher per node connection.
     let mut batchers = Vec::new();
     let mut queues = Vec::new();
@@ -305,7 +329,12 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         for c in &clients {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             queues.push(tx);
-            batchers.push(tokio::spawn(batcher(c.clone(), rx, s.batch)));
+            batchers.push(tokio::spawn(batcher(
+                c.clone(),
+                rx,
+                s.batch,
+                Arc::clone(&pushed_back),
+            )));
         }
     }
     let mut tasks = Vec::new();
@@ -314,6 +343,7 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         let in_flight = Arc::clone(&in_flight[i % clients.len()]);
         let offered = Arc::clone(&offered);
         let queue = queues.get(i % clients.len().max(1)).cloned();
+        let pushed_back = Arc::clone(&pushed_back);
         tasks.push(tokio::spawn(async move {
             // Open loop: each transfer is sent at its time whether or not the ones
             // before it were answered (the mempool holds a signer's later nonces).
@@ -325,6 +355,7 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
                 let at = next;
                 next += interval;
                 let offered = Arc::clone(&offered);
+                let pushed_back = Arc::clone(&pushed_back);
                 let hash = match &queue {
                     Some(q) => {
                         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -336,17 +367,19 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
                 };
                 sending.push(tokio::spawn(async move {
                     // Latency counts from the scheduled time, waiting here included.
-                    let hash = match hash {
+                    let (hash, admitted) = match hash {
                         Submission::Alone(mut client, in_flight, tx) => {
                             let _permit = in_flight.acquire_owned().await?;
-                            submit_with_retry(&mut client, &tx).await?
+                            let hash =
+                                submit_until_admitted(&mut client, &tx, &pushed_back).await?;
+                            (hash, Instant::now())
                         }
                         Submission::Queued(answer) => answer
                             .await
                             .map_err(|_| anyhow::anyhow!("the batch submitter stopped"))?,
                     };
                     offered.fetch_add(1, Ordering::Relaxed);
-                    anyhow::Ok((hash, at))
+                    anyhow::Ok((hash, at, admitted))
                 }));
             }
             let mut submitted = Vec::with_capacity(sending.len());
@@ -420,21 +453,29 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     // Sustained rate: transfers committed between warm-up and the end of the offer.
     let warm = start + Duration::from_secs(s.warmup);
     let offer_end = start + submit_done;
-    let (in_window, mut latencies, last_commit, committed_count) = {
+    let (in_window, latencies, last_commit, committed_count) = {
         let m = committed.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         let in_window = m
             .values()
             .filter(|t| **t >= warm && **t <= offer_end)
             .count();
-        let lat: Vec<f64> = submitted_at
-            .iter()
-            .filter(|(_, at)| *at >= warm)
-            .filter_map(|(h, at)| m.get(h).map(|c| c.duration_since(*at).as_secs_f64() * 1e3))
-            .collect();
+        let since = |from: fn(&(Vec<u8>, Instant, Instant)) -> Instant| -> Vec<f64> {
+            submitted_at
+                .iter()
+                .filter(|(_, at, _)| *at >= warm)
+                .filter_map(|t| {
+                    m.get(&t.0)
+                        .map(|c| c.saturating_duration_since(from(t)).as_secs_f64() * 1e3)
+                })
+                .collect()
+        };
+        let lat = (since(|t| t.1), since(|t| t.2));
         let last = m.values().max().copied().unwrap_or(start);
         (in_window, lat, last, m.len())
     };
+    let (mut latencies, mut admitted_latencies) = latencies;
     latencies.sort_by(f64::total_cmp);
+    admitted_latencies.sort_by(f64::total_cmp);
     let window_s = offer_end
         .saturating_duration_since(warm)
         .as_secs_f64()
@@ -518,6 +559,13 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
             pct(&latencies, 0.99),
             pct(&latencies, 1.0),
         ],
+        admitted_latency: [
+            pct(&admitted_latencies, 0.5),
+            pct(&admitted_latencies, 0.9),
+            pct(&admitted_latencies, 0.99),
+            pct(&admitted_latencies, 1.0),
+        ],
+        pushed_back: pushed_back.load(Ordering::Relaxed),
         blocks_per_s,
         blocks,
         memory,
@@ -541,24 +589,27 @@ struct Sample {
 /// requests in flight), or through its node's batcher.
 enum Submission {
     Alone(LedgerClient<Channel>, Arc<tokio::sync::Semaphore>, Vec<u8>),
-    Queued(tokio::sync::oneshot::Receiver<Vec<u8>>),
+    Queued(tokio::sync::oneshot::Receiver<(Vec<u8>, Instant)>),
 }
 
-/// A transfer waiting for its batch, and where its hash goes once admitted.
+/// A transfer waiting for its batch, and where its hash (and when it was admitted)
+/// goes once admitted.
 struct Queued {
     tx: Vec<u8>,
-    reply: tokio::sync::oneshot::Sender<Vec<u8>>,
+    reply: tokio::sync::oneshot::Sender<(Vec<u8>, Instant)>,
 }
 
 /// Submits what is queued for one node with `SubmitTransactions`: one request at a
 /// time, each carrying everything due when it leaves (up to `max`), so batches grow
 /// with the load. Transfers the node asks to send again later (`NONCE_TOO_HIGH`,
-/// `MEMPOOL_FULL`) go back in line after 2 ms. Ends when the queue is closed and
+/// `MEMPOOL_FULL`) go back in line after 2 ms; those pushed back (`OVERLOADED`, counted
+/// in `pushed_back`) after [`PUSHED_BACK_RETRY`]. Ends when the queue is closed and
 /// everything was admitted.
 async fn batcher(
     mut client: LedgerClient<Channel>,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<Queued>,
     max: usize,
+    pushed_back: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
     use tokio::sync::mpsc::error::TryRecvError;
     let mut retry: std::collections::VecDeque<(Instant, Queued)> = Default::default();
@@ -610,16 +661,24 @@ async fn batcher(
                 batch.len()
             );
         }
-        let later = Instant::now() + Duration::from_millis(2);
+        let now = Instant::now();
+        let later = now + Duration::from_millis(2);
+        let mut backed_off = Vec::new();
         for (q, r) in batch.into_iter().zip(results) {
             match r.code.as_str() {
                 "" => {
-                    let _ = q.reply.send(r.tx_hash);
+                    let _ = q.reply.send((r.tx_hash, now));
                 }
                 "NONCE_TOO_HIGH" | "MEMPOOL_FULL" => retry.push_back((later, q)),
+                "OVERLOADED" => {
+                    pushed_back.fetch_add(1, Ordering::Relaxed);
+                    backed_off.push((now + PUSHED_BACK_RETRY, q));
+                }
                 code => bail!("submission refused: {code}: {}", r.message),
             }
         }
+        // After those due sooner, keeping the queue in order of when each is due.
+        retry.extend(backed_off);
     }
 }
 
