@@ -504,3 +504,36 @@ fn a_transaction_behind_a_nonce_gap_does_not_make_blocks_and_a_stranger_is_refus
     c.wait_all_at(&urls, top, LIMIT);
     c.assert_same_chain(&urls, top);
 }
+
+#[test]
+fn four_validators_over_gossipsub_commit_transfers_on_one_chain() {
+    // `--consensus-pubsub gossipsub`, the transport for validators far apart: votes and
+    // proposal parts over long-lived GossipSub streams instead of a stream per message.
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path(), 4, &["--consensus-pubsub", "gossipsub"]);
+    let urls = c.urls();
+    c.wait_all_at(&urls, 2, LIMIT);
+    let before = can_total(&c, &urls[0]);
+    let mut hashes = Vec::new();
+    for (i, (key, from, amount)) in [
+        ("dev-keys/JPN.key", "JPN-100-1", "21"),
+        ("dev-keys/NOR.key", "NOR-100-1", "22"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Each to a different validator: gossip brings it to the proposer.
+        let r = c.kyoto(i * 2, &transfer_args(key, from, amount)).json();
+        hashes.push(r["txHash"].as_str().unwrap_or_default().to_owned());
+    }
+    for h in &hashes {
+        wait_committed(&c, h, "a transfer over gossipsub");
+    }
+    let top = max_height(&c, &urls);
+    c.wait_all_at(&urls, top, LIMIT);
+    c.assert_same_chain(&urls, top);
+    for url in &urls {
+        assert_eq!(can_total(&c, url), before + 43, "{url}");
+    }
+}

@@ -52,6 +52,23 @@ pub struct NetworkSettings {
     /// The engine's write-ahead log (votes and proposals of the current height).
     pub wal_path: PathBuf,
     pub rules: ProposalRules,
+    /// How votes and proposal parts travel between validators.
+    pub pubsub: Pubsub,
+}
+
+/// How votes and proposal parts travel between validators. Every validator of a network
+/// must use the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pubsub {
+    /// Straight to every peer (Malachite's Broadcast): the least CPU, but each message
+    /// opens a libp2p stream of its own, whose protocol is agreed in one round trip
+    /// before the message goes: two one-way delays more per consensus step.
+    #[default]
+    Broadcast,
+    /// GossipSub over long-lived streams: a message costs its one-way delay only, but is
+    /// signed again with the libp2p key and every copy verified (most of the CPU of a
+    /// 40-validator network on one machine); for validators far apart.
+    GossipSub,
 }
 
 #[derive(Clone, Debug)]
@@ -120,7 +137,10 @@ pub async fn run_validator(
     // (Malachite's default) would sign every message a second time with the libp2p
     // key and verify every relayed copy at every hop: with 40 validators that was
     // most of the machine. Our votes and parts carry their own signatures.
-    consensus.p2p.protocol = PubSubProtocol::Broadcast;
+    consensus.p2p.protocol = match settings.pubsub {
+        Pubsub::Broadcast => PubSubProtocol::Broadcast,
+        Pubsub::GossipSub => PubSubProtocol::default(),
+    };
     let value_sync = ValueSyncConfig {
         // A node asks a peer for a block as soon as that peer's status shows a
         // higher height, so with frequent statuses every node keeps requesting the

@@ -34,6 +34,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// How votes and proposal parts travel between validators (`consensus::Pubsub`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConsensusPubsub {
+    /// Straight to each peer, a stream per message: least CPU, one round trip more per
+    /// message (LAN, one continent).
+    Broadcast,
+    /// GossipSub over long-lived streams: one-way delay only, more CPU (validators far
+    /// apart).
+    Gossipsub,
+}
+
 /// The Kyoto Ledger node.
 #[derive(Debug, Parser)]
 #[command(name = "kyotod", version, about = "Kyoto Ledger node: holds and moves Kyoto Protocol units", long_about = None)]
@@ -200,6 +211,11 @@ pub struct Args {
         env = "KYOTOD_GOSSIP_PEERS"
     )]
     pub gossip_peers: Vec<Multiaddr>,
+    /// Validators: how votes and proposal parts travel (every validator of a network
+    /// the same): `broadcast` opens a stream per message (one round trip more each),
+    /// `gossipsub` keeps streams open (more CPU); see the README's WAN figures.
+    #[arg(long, value_enum, default_value_t = ConsensusPubsub::Broadcast, env = "KYOTOD_CONSENSUS_PUBSUB")]
+    pub consensus_pubsub: ConsensusPubsub,
     /// Validators: refuse a proposed block timestamped more than this far ahead of
     /// this node's clock.
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
@@ -516,6 +532,10 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             listen: args.p2p_addr.clone(),
             peers: args.peers.clone(),
             wal_path: wal_dir.join("consensus.wal"),
+            pubsub: match args.consensus_pubsub {
+                ConsensusPubsub::Broadcast => consensus::Pubsub::Broadcast,
+                ConsensusPubsub::Gossipsub => consensus::Pubsub::GossipSub,
+            },
             rules: consensus::proposal::ProposalRules {
                 max_clock_drift: Duration::from_millis(args.max_clock_drift_ms),
                 empty_block_interval: Duration::from_millis(args.empty_block_interval_ms),

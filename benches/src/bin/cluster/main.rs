@@ -19,6 +19,7 @@
 mod ceiling;
 mod network;
 mod scenario;
+mod wan;
 
 use std::path::PathBuf;
 
@@ -83,6 +84,22 @@ struct Args {
     /// work (0: never; the bench then only queues).
     #[arg(long, default_value_t = 1_000)]
     max_queue_delay_ms: u64,
+    /// Validators across continents: every connection between two validators
+    /// (consensus and gossip) delayed this many ms one way, through relays on loopback
+    /// (0: plain loopback). Not with --dev.
+    #[arg(long, default_value_t = 0)]
+    wan_delay_ms: u64,
+    /// Passed to every node: `--consensus-pubsub gossipsub` (votes and proposal parts
+    /// over long-lived GossipSub streams) rather than `broadcast`.
+    #[arg(long)]
+    gossipsub: bool,
+    /// With --wan-delay-ms: each chunk's delay varies by up to this many ms either way.
+    #[arg(long, default_value_t = 10)]
+    wan_jitter_ms: u64,
+    /// With --wan-delay-ms: the share of chunks held a retransmission time (200 ms)
+    /// longer, as a lost packet stalls a TCP stream.
+    #[arg(long, default_value_t = 0.5)]
+    wan_loss_percent: f64,
     /// Trader accounts opened per Party before the load, each signing its own
     /// transfers (0: the Parties' registry keys sign them all). A signer may queue at
     /// most 64 transactions ahead of its committed nonce, so the offered rate per
@@ -108,13 +125,25 @@ impl Args {
             catch_up: self.catch_up,
             max_block_txs: self.max_block_txs,
             max_queue_delay_ms: self.max_queue_delay_ms,
+            wan: (self.wan_delay_ms > 0).then(|| wan::Wan {
+                delay: std::time::Duration::from_millis(self.wan_delay_ms),
+                jitter: std::time::Duration::from_millis(self.wan_jitter_ms),
+                loss_percent: self.wan_loss_percent,
+            }),
             batch: usize::from(self.batch),
+            gossipsub: self.gossipsub,
         };
         if !self.suite {
             let name = if self.dev {
                 "dev node".to_owned()
             } else {
-                format!("{} validators", base.validators)
+                let apart = if self.wan_delay_ms > 0 {
+                    format!(", {} ms apart", self.wan_delay_ms)
+                } else {
+                    String::new()
+                };
+                let pubsub = if self.gossipsub { ", gossipsub" } else { "" };
+                format!("{} validators{apart}{pubsub}", base.validators)
             };
             let validators = if self.dev { 0 } else { base.validators };
             return vec![Scenario {

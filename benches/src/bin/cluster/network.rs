@@ -44,12 +44,14 @@ pub struct Network {
 }
 
 impl Network {
-    /// `n` validators in BFT consensus, written into `dir` by `kyotod init`.
+    /// `n` validators in BFT consensus, written into `dir` by `kyotod init`; with
+    /// `wan`, every link between two of them goes through a delaying relay.
     pub fn validators(
         kyotod: &Path,
         dir: &Path,
         n: usize,
         flags: NodeFlags,
+        wan: Option<crate::wan::Wan>,
     ) -> anyhow::Result<Self> {
         let out = Command::new(kyotod)
             .args(["init", "--validators", &n.to_string(), "--dir"])
@@ -61,25 +63,30 @@ impl Network {
         }
         let p2p: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_, _>>()?;
         let gossip: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_, _>>()?;
+        // The port validator `from` dials to reach `port`: the port itself on loopback,
+        // or a relay of its own that holds the bytes for the link's delay.
+        let link = |from: usize, port: u16| -> anyhow::Result<String> {
+            let port = match wan {
+                None => port,
+                Some(w) => crate::wan::relay(port, w, (from as u64) << 32 | u64::from(port))?,
+            };
+            Ok(format!("/ip4/127.0.0.1/tcp/{port}"))
+        };
         let mut args = Vec::new();
         for i in 0..n {
-            let others = |ports: &[u16]| {
-                (0..n)
-                    .filter(|&j| j != i)
-                    .map(|j| format!("/ip4/127.0.0.1/tcp/{}", ports[j]))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let others = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| link(i, p2p[j]))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .join(",");
             // Transaction gossip relays, so a node needs only a few gossip peers:
             // each dials the next GOSSIP_DIAL nodes of a ring (and is dialled by
             // the previous ones), which keeps every node within a few hops without
             // 40 × 39 connections.
-            let gossip_peers = |i: usize, ports: &[u16]| {
-                (1..n.min(GOSSIP_DIAL + 1))
-                    .map(|k| format!("/ip4/127.0.0.1/tcp/{}", ports[(i + k) % n]))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let gossip_peers = (1..n.min(GOSSIP_DIAL + 1))
+                .map(|k| link(i, gossip[(i + k) % n]))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .join(",");
             let data = dir.join(format!("validator-{}", i + 1));
             let mut a = vec![
                 "--genesis".to_owned(),
@@ -96,9 +103,9 @@ impl Network {
             if n > 1 {
                 a.extend([
                     "--peer".to_owned(),
-                    others(&p2p),
+                    others,
                     "--gossip-peer".to_owned(),
-                    gossip_peers(i, &gossip),
+                    gossip_peers,
                 ]);
             }
             a.extend(common_args(flags));
@@ -233,6 +240,12 @@ fn common_args(flags: NodeFlags) -> Vec<String> {
         &flags.max_block_txs.to_string(),
         "--max-queue-delay-ms",
         &flags.max_queue_delay_ms.to_string(),
+        "--consensus-pubsub",
+        if flags.gossipsub {
+            "gossipsub"
+        } else {
+            "broadcast"
+        },
         "--mempool-max-txs",
         "100000",
     ]
@@ -245,6 +258,8 @@ fn common_args(flags: NodeFlags) -> Vec<String> {
 pub struct NodeFlags {
     pub max_block_txs: u32,
     pub max_queue_delay_ms: u64,
+    /// `--consensus-pubsub gossipsub` rather than `broadcast`.
+    pub gossipsub: bool,
 }
 
 impl Drop for Network {

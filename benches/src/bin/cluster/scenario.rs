@@ -44,6 +44,10 @@ pub struct Scenario {
     pub max_block_txs: u32,
     /// Passed to every node: `--max-queue-delay-ms` (0: never push back).
     pub max_queue_delay_ms: u64,
+    /// Validators far apart: every link between two of them delayed (`wan.rs`).
+    pub wan: Option<crate::wan::Wan>,
+    /// Passed to every node: `--consensus-pubsub gossipsub` (else `broadcast`).
+    pub gossipsub: bool,
     /// Transfers per gRPC request: 1 sends each alone (`SubmitTransaction`), more
     /// sends what is due together (`SubmitTransactions`, up to this many).
     pub batch: usize,
@@ -111,6 +115,12 @@ impl Report {
         let s = &self.scenario;
         json!({
             "name": s.name,
+            "consensus_pubsub": if s.gossipsub { "gossipsub" } else { "broadcast" },
+            "wan": s.wan.map(|w| json!({
+                "one_way_delay_ms": w.delay.as_millis() as u64,
+                "jitter_ms": w.jitter.as_millis() as u64,
+                "loss_percent": w.loss_percent,
+            })),
             "validators": s.validators,
             "dev_node": s.validators == 0,
             "offered_per_s": s.rate,
@@ -156,6 +166,7 @@ impl Scenario {
         NodeFlags {
             max_block_txs: self.max_block_txs,
             max_queue_delay_ms: self.max_queue_delay_ms,
+            gossipsub: self.gossipsub,
         }
     }
 }
@@ -193,7 +204,7 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
             s.validators,
             dir.display()
         );
-        Network::validators(kyotod, dir, s.validators, s.node_flags())?
+        Network::validators(kyotod, dir, s.validators, s.node_flags(), s.wan)?
     };
     let laggard = (s.catch_up && net.len() > 3).then_some(net.len() - 1);
     let mut clients = Vec::new();
