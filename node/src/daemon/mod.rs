@@ -14,8 +14,7 @@ use tokio::sync::watch;
 use kyoto_node::chain::ChainError;
 use kyoto_node::consensus;
 use kyoto_node::gossip;
-use kyoto_node::mempool::MempoolLimits;
-use kyoto_node::node::{Node, NodeConfig, Role};
+use kyoto_node::node::{Node, Role};
 use kyoto_node::rpc;
 
 mod ceremony;
@@ -492,20 +491,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         data_dir = %args.data_dir.display(),
         "chain opened"
     );
-    let config = NodeConfig {
-        max_block_txs: args.max_block_txs as usize,
-        block_window: Duration::from_millis(args.block_window_ms),
-        mempool: MempoolLimits {
-            max_txs: args.mempool_max_txs as usize,
-            max_bytes: (args.mempool_max_mib as usize).saturating_mul(1024 * 1024),
-            max_nonce_ahead: args.max_nonce_ahead,
-            max_parked: args.mempool_max_parked as usize,
-            max_parked_per_signer: args.mempool_max_parked_per_signer as usize,
-            parked_ttl: Duration::from_secs(args.mempool_parked_ttl_secs),
-        },
-        dev_clock: args.dev,
-        max_queue_delay: Duration::from_millis(args.max_queue_delay_ms),
-    };
+    let config = setup::node_config(&args);
     let observer = matches!(role, Role::Observer);
     let node = Node::new(chain, config, role);
     let listener = rpc::bind(args.grpc_addr)

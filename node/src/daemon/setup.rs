@@ -315,3 +315,22 @@ fn open_custom_dev_chain(
     );
     Ok((chain, Role::Validator(Box::new(key))))
 }
+
+/// The node's tunables from the command line (and config file).
+pub fn node_config(args: &Args) -> kyoto_node::node::NodeConfig {
+    use std::time::Duration;
+    kyoto_node::node::NodeConfig {
+        max_block_txs: args.max_block_txs as usize,
+        block_window: Duration::from_millis(args.block_window_ms),
+        mempool: kyoto_node::mempool::MempoolLimits {
+            max_txs: args.mempool_max_txs as usize,
+            max_bytes: (args.mempool_max_mib as usize).saturating_mul(1024 * 1024),
+            max_nonce_ahead: args.max_nonce_ahead,
+            max_parked: args.mempool_max_parked as usize,
+            max_parked_per_signer: args.mempool_max_parked_per_signer as usize,
+            parked_ttl: Duration::from_secs(args.mempool_parked_ttl_secs),
+        },
+        dev_clock: args.dev,
+        max_queue_delay: Duration::from_millis(args.max_queue_delay_ms),
+    }
+}
