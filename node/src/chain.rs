@@ -207,6 +207,20 @@ impl<S: Store> Chain<S> {
         now_ms: i64,
         validator: &SigningKey,
     ) -> Result<StoredBlock, ChainError> {
+        let block = self.stage_next(txs, now_ms, validator)?;
+        self.sync_or_poison()?;
+        Ok(block)
+    }
+
+    /// Like [`Chain::commit_next`], but the block is only staged: readers of this chain
+    /// see it, and it is durable once [`Chain::sync`] returns. Report it committed
+    /// only then.
+    pub fn stage_next(
+        &mut self,
+        txs: Vec<PendingTx>,
+        now_ms: i64,
+        validator: &SigningKey,
+    ) -> Result<StoredBlock, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
@@ -316,10 +330,35 @@ impl<S: Store> Chain<S> {
         block: CheckedBlock,
         certificate: pb::CommitCertificate,
     ) -> Result<StoredBlock, ChainError> {
+        let block = self.stage_decided(block, certificate)?;
+        self.sync_or_poison()?;
+        Ok(block)
+    }
+
+    /// Like [`Chain::commit_decided`], but only staged (see [`Chain::stage_next`]).
+    pub fn stage_decided(
+        &mut self,
+        block: CheckedBlock,
+        certificate: pb::CommitCertificate,
+    ) -> Result<StoredBlock, ChainError> {
         if self.poisoned {
             return Err(ChainError::Poisoned);
         }
         self.apply_and_persist(block, certificate, None)
+    }
+
+    /// Makes every staged block durable. A failure leaves memory ahead of the disk:
+    /// the node must stop (a restart reloads what is on disk).
+    pub fn sync(&self) -> Result<(), ChainError> {
+        self.store.sync().map_err(ChainError::from)
+    }
+
+    fn sync_or_poison(&mut self) -> Result<(), ChainError> {
+        let synced = self.sync();
+        if synced.is_err() {
+            self.poisoned = true;
+        }
+        synced
     }
 
     /// Verifies a block committed elsewhere (an observer following a validator) and
@@ -349,7 +388,9 @@ impl<S: Store> Chain<S> {
             .try_into()
             .map_err(|_| BlockRejection::NoStateRoot { height })?;
         self.verify_certificate(&certificate, height, &checked.hash)?;
-        self.apply_and_persist(checked, certificate, Some(claimed_root))
+        let block = self.apply_and_persist(checked, certificate, Some(claimed_root))?;
+        self.sync_or_poison()?;
+        Ok(block)
     }
 
     /// The certificate holds valid precommits for this block from more than two
@@ -431,7 +472,7 @@ impl<S: Store> Chain<S> {
         };
         let applied = started.elapsed();
         let leaves = outcome.writes.len();
-        if let Err(e) = self.store.commit_block(&response, outcome.writes) {
+        if let Err(e) = self.store.stage_block(&response, outcome.writes) {
             // Memory is ahead of the disk now: refuse to go on.
             self.poisoned = true;
             return Err(e.into());
@@ -442,7 +483,7 @@ impl<S: Store> Chain<S> {
             leaves,
             apply_us = applied.as_micros() as u64,
             write_us = (started.elapsed() - applied).as_micros() as u64,
-            "block applied and written"
+            "block applied and staged"
         );
         self.state_root = outcome.state_root;
         self.last_timings = crate::metrics::BlockTimings {

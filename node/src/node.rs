@@ -133,7 +133,16 @@ pub struct Node {
     metrics: Arc<NodeMetrics>,
     standing: Mutex<health::Standing>,
     backlog: Mutex<backlog::Backlog>,
+    /// The highest block on disk for good: a block is staged under the chain's write
+    /// lock and made durable after it, so that admission does not wait for the sync,
+    /// while readers ([`Node::chain`]) wait for it.
+    durable: Mutex<u64>,
+    durable_changed: std::sync::Condvar,
 }
+
+/// Longest a reader waits for a staged block to become durable (a sync that takes
+/// longer has failed, and the node is stopping).
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
 
 /// Hashes of transactions whose signatures this node has verified (on submission, on
 /// gossip, or in a proposed block), so that a transaction is verified once however
@@ -189,6 +198,7 @@ fn poisoned() -> SubmitError {
 impl Node {
     pub fn new(chain: Chain<Box<dyn Store>>, config: NodeConfig, role: Role) -> Arc<Self> {
         let (head, _) = watch::channel(chain.height());
+        let durable = Mutex::new(chain.height());
         let chain_id = chain.state().chain_id().to_owned();
         Arc::new(Node {
             chain: RwLock::new(chain),
@@ -207,6 +217,8 @@ impl Node {
             metrics: Arc::new(NodeMetrics::default()),
             standing: Mutex::new(health::Standing::new()),
             backlog: Mutex::default(),
+            durable,
+            durable_changed: std::sync::Condvar::new(),
         })
     }
 
@@ -321,7 +333,7 @@ impl Node {
         self.remember_verified(decoded.iter().flatten().map(|p| p.tx.hash));
         let outbox = self.gossip.get().filter(|_| forward);
         let mut to_gossip = Vec::new();
-        let admitted = self.chain().and_then(|chain| {
+        let admitted = self.chain_for_admission().and_then(|chain| {
             let mut mempool = self.mempool()?;
             let now = Instant::now();
             for (slot, p) in results.iter_mut().zip(decoded) {
@@ -353,9 +365,50 @@ impl Node {
         &self.chain_id
     }
 
-    /// Read access to the chain (hold it briefly: the producer waits for it).
+    /// Read access to the committed chain (hold it briefly: the producer waits for it).
+    /// Never a block that is staged but not yet durable: the reader waits the few
+    /// milliseconds of its sync.
     pub fn chain(&self) -> Result<RwLockReadGuard<'_, Chain<Box<dyn Store>>>, SubmitError> {
+        let deadline = Instant::now() + DURABLE_WAIT;
+        loop {
+            let chain = self.chain.read().map_err(|_| poisoned())?;
+            let durable = self.durable.lock().map_err(|_| poisoned())?;
+            let now = Instant::now();
+            if chain.height() <= *durable || now >= deadline {
+                return Ok(chain);
+            }
+            drop(chain);
+            let _ = self
+                .durable_changed
+                .wait_timeout(durable, deadline - now)
+                .map_err(|_| poisoned())?;
+        }
+    }
+
+    /// The chain as admission sees it: possibly with a block staged and not yet
+    /// durable (a transaction admitted against it is checked again in its block).
+    fn chain_for_admission(
+        &self,
+    ) -> Result<RwLockReadGuard<'_, Chain<Box<dyn Store>>>, SubmitError> {
         self.chain.read().map_err(|_| poisoned())
+    }
+
+    /// Makes the staged blocks durable (the chain's write lock released, so that
+    /// admission goes on meanwhile), then lets readers see them.
+    fn sync_staged(&self, height: u64) -> Result<(), ChainError> {
+        self.chain
+            .read()
+            .map_err(|_| ChainError::Poisoned)?
+            .sync()?;
+        self.mark_durable(height)
+    }
+
+    /// Lets readers see the blocks up to `height`, which are on disk.
+    fn mark_durable(&self, height: u64) -> Result<(), ChainError> {
+        let mut durable = self.durable.lock().map_err(|_| ChainError::Poisoned)?;
+        *durable = (*durable).max(height);
+        self.durable_changed.notify_all();
+        Ok(())
     }
 
     fn mempool(&self) -> Result<MutexGuard<'_, Mempool>, SubmitError> {
@@ -398,6 +451,8 @@ impl Node {
         let height = chain.height();
         let timings = chain.last_timings();
         drop(chain);
+        // Durable already (`commit_external` syncs).
+        self.mark_durable(height)?;
         self.metrics.committed(&stored, timings);
         self.head.send_replace(height);
         Ok(height)
@@ -461,7 +516,7 @@ impl Node {
             "decided block checked"
         );
         let included = checked.tx_signers();
-        let committed = chain.commit_decided(checked, certificate)?;
+        let committed = chain.stage_decided(checked, certificate)?;
         let height = chain.height();
         if let Ok(mut mempool) = self.mempool.lock() {
             let waited = mempool.remove_committed(&included, chain.state(), Instant::now());
@@ -472,6 +527,12 @@ impl Node {
             ..chain.last_timings()
         };
         drop(chain);
+        let synced = Instant::now();
+        self.sync_staged(height)?;
+        let timings = crate::metrics::BlockTimings {
+            write: timings.write + synced.elapsed(),
+            ..timings
+        };
         self.note_commit();
         self.note_committed_txs(committed.transaction_hashes.len());
         self.metrics.committed(&committed, timings);

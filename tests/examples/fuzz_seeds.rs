@@ -39,8 +39,11 @@ impl Store for Shared {
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         self.0.scan_keys(prefix)
     }
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
-        self.0.write(batch)
+    fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        self.0.stage(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.0.sync()
     }
 }
 

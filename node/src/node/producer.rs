@@ -53,12 +53,19 @@ impl Node {
         if validators.len() != 1 || validators[0].key != key.verifying_key().to_bytes() {
             return Err(ChainError::ValidatorSetChanged);
         }
-        let block = chain.commit_next(txs, timestamp, key)?;
+        let block = chain.stage_next(txs, timestamp, key)?;
         let waited = mempool.remove_committed(&hashes, chain.state(), Instant::now());
         let height = chain.height();
         let timings = chain.last_timings();
         drop(mempool);
         drop(chain);
+        // Durable before anyone is told; admission goes on during the sync.
+        let synced = Instant::now();
+        self.sync_staged(height)?;
+        let timings = crate::metrics::BlockTimings {
+            write: timings.write + synced.elapsed(),
+            ..timings
+        };
         self.note_commit();
         self.note_committed_txs(block.transaction_hashes.len());
         self.metrics.waited(&waited);
@@ -133,5 +140,131 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use ed25519_dalek::SigningKey;
+    use kyoto_proto::v1::{self as pb, transaction_body::Kind};
+
+    use super::*;
+    use crate::chain::Chain;
+    use crate::dev::dev_genesis_with_keys;
+    use crate::node::NodeConfig;
+    use crate::store::{Entry, MemoryStore, Store, Write};
+
+    /// A store whose syncs wait while the test holds them.
+    struct HeldSync {
+        inner: MemoryStore,
+        held: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Store for HeldSync {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+        fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+            self.inner.scan_prefix(prefix)
+        }
+        fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+            self.inner.scan_keys(prefix)
+        }
+        fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+            self.inner.stage(batch)
+        }
+        fn sync(&self) -> Result<(), StoreError> {
+            let (held, released) = &*self.held;
+            let mut h = held.lock().unwrap();
+            while *h {
+                h = released.wait(h).unwrap();
+            }
+            Ok(())
+        }
+    }
+
+    fn transfer(chain_id: &str, key: &SigningKey, nonce: u64) -> Vec<u8> {
+        let body = pb::TransactionBody {
+            chain_id: chain_id.to_owned(),
+            nonce,
+            kind: Some(Kind::TransferUnits(pb::TransferUnits {
+                from_account: "JPN-100-1".into(),
+                to_account: "CAN-100-1".into(),
+                amount: 10,
+                units: Some(pb::UnitFilter {
+                    unit_type: 1,
+                    period: 1,
+                    ..Default::default()
+                }),
+            })),
+        };
+        crate::tx::sign_transaction(key, &body)
+    }
+
+    #[test]
+    fn readers_wait_for_a_block_s_sync_and_admission_does_not() {
+        let mut n = 0u8;
+        let (genesis, keys) = dev_genesis_with_keys(&mut |_| {
+            n = n.wrapping_add(1);
+            SigningKey::from_bytes(&[n; 32])
+        });
+        let key = |name: &str| keys.iter().find(|(k, _)| k == name).unwrap().1.clone();
+        let held = Arc::new((Mutex::new(false), Condvar::new()));
+        let store: Box<dyn Store> = Box::new(HeldSync {
+            inner: MemoryStore::default(),
+            held: Arc::clone(&held),
+        });
+        let chain = Chain::open(store, &genesis).unwrap();
+        let config = NodeConfig {
+            dev_clock: true,
+            ..Default::default()
+        };
+        let node = Node::new(chain, config, Role::Validator(Box::new(key("validator"))));
+        let jpn = key("JPN");
+        let chain_id = node.chain_id().to_owned();
+        assert!(node.submit_batch(vec![transfer(&chain_id, &jpn, 1)])[0].is_ok());
+
+        // Block 1 is staged, its sync held.
+        *held.0.lock().unwrap() = true;
+        let producing = {
+            let node = Arc::clone(&node);
+            std::thread::spawn(move || node.produce_block().map(|b| b.map(|b| b.height())))
+        };
+        while node.chain_for_admission().unwrap().height() < 1 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A reader waits for the sync...
+        let (read_tx, read) = channel();
+        {
+            let node = Arc::clone(&node);
+            std::thread::spawn(move || {
+                let _ = read_tx.send(node.chain().map(|c| c.height()).ok());
+            });
+        }
+        // ...while admission goes on, against the staged block.
+        let (admit_tx, admitted) = channel();
+        {
+            let node = Arc::clone(&node);
+            let tx = transfer(&chain_id, &jpn, 2);
+            std::thread::spawn(move || {
+                let _ = admit_tx.send(node.submit_batch(vec![tx]).remove(0).is_ok());
+            });
+        }
+        assert_eq!(admitted.recv_timeout(Duration::from_secs(10)), Ok(true));
+        assert!(
+            read.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a reader saw a block before it was durable"
+        );
+        assert_eq!(*node.head.borrow(), 0, "nobody is told before the sync");
+
+        *held.0.lock().unwrap() = false;
+        held.1.notify_all();
+        assert_eq!(producing.join().unwrap().unwrap(), Some(1));
+        assert_eq!(read.recv_timeout(Duration::from_secs(10)), Ok(Some(1)));
+        assert_eq!(*node.head.borrow(), 1);
     }
 }

@@ -44,7 +44,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+    fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         let mut map = self.lock()?;
         for (k, v) in batch {
             match v {
@@ -52,6 +52,10 @@ impl Store for MemoryStore {
                 None => map.remove(&k),
             };
         }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -54,8 +54,17 @@ pub trait Store: Send + Sync + 'static {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// The keys that start with `prefix`, in key order (their values not read out).
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Applies every write or none: readers of this store see them at once; a crash
+    /// may lose them until [`Store::sync`] returns (a recovered store holds each
+    /// batch whole or not at all).
+    fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError>;
+    /// Makes every staged batch durable.
+    fn sync(&self) -> Result<(), StoreError>;
     /// Applies every write or none, and makes them durable before returning.
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError>;
+    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        self.stage(batch)?;
+        self.sync()
+    }
 }
 
 const STATE: &[u8] = b"s/";
@@ -239,6 +248,22 @@ impl<S: Store> ChainStore<S> {
         block: &StoredBlock,
         writes: Vec<LeafWrite>,
     ) -> Result<(), StoreError> {
+        self.stage_block(block, writes)?;
+        self.inner.sync()
+    }
+
+    /// Makes every staged block durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+
+    /// Writes a block as [`ChainStore::commit_block`] does, atomically but not yet
+    /// durably: it is durable once [`ChainStore::sync`] returns.
+    pub fn stage_block(
+        &self,
+        block: &StoredBlock,
+        writes: Vec<LeafWrite>,
+    ) -> Result<(), StoreError> {
         let height = block.height();
         let mut batch: Vec<Write> =
             Vec::with_capacity(writes.len() + block.transaction_hashes.len() + 2);
@@ -283,7 +308,7 @@ impl<S: Store> ChainStore<S> {
         // The proposals kept for this height and earlier ones are settled now: they go
         // in the same batch (no flush of their own).
         batch.extend(self.settled_proposals(height)?);
-        self.inner.write(batch)
+        self.inner.stage(batch)
     }
 
     /// Keeps a block proposed for (height, round) until it is decided or outlived
@@ -458,8 +483,11 @@ impl Store for Box<dyn Store> {
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         (**self).scan_keys(prefix)
     }
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
-        (**self).write(batch)
+    fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        (**self).stage(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        (**self).sync()
     }
 }
 

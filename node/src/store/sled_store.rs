@@ -78,7 +78,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+    fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         for (k, v) in batch {
             match v {
@@ -86,7 +86,10 @@ impl Store for SledStore {
                 None => b.remove(k),
             }
         }
-        self.db.apply_batch(b).map_err(backend)?;
+        self.db.apply_batch(b).map_err(backend)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
         Ok(())
     }

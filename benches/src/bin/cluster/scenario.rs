@@ -337,7 +337,13 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     let mut batchers = Vec::new();
     let mut queues = Vec::new();
     if s.batch > 1 {
-        for c in &clients {
+        // Queue q serves node q % nodes: each node gets BATCHERS_PER_NODE requests in
+        // flight at once, and a signer's transfers all go through one queue, in order.
+        for c in clients
+            .iter()
+            .cycle()
+            .take(clients.len() * BATCHERS_PER_NODE)
+        {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             queues.push(tx);
             batchers.push(tokio::spawn(batcher(
@@ -353,7 +359,8 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
         let client = clients[i % clients.len()].clone();
         let in_flight = Arc::clone(&in_flight[i % clients.len()]);
         let offered = Arc::clone(&offered);
-        let queue = queues.get(i % clients.len().max(1)).cloned();
+        // Signer i's queue serves node i % nodes, as its single submissions do.
+        let queue = (!queues.is_empty()).then(|| queues[i % queues.len()].clone());
         let pushed_back = Arc::clone(&pushed_back);
         tasks.push(tokio::spawn(async move {
             // Open loop: each transfer is sent at its time whether or not the ones
@@ -595,6 +602,9 @@ struct Sample {
     nodes_cpu_ms: u64,
     own_cpu_ms: u64,
 }
+
+/// `SubmitTransactions` requests in flight at once per node with `--batch`.
+const BATCHERS_PER_NODE: usize = 4;
 
 /// How one transfer is submitted: alone (with a place among the connection's
 /// requests in flight), or through its node's batcher.
