@@ -111,6 +111,10 @@ struct Args {
     /// node verifies their signatures in one batch).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     batch: u16,
+    /// Passed to every node after the bench's own flags (repeat for each word), e.g.
+    /// `--node-arg=--block-window-ms --node-arg=0`.
+    #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
+    node_args: Vec<String>,
 }
 
 impl Args {
@@ -132,6 +136,7 @@ impl Args {
             }),
             batch: usize::from(self.batch),
             gossipsub: self.gossipsub,
+            node_args: self.node_args.clone(),
         };
         if !self.suite {
             let name = if self.dev {

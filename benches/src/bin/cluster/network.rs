@@ -50,7 +50,7 @@ impl Network {
         kyotod: &Path,
         dir: &Path,
         n: usize,
-        flags: NodeFlags,
+        flags: &NodeFlags,
         wan: Option<crate::wan::Wan>,
     ) -> anyhow::Result<Self> {
         let out = Command::new(kyotod)
@@ -116,7 +116,7 @@ impl Network {
 
     /// One dev node (`kyotod --dev`: a single validator cutting blocks on demand,
     /// without the consensus network), its data, genesis and keys in `dir`.
-    pub fn dev(kyotod: &Path, dir: &Path, flags: NodeFlags) -> anyhow::Result<Self> {
+    pub fn dev(kyotod: &Path, dir: &Path, flags: &NodeFlags) -> anyhow::Result<Self> {
         let mut a = vec![
             "--dev".to_owned(),
             "--data-dir".to_owned(),
@@ -232,8 +232,8 @@ impl Network {
 }
 
 /// Flags every bench node gets.
-fn common_args(flags: NodeFlags) -> Vec<String> {
-    [
+fn common_args(flags: &NodeFlags) -> Vec<String> {
+    let mut args: Vec<String> = [
         "--grpc-addr",
         "127.0.0.1:0",
         "--max-block-txs",
@@ -250,16 +250,20 @@ fn common_args(flags: NodeFlags) -> Vec<String> {
         "100000",
     ]
     .map(str::to_owned)
-    .to_vec()
+    .to_vec();
+    args.extend(flags.extra.iter().cloned());
+    args
 }
 
 /// The tunables the bench passes to every node.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct NodeFlags {
     pub max_block_txs: u32,
     pub max_queue_delay_ms: u64,
     /// `--consensus-pubsub gossipsub` rather than `broadcast`.
     pub gossipsub: bool,
+    /// More flags, as given (`--node-arg`), after the bench's own.
+    pub extra: Vec<String>,
 }
 
 impl Drop for Network {

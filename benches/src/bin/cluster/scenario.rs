@@ -48,6 +48,8 @@ pub struct Scenario {
     pub wan: Option<crate::wan::Wan>,
     /// Passed to every node: `--consensus-pubsub gossipsub` (else `broadcast`).
     pub gossipsub: bool,
+    /// Passed to every node after the bench's own flags (`--node-arg`).
+    pub node_args: Vec<String>,
     /// Transfers per gRPC request: 1 sends each alone (`SubmitTransaction`), more
     /// sends what is due together (`SubmitTransactions`, up to this many).
     pub batch: usize,
@@ -116,6 +118,7 @@ impl Report {
         json!({
             "name": s.name,
             "consensus_pubsub": if s.gossipsub { "gossipsub" } else { "broadcast" },
+            "node_args": s.node_args,
             "wan": s.wan.map(|w| json!({
                 "one_way_delay_ms": w.delay.as_millis() as u64,
                 "jitter_ms": w.jitter.as_millis() as u64,
@@ -167,6 +170,7 @@ impl Scenario {
             max_block_txs: self.max_block_txs,
             max_queue_delay_ms: self.max_queue_delay_ms,
             gossipsub: self.gossipsub,
+            extra: self.node_args.clone(),
         }
     }
 }
@@ -197,14 +201,14 @@ pub async fn run(s: &Scenario, kyotod: &Path, dir: &Path) -> anyhow::Result<Repo
     std::fs::create_dir_all(dir)?;
     let mut net = if s.validators == 0 {
         println!("starting a dev node in {} ...", dir.display());
-        Network::dev(kyotod, dir, s.node_flags())?
+        Network::dev(kyotod, dir, &s.node_flags())?
     } else {
         println!(
             "starting {} validators in {} ...",
             s.validators,
             dir.display()
         );
-        Network::validators(kyotod, dir, s.validators, s.node_flags(), s.wan)?
+        Network::validators(kyotod, dir, s.validators, &s.node_flags(), s.wan)?
     };
     let laggard = (s.catch_up && net.len() > 3).then_some(net.len() - 1);
     let mut clients = Vec::new();
