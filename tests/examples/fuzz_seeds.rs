@@ -39,6 +39,14 @@ impl Store for Shared {
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         self.0.scan_keys(prefix)
     }
+    fn scan_prefix_rev(
+        &self,
+        prefix: &[u8],
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.0.scan_prefix_rev(prefix, below, limit)
+    }
     fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         self.0.stage(batch)
     }

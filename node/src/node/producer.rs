@@ -174,6 +174,14 @@ mod tests {
         fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
             self.inner.scan_keys(prefix)
         }
+        fn scan_prefix_rev(
+            &self,
+            prefix: &[u8],
+            below: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<Entry>, StoreError> {
+            self.inner.scan_prefix_rev(prefix, below, limit)
+        }
         fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
             self.inner.stage(batch)
         }

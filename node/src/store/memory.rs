@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Entry, Store, StoreError, Write};
+use super::{Entry, Store, StoreError, Write, prefix_end};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -41,6 +41,27 @@ impl Store for MemoryStore {
             .map(|(k, _)| k)
             .take_while(|k| k.starts_with(prefix))
             .cloned()
+            .collect())
+    }
+
+    fn scan_prefix_rev(
+        &self,
+        prefix: &[u8],
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        let end = match below.map(<[u8]>::to_vec).or_else(|| prefix_end(prefix)) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        Ok(self
+            .lock()?
+            .range((Bound::Included(prefix.to_vec()), end))
+            .rev()
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
 

@@ -54,6 +54,15 @@ pub trait Store: Send + Sync + 'static {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// The keys that start with `prefix`, in key order (their values not read out).
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// At most `limit` entries whose key starts with `prefix` and is below `below`
+    /// (exclusive; no upper bound when `None`), largest key first: a page read from
+    /// the end, whose cost is the page's, not the prefix's.
+    fn scan_prefix_rev(
+        &self,
+        prefix: &[u8],
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
     /// Applies every write or none: readers of this store see them at once; a crash
     /// may lose them until [`Store::sync`] returns (a recovered store holds each
     /// batch whole or not at all).
@@ -501,30 +510,59 @@ fn history_entries<S: Store>(
     limit: usize,
     before: Option<TxLocation>,
 ) -> Result<Vec<TxLocation>, StoreError> {
-    let before = before.map(|l| (l.height, l.index));
-    let entries = store.scan_prefix(prefix)?;
     let corrupt = || StoreError::Corrupt("bad history entry".into());
-    let mut out = Vec::with_capacity(entries.len().min(limit));
-    for (k, v) in entries.iter().rev() {
-        let rest = &k[prefix.len()..];
-        let (h, i) = rest.split_at_checked(8).ok_or_else(corrupt)?;
-        let height = u64::from_be_bytes(h.try_into().map_err(|_| corrupt())?);
-        let indices = if i.is_empty() { v.as_slice() } else { i };
-        if indices.is_empty() || indices.len() % 4 != 0 {
-            return Err(corrupt());
+    let mut out = Vec::with_capacity(limit.min(HISTORY_PAGE));
+    if limit == 0 {
+        return Ok(out);
+    }
+    // Read from the end in pages, starting at the first height not skipped: every
+    // key at `before`'s height or below (a page costs what it holds, however long
+    // the trail).
+    let mut below = before
+        .and_then(|b| b.height.checked_add(1))
+        .map(|h| [prefix, &h.to_be_bytes()].concat());
+    let before = before.map(|l| (l.height, l.index));
+    loop {
+        let page = store.scan_prefix_rev(prefix, below.as_deref(), HISTORY_PAGE)?;
+        for (k, v) in &page {
+            let rest = k.get(prefix.len()..).ok_or_else(corrupt)?;
+            let (h, i) = rest.split_at_checked(8).ok_or_else(corrupt)?;
+            let height = u64::from_be_bytes(h.try_into().map_err(|_| corrupt())?);
+            let indices = if i.is_empty() { v.as_slice() } else { i };
+            if indices.is_empty() || indices.len() % 4 != 0 {
+                return Err(corrupt());
+            }
+            for index in indices.rchunks_exact(4) {
+                let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
+                if before.is_some_and(|b| (height, index) >= b) {
+                    continue;
+                }
+                out.push(TxLocation { height, index });
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
         }
-        for index in indices.rchunks_exact(4) {
-            if out.len() >= limit {
-                return Ok(out);
-            }
-            let index = u32::from_be_bytes(index.try_into().map_err(|_| corrupt())?);
-            if before.is_some_and(|b| (height, index) >= b) {
-                continue;
-            }
-            out.push(TxLocation { height, index });
+        match page.last() {
+            Some((k, _)) if page.len() == HISTORY_PAGE => below = Some(k.clone()),
+            _ => return Ok(out),
         }
     }
-    Ok(out)
+}
+
+/// Keys of a trail read at a time, from its end.
+const HISTORY_PAGE: usize = 256;
+
+/// The smallest key greater than every key that starts with `prefix`, if any.
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// A boxed store is a store: the node runs on whichever backend it was started with.
@@ -537,6 +575,14 @@ impl Store for Box<dyn Store> {
     }
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         (**self).scan_keys(prefix)
+    }
+    fn scan_prefix_rev(
+        &self,
+        prefix: &[u8],
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        (**self).scan_prefix_rev(prefix, below, limit)
     }
     fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         (**self).stage(batch)
@@ -585,6 +631,97 @@ mod tests {
             store.scan_prefix(b"a/").unwrap(),
             vec![(b"a/2".to_vec(), b"w".to_vec())]
         );
+        // Pages from the end: below a key, at most `limit`, never past the prefix.
+        store
+            .write(vec![
+                (b"a/3".to_vec(), Some(b"v".to_vec())),
+                (b"a/4".to_vec(), Some(b"u".to_vec())),
+                (b"a0".to_vec(), Some(b"t".to_vec())),
+                (vec![0xFF, 0xFF], Some(b"s".to_vec())),
+                (vec![0xFF, 0xFF, 1], Some(b"r".to_vec())),
+            ])
+            .unwrap();
+        let keys = |entries: Vec<Entry>| entries.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            keys(store.scan_prefix_rev(b"a/", None, 10).unwrap()),
+            vec![b"a/4".to_vec(), b"a/3".to_vec(), b"a/2".to_vec()]
+        );
+        assert_eq!(
+            keys(store.scan_prefix_rev(b"a/", None, 2).unwrap()),
+            vec![b"a/4".to_vec(), b"a/3".to_vec()]
+        );
+        assert_eq!(
+            keys(store.scan_prefix_rev(b"a/", Some(b"a/3"), 10).unwrap()),
+            vec![b"a/2".to_vec()]
+        );
+        assert_eq!(
+            keys(store.scan_prefix_rev(b"a/", Some(b"a/2"), 10).unwrap()),
+            Vec::<Vec<u8>>::new()
+        );
+        assert_eq!(
+            keys(store.scan_prefix_rev(&[0xFF], None, 10).unwrap()),
+            vec![vec![0xFF, 0xFF, 1], vec![0xFF, 0xFF]]
+        );
+        assert_eq!(store.scan_prefix_rev(b"c", None, 10).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_long_trail_is_read_in_pages_newest_first() {
+        let store = ChainStore::new(MemoryStore::default());
+        // 700 blocks touch "A" (twice in every third) and "AB" (a name that begins
+        // like it); more keys than a page holds.
+        let mut expected = Vec::new();
+        for height in 1..=700u64 {
+            let mut touched: Vec<Vec<String>> = vec![vec!["A".into(), "AB".into()]];
+            if height % 3 == 0 {
+                touched.push(vec!["A".into()]);
+            }
+            for index in 0..touched.len() as u32 {
+                expected.push(TxLocation { height, index });
+            }
+            let block = StoredBlock {
+                block: Some(pb::Block {
+                    header: Some(pb::BlockHeader {
+                        height,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                receipts: touched
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, accounts)| StoredReceipt {
+                        index: i as u32,
+                        outcome: Some(StoredOutcome::Applied(StoredApplied {
+                            accounts,
+                            ..Default::default()
+                        })),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            store.commit_block(&block, Vec::new()).unwrap();
+        }
+        expected.reverse();
+        assert_eq!(store.account_history("A", 10_000).unwrap(), expected);
+        // Every page starts right after the last entry of the one before.
+        for size in [1, 7, 256, 300] {
+            let mut read = Vec::new();
+            let mut before = None;
+            loop {
+                let page = store.account_history_before("A", size, before).unwrap();
+                assert!(page.len() <= size);
+                let Some(last) = page.last().copied() else {
+                    break;
+                };
+                read.extend(page);
+                before = Some(last);
+            }
+            assert_eq!(read, expected, "pages of {size}");
+        }
+        assert_eq!(store.account_history("AB", 10_000).unwrap().len(), 700);
+        assert_eq!(store.account_history("A", 0).unwrap(), vec![]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Entry, Store, StoreError, Write};
+use super::{Entry, Store, StoreError, Write, prefix_end};
 
 pub struct SledStore {
     db: sled::Db,
@@ -76,6 +76,37 @@ impl Store for SledStore {
             .keys()
             .map(|r| r.map(|k| k.to_vec()).map_err(backend))
             .collect()
+    }
+
+    fn scan_prefix_rev(
+        &self,
+        prefix: &[u8],
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        // The end of the range: `below`, else the first key past every key that
+        // starts with `prefix` (none when the prefix is all 0xFF).
+        let end = match below.map(<[u8]>::to_vec).or_else(|| prefix_end(prefix)) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for entry in self
+            .db
+            .range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), end))
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(backend)?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
