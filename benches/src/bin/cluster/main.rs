@@ -57,6 +57,10 @@ struct Args {
     /// With --suite: the dev node's offered load.
     #[arg(long, default_value_t = 20_000)]
     dev_rate: u64,
+    /// With --suite: the dev node's `--max-block-txs` (no consensus round per block,
+    /// so larger blocks only amortise the per-block work).
+    #[arg(long, default_value_t = 4_000)]
+    dev_max_block_txs: u32,
     /// Seconds of offered load.
     #[arg(long, default_value_t = 30)]
     duration: u64,
@@ -185,6 +189,7 @@ impl Args {
                 duration: 30,
                 catch_up: false,
                 batch: 1,
+                max_block_txs: self.dev_max_block_txs,
                 ..base.clone()
             },
             Scenario {
@@ -194,6 +199,7 @@ impl Args {
                 duration: 30,
                 catch_up: false,
                 batch: 256,
+                max_block_txs: self.dev_max_block_txs,
                 ..base
             },
         ]
@@ -215,6 +221,10 @@ fn print_table(reports: &[Report], ceiling: &Ceiling) {
         (
             "offered (transfers/s) x seconds",
             Box::new(|r| format!("{} x {}", r.scenario.rate, r.scenario.duration)),
+        ),
+        (
+            "most transactions per block",
+            Box::new(|r| r.scenario.max_block_txs.to_string()),
         ),
         (
             "transfers per submission",

@@ -130,6 +130,7 @@ impl Report {
             "duration_s": s.duration,
             "signers_per_party": s.traders,
             "submit_batch": s.batch,
+            "max_block_txs": s.max_block_txs,
             "committed_per_s_sustained": self.sustained,
             "committed_per_s_overall": self.overall,
             "submitted": self.submitted,
@@ -608,7 +609,7 @@ struct Sample {
 }
 
 /// `SubmitTransactions` requests in flight at once per node with `--batch`.
-const BATCHERS_PER_NODE: usize = 4;
+const BATCHERS_PER_NODE: usize = 8;
 
 /// How one transfer is submitted: alone (with a place among the connection's
 /// requests in flight), or through its node's batcher.
