@@ -13,7 +13,9 @@ use crate::crypto::sha256;
 use crate::ledger::{BlockContext, BlockError, Genesis, GenesisError, Hash, State, Tx};
 use crate::mempool::PendingTx;
 use crate::rejection::BlockRejection;
-use crate::store::{ChainStore, Store, StoreError, StoredBlock, StoredCertificate, StoredReceipt};
+use crate::store::{
+    BlockBatch, ChainStore, Store, StoreError, StoredBlock, StoredCertificate, StoredReceipt,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -46,7 +48,8 @@ pub struct Chain<S: Store> {
     state: State,
     state_root: Hash,
     genesis_hash: Hash,
-    poisoned: bool,
+    /// Memory is ahead of the disk (a write failed): nothing more may be committed.
+    poisoned: std::sync::atomic::AtomicBool,
     /// How long the last block took to apply and to write.
     last_timings: crate::metrics::BlockTimings,
 }
@@ -142,7 +145,7 @@ impl<S: Store> Chain<S> {
                 state,
                 state_root,
                 genesis_hash,
-                poisoned: false,
+                poisoned: std::sync::atomic::AtomicBool::new(false),
                 last_timings: Default::default(),
             },
             genesis,
@@ -221,7 +224,24 @@ impl<S: Store> Chain<S> {
         now_ms: i64,
         validator: &SigningKey,
     ) -> Result<StoredBlock, ChainError> {
-        if self.poisoned {
+        let (block, batch) = self.prepare_next(txs, now_ms, validator)?;
+        self.write_prepared(batch)?;
+        Ok(block)
+    }
+
+    /// Like [`Chain::stage_next`], but the block's writes are only prepared: this
+    /// chain's state is the new block's, its store still the parent's until
+    /// [`Chain::write_prepared`] stages them (which needs only a read lock, so that
+    /// admission goes on meanwhile). The caller stages every prepared batch, in
+    /// order, before it prepares the next block (a batch reads the store as its
+    /// parent left it), and reports nothing before [`Chain::sync`].
+    pub fn prepare_next(
+        &mut self,
+        txs: Vec<PendingTx>,
+        now_ms: i64,
+        validator: &SigningKey,
+    ) -> Result<(StoredBlock, BlockBatch), ChainError> {
+        if self.is_poisoned() {
             return Err(ChainError::Poisoned);
         }
         let (block, hash) = self.build_block(&txs, now_ms)?;
@@ -229,7 +249,7 @@ impl<S: Store> Chain<S> {
         let certificate = quorum::sign_alone(validator, &self.genesis_hash, header.height, &hash);
         let (raws, ledger_txs): (Vec<Vec<u8>>, Vec<Tx>) =
             txs.into_iter().map(|p| (p.raw, p.tx)).unzip();
-        self.apply_and_persist(
+        self.apply_and_prepare(
             CheckedBlock {
                 header,
                 hash,
@@ -341,10 +361,22 @@ impl<S: Store> Chain<S> {
         block: CheckedBlock,
         certificate: pb::CommitCertificate,
     ) -> Result<StoredBlock, ChainError> {
-        if self.poisoned {
+        let (block, batch) = self.prepare_decided(block, certificate)?;
+        self.write_prepared(batch)?;
+        Ok(block)
+    }
+
+    /// Like [`Chain::stage_decided`], but the writes are only prepared (see
+    /// [`Chain::prepare_next`]).
+    fn prepare_decided(
+        &mut self,
+        block: CheckedBlock,
+        certificate: pb::CommitCertificate,
+    ) -> Result<(StoredBlock, BlockBatch), ChainError> {
+        if self.is_poisoned() {
             return Err(ChainError::Poisoned);
         }
-        self.apply_and_persist(block, certificate, None)
+        self.apply_and_prepare(block, certificate, None)
     }
 
     /// Makes every staged block durable. A failure leaves memory ahead of the disk:
@@ -353,10 +385,31 @@ impl<S: Store> Chain<S> {
         self.store.sync().map_err(ChainError::from)
     }
 
+    /// Stages a batch that [`Chain::prepare_next`] prepared. A failure leaves memory
+    /// ahead of the disk: the chain refuses to go on.
+    pub fn write_prepared(&self, batch: BlockBatch) -> Result<(), ChainError> {
+        if self.is_poisoned() {
+            return Err(ChainError::Poisoned);
+        }
+        self.store
+            .stage_batch(batch)
+            .inspect_err(|_| self.poison())?;
+        Ok(())
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn poison(&self) {
+        self.poisoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn sync_or_poison(&mut self) -> Result<(), ChainError> {
         let synced = self.sync();
         if synced.is_err() {
-            self.poisoned = true;
+            self.poison();
         }
         synced
     }
@@ -372,7 +425,7 @@ impl<S: Store> Chain<S> {
         &mut self,
         block: &pb::GetBlockResponse,
     ) -> Result<StoredBlock, ChainError> {
-        if self.poisoned {
+        if self.is_poisoned() {
             return Err(ChainError::Poisoned);
         }
         let b = block.block.as_ref().ok_or(BlockRejection::NoBlock)?;
@@ -411,6 +464,21 @@ impl<S: Store> Chain<S> {
         certificate: pb::CommitCertificate,
         claimed_root: Option<Hash>,
     ) -> Result<StoredBlock, ChainError> {
+        let (block, batch) = self.apply_and_prepare(block, certificate, claimed_root)?;
+        let started = std::time::Instant::now();
+        self.write_prepared(batch)?;
+        self.last_timings.write += started.elapsed();
+        Ok(block)
+    }
+
+    /// Applies a checked block to the state and prepares its writes (see
+    /// [`Chain::prepare_next`]).
+    fn apply_and_prepare(
+        &mut self,
+        block: CheckedBlock,
+        certificate: pb::CommitCertificate,
+        claimed_root: Option<Hash>,
+    ) -> Result<(StoredBlock, BlockBatch), ChainError> {
         let CheckedBlock {
             header,
             hash,
@@ -430,7 +498,7 @@ impl<S: Store> Chain<S> {
             Ok(o) => o,
             Err(e) => {
                 if matches!(e, BlockError::State(_)) {
-                    self.poisoned = true;
+                    self.poison();
                 }
                 return Err(e.into());
             }
@@ -440,7 +508,7 @@ impl<S: Store> Chain<S> {
         {
             // Not what the serving node reached: nothing is written, and this
             // node stops (a restart reloads the last state on disk).
-            self.poisoned = true;
+            self.poison();
             return Err(ChainError::Diverged {
                 height: header.height,
             });
@@ -472,18 +540,21 @@ impl<S: Store> Chain<S> {
         };
         let applied = started.elapsed();
         let leaves = outcome.writes.len();
-        if let Err(e) = self.store.stage_block(&response, outcome.writes) {
-            // Memory is ahead of the disk now: refuse to go on.
-            self.poisoned = true;
-            return Err(e.into());
-        }
+        let batch = match self.store.block_batch(&response, outcome.writes) {
+            Ok(batch) => batch,
+            Err(e) => {
+                // Memory is ahead of the disk now: refuse to go on.
+                self.poison();
+                return Err(e.into());
+            }
+        };
         tracing::debug!(
             height = header.height,
             txs = ledger_txs.len(),
             leaves,
             apply_us = applied.as_micros() as u64,
-            write_us = (started.elapsed() - applied).as_micros() as u64,
-            "block applied and staged"
+            prepare_us = (started.elapsed() - applied).as_micros() as u64,
+            "block applied, its writes prepared"
         );
         self.state_root = outcome.state_root;
         self.last_timings = crate::metrics::BlockTimings {
@@ -491,7 +562,7 @@ impl<S: Store> Chain<S> {
             apply: applied,
             write: started.elapsed().saturating_sub(applied),
         };
-        Ok(response)
+        Ok((response, batch))
     }
 }
 

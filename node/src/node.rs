@@ -133,11 +133,15 @@ pub struct Node {
     metrics: Arc<NodeMetrics>,
     standing: Mutex<health::Standing>,
     backlog: Mutex<backlog::Backlog>,
-    /// The highest block on disk for good: a block is staged under the chain's write
-    /// lock and made durable after it, so that admission does not wait for the sync,
-    /// while readers ([`Node::chain`]) wait for it.
+    /// The highest block on disk for good: a block is applied under the chain's
+    /// write lock, and written and made durable after it, so that admission does not
+    /// wait for the disk, while readers ([`Node::chain`]) wait for it.
     durable: Mutex<u64>,
     durable_changed: std::sync::Condvar,
+    /// Held by whoever advances the chain (the dev producer, consensus decisions,
+    /// an observer's sync) from checking a block to its sync: blocks are written in
+    /// order, each after its parent, while admission and readers go on.
+    producing: Mutex<()>,
 }
 
 /// Longest a reader waits for a staged block to become durable (a sync that takes
@@ -219,6 +223,7 @@ impl Node {
             backlog: Mutex::default(),
             durable,
             durable_changed: std::sync::Condvar::new(),
+            producing: Mutex::new(()),
         })
     }
 
@@ -437,6 +442,7 @@ impl Node {
 
     /// Verifies and commits a block received from a validator (observers).
     pub fn apply_synced(&self, block: &pb::GetBlockResponse) -> Result<u64, ChainError> {
+        let _producing = self.producing.lock().map_err(|_| ChainError::Poisoned)?;
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         let stored = match chain.commit_external(block) {
             Ok(stored) => stored,
@@ -503,7 +509,13 @@ impl Node {
         certificate: pb::CommitCertificate,
         certified_signatures: bool,
     ) -> Result<Option<StoredBlock>, ChainError> {
-        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
+        // Only the holder advances the chain: checked under the read lock (admission
+        // goes on), applied and written under the write lock, synced under the read
+        // lock. (Writing it under the read lock too let admission take the CPU that
+        // consensus needed: with four validators on two cores, 3.3 blocks/s at
+        // 6,000/s instead of 4.9.)
+        let _producing = self.producing.lock().map_err(|_| ChainError::Poisoned)?;
+        let chain = self.chain.read().map_err(|_| ChainError::Poisoned)?;
         if chain.height() >= certificate.height {
             return Ok(None);
         }
@@ -515,6 +527,8 @@ impl Node {
             check_us = started.elapsed().as_micros() as u64,
             "decided block checked"
         );
+        drop(chain);
+        let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         let included = checked.tx_signers();
         let committed = chain.stage_decided(checked, certificate)?;
         let height = chain.height();

@@ -36,6 +36,7 @@ impl Node {
     }
 
     fn produce(&self, force: bool) -> Result<Option<StoredBlock>, ChainError> {
+        let _producing = self.producing.lock().map_err(|_| ChainError::Poisoned)?;
         let mut chain = self.chain.write().map_err(|_| ChainError::Poisoned)?;
         let mut mempool = self.mempool.lock().map_err(|_| ChainError::Poisoned)?;
         let txs = mempool.select(chain.state(), self.config.max_block_txs);
@@ -53,14 +54,19 @@ impl Node {
         if validators.len() != 1 || validators[0].key != key.verifying_key().to_bytes() {
             return Err(ChainError::ValidatorSetChanged);
         }
-        let block = chain.stage_next(txs, timestamp, key)?;
+        let (block, batch) = chain.prepare_next(txs, timestamp, key)?;
         let waited = mempool.remove_committed(&hashes, chain.state(), Instant::now());
         let height = chain.height();
         let timings = chain.last_timings();
         drop(mempool);
         drop(chain);
-        // Durable before anyone is told; admission goes on during the sync.
+        // Written and durable before anyone is told (readers wait for both);
+        // admission goes on meanwhile.
         let synced = Instant::now();
+        self.chain
+            .read()
+            .map_err(|_| ChainError::Poisoned)?
+            .write_prepared(batch)?;
         self.sync_staged(height)?;
         let timings = crate::metrics::BlockTimings {
             write: timings.write + synced.elapsed(),
@@ -158,10 +164,21 @@ mod tests {
     use crate::node::NodeConfig;
     use crate::store::{Entry, MemoryStore, Store, Write};
 
-    /// A store whose syncs wait while the test holds them.
+    /// A store whose writes (`on_stage`) or syncs wait while the test holds them.
     struct HeldSync {
         inner: MemoryStore,
         held: Arc<(Mutex<bool>, Condvar)>,
+        on_stage: bool,
+    }
+
+    impl HeldSync {
+        fn wait(&self) {
+            let (held, released) = &*self.held;
+            let mut h = held.lock().unwrap();
+            while *h {
+                h = released.wait(h).unwrap();
+            }
+        }
     }
 
     impl Store for HeldSync {
@@ -183,13 +200,14 @@ mod tests {
             self.inner.scan_prefix_rev(prefix, below, limit)
         }
         fn stage(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+            if self.on_stage {
+                self.wait();
+            }
             self.inner.stage(batch)
         }
         fn sync(&self) -> Result<(), StoreError> {
-            let (held, released) = &*self.held;
-            let mut h = held.lock().unwrap();
-            while *h {
-                h = released.wait(h).unwrap();
+            if !self.on_stage {
+                self.wait();
             }
             Ok(())
         }
@@ -214,7 +232,14 @@ mod tests {
     }
 
     #[test]
-    fn readers_wait_for_a_block_s_sync_and_admission_does_not() {
+    fn readers_wait_for_a_block_s_write_and_sync_and_admission_does_not() {
+        for on_stage in [true, false] {
+            held_write_or_sync(on_stage);
+        }
+    }
+
+    /// Block 1 is applied, then its write (`on_stage`) or its sync is held.
+    fn held_write_or_sync(on_stage: bool) {
         let mut n = 0u8;
         let (genesis, keys) = dev_genesis_with_keys(&mut |_| {
             n = n.wrapping_add(1);
@@ -225,6 +250,7 @@ mod tests {
         let store: Box<dyn Store> = Box::new(HeldSync {
             inner: MemoryStore::default(),
             held: Arc::clone(&held),
+            on_stage,
         });
         let chain = Chain::open(store, &genesis).unwrap();
         let config = NodeConfig {
@@ -236,7 +262,6 @@ mod tests {
         let chain_id = node.chain_id().to_owned();
         assert!(node.submit_batch(vec![transfer(&chain_id, &jpn, 1)])[0].is_ok());
 
-        // Block 1 is staged, its sync held.
         *held.0.lock().unwrap() = true;
         let producing = {
             let node = Arc::clone(&node);
@@ -245,7 +270,7 @@ mod tests {
         while node.chain_for_admission().unwrap().height() < 1 {
             std::thread::sleep(Duration::from_millis(5));
         }
-        // A reader waits for the sync...
+        // A reader waits for the write and the sync...
         let (read_tx, read) = channel();
         {
             let node = Arc::clone(&node);
@@ -253,7 +278,7 @@ mod tests {
                 let _ = read_tx.send(node.chain().map(|c| c.height()).ok());
             });
         }
-        // ...while admission goes on, against the staged block.
+        // ...while admission goes on, against the applied block.
         let (admit_tx, admitted) = channel();
         {
             let node = Arc::clone(&node);
@@ -265,7 +290,7 @@ mod tests {
         assert_eq!(admitted.recv_timeout(Duration::from_secs(10)), Ok(true));
         assert!(
             read.recv_timeout(Duration::from_millis(300)).is_err(),
-            "a reader saw a block before it was durable"
+            "a reader saw a block before it was durable (held on stage: {on_stage})"
         );
         assert_eq!(*node.head.borrow(), 0, "nobody is told before the sync");
 
