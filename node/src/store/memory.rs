@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Entry, Store, StoreError, Write, prefix_end};
+use super::{Entry, Store, StoreError, Write, rev_range};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -50,14 +50,9 @@ impl Store for MemoryStore {
         below: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        use std::ops::Bound;
-        let end = match below.map(<[u8]>::to_vec).or_else(|| prefix_end(prefix)) {
-            Some(e) => Bound::Excluded(e),
-            None => Bound::Unbounded,
-        };
         Ok(self
             .lock()?
-            .range((Bound::Included(prefix.to_vec()), end))
+            .range(rev_range(prefix, below))
             .rev()
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)

@@ -444,16 +444,28 @@ fn history_entries<S: Store>(
 /// Keys of a trail read at a time, from its end.
 const HISTORY_PAGE: usize = 256;
 
-/// The smallest key greater than every key that starts with `prefix`, if any.
-pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
+/// The key range of [`Store::scan_prefix_rev`]: from `prefix` to `below` (exclusive),
+/// else to the first key past every key that starts with `prefix` (none when the
+/// prefix is all 0xFF).
+pub(super) fn rev_range(
+    prefix: &[u8],
+    below: Option<&[u8]>,
+) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+    use std::ops::Bound;
+    let end = below.map(<[u8]>::to_vec).or_else(|| {
+        let mut end = prefix.to_vec();
+        while let Some(last) = end.pop() {
+            if last < u8::MAX {
+                end.push(last + 1);
+                return Some(end);
+            }
         }
-    }
-    None
+        None
+    });
+    (
+        Bound::Included(prefix.to_vec()),
+        end.map_or(Bound::Unbounded, Bound::Excluded),
+    )
 }
 
 /// A boxed store is a store: the node runs on whichever backend it was started with.
@@ -556,6 +568,32 @@ mod tests {
         assert_eq!(store.scan_prefix_rev(b"c", None, 10).unwrap(), vec![]);
     }
 
+    /// A block at `height` whose transaction `i` changed the accounts `touched[i]`.
+    fn touching(height: u64, touched: Vec<Vec<String>>) -> StoredBlock {
+        StoredBlock {
+            block: Some(pb::Block {
+                header: Some(pb::BlockHeader {
+                    height,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            receipts: touched
+                .into_iter()
+                .enumerate()
+                .map(|(i, accounts)| StoredReceipt {
+                    index: i as u32,
+                    outcome: Some(StoredOutcome::Applied(StoredApplied {
+                        accounts,
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_long_trail_is_read_in_pages_newest_first() {
         let store = ChainStore::new(MemoryStore::default());
@@ -570,29 +608,9 @@ mod tests {
             for index in 0..touched.len() as u32 {
                 expected.push(TxLocation { height, index });
             }
-            let block = StoredBlock {
-                block: Some(pb::Block {
-                    header: Some(pb::BlockHeader {
-                        height,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                receipts: touched
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, accounts)| StoredReceipt {
-                        index: i as u32,
-                        outcome: Some(StoredOutcome::Applied(StoredApplied {
-                            accounts,
-                            ..Default::default()
-                        })),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            store.commit_block(&block, Vec::new()).unwrap();
+            store
+                .commit_block(&touching(height, touched), Vec::new())
+                .unwrap();
         }
         expected.reverse();
         assert_eq!(store.account_history("A", 10_000).unwrap(), expected);
@@ -618,27 +636,14 @@ mod tests {
     #[test]
     fn account_history_is_newest_first_across_blocks_and_reads_the_earlier_layout() {
         let store = ChainStore::new(MemoryStore::default());
-        let block = |height: u64, touched: &[&[&str]]| StoredBlock {
-            block: Some(pb::Block {
-                header: Some(pb::BlockHeader {
-                    height,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            receipts: touched
-                .iter()
-                .enumerate()
-                .map(|(i, accounts)| StoredReceipt {
-                    index: i as u32,
-                    outcome: Some(StoredOutcome::Applied(StoredApplied {
-                        accounts: accounts.iter().map(|a| a.to_string()).collect(),
-                        ..Default::default()
-                    })),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
+        let block = |height: u64, touched: &[&[&str]]| {
+            touching(
+                height,
+                touched
+                    .iter()
+                    .map(|accounts| accounts.iter().map(|a| a.to_string()).collect())
+                    .collect(),
+            )
         };
         // An entry in the earlier layout (one key per transaction) at height 1.
         let mut legacy = history_prefix("A");

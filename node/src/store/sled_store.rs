@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Entry, Store, StoreError, Write, prefix_end};
+use super::{Entry, Store, StoreError, Write, rev_range};
 
 pub struct SledStore {
     db: sled::Db,
@@ -84,19 +84,8 @@ impl Store for SledStore {
         below: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        use std::ops::Bound;
-        // The end of the range: `below`, else the first key past every key that
-        // starts with `prefix` (none when the prefix is all 0xFF).
-        let end = match below.map(<[u8]>::to_vec).or_else(|| prefix_end(prefix)) {
-            Some(e) => Bound::Excluded(e),
-            None => Bound::Unbounded,
-        };
         let mut out = Vec::new();
-        for entry in self
-            .db
-            .range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), end))
-            .rev()
-        {
+        for entry in self.db.range::<Vec<u8>, _>(rev_range(prefix, below)).rev() {
             if out.len() >= limit {
                 break;
             }
