@@ -591,7 +591,6 @@ mod tests {
     use crate::store::{MemoryStore, SledStore};
     use crate::wire;
     use arc_malachitebft_app_channel::app::types::core::{NilOrVal, Round, VoteType};
-    use kyoto_proto::v1::transaction_body::Kind;
 
     fn fixture() -> (Genesis, SigningKey, SigningKey) {
         let mut keys = std::collections::BTreeMap::new();
@@ -605,21 +604,7 @@ mod tests {
     }
 
     fn transfer(chain: &Chain<MemoryStore>, key: &SigningKey, nonce: u64) -> PendingTx {
-        let body = pb::TransactionBody {
-            chain_id: chain.state().chain_id().to_owned(),
-            nonce,
-            kind: Some(Kind::TransferUnits(pb::TransferUnits {
-                from_account: "JPN-100-1".into(),
-                to_account: "CAN-100-1".into(),
-                amount: 10,
-                units: Some(pb::UnitFilter {
-                    unit_type: 1,
-                    period: 1,
-                    ..Default::default()
-                }),
-            })),
-        };
-        let raw = crate::tx::sign_transaction(key, &body);
+        let raw = crate::tx::test_transfer(chain.state().chain_id(), key, nonce);
         let tx = crate::tx::decode_and_verify(&raw, chain.state().chain_id()).unwrap();
         PendingTx { raw, tx }
     }

@@ -459,6 +459,33 @@ fn proposal_kind(change: Option<pb::propose::Change>) -> Result<ProposalKind, Tx
 
 pub use kyoto_client::sign_transaction;
 
+/// Test-only: a signed transfer of 10 AAUs (period 1) from Japan's holding account to
+/// Canada's, the transaction the unit tests commit.
+#[cfg(test)]
+pub(crate) fn test_transfer(
+    chain_id: &str,
+    key: &ed25519_dalek::SigningKey,
+    nonce: u64,
+) -> Vec<u8> {
+    let body = pb::TransactionBody {
+        chain_id: chain_id.to_owned(),
+        nonce,
+        kind: Some(pb::transaction_body::Kind::TransferUnits(
+            pb::TransferUnits {
+                from_account: "JPN-100-1".into(),
+                to_account: "CAN-100-1".into(),
+                amount: 10,
+                units: Some(pb::UnitFilter {
+                    unit_type: 1,
+                    period: 1,
+                    ..Default::default()
+                }),
+            },
+        )),
+    };
+    sign_transaction(key, &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,6 @@ mod tests {
     use std::time::Duration;
 
     use ed25519_dalek::SigningKey;
-    use kyoto_proto::v1::{self as pb, transaction_body::Kind};
 
     use super::*;
     use crate::chain::Chain;
@@ -213,24 +212,6 @@ mod tests {
         }
     }
 
-    fn transfer(chain_id: &str, key: &SigningKey, nonce: u64) -> Vec<u8> {
-        let body = pb::TransactionBody {
-            chain_id: chain_id.to_owned(),
-            nonce,
-            kind: Some(Kind::TransferUnits(pb::TransferUnits {
-                from_account: "JPN-100-1".into(),
-                to_account: "CAN-100-1".into(),
-                amount: 10,
-                units: Some(pb::UnitFilter {
-                    unit_type: 1,
-                    period: 1,
-                    ..Default::default()
-                }),
-            })),
-        };
-        crate::tx::sign_transaction(key, &body)
-    }
-
     #[test]
     fn readers_wait_for_a_block_s_write_and_sync_and_admission_does_not() {
         for on_stage in [true, false] {
@@ -260,7 +241,7 @@ mod tests {
         let node = Node::new(chain, config, Role::Validator(Box::new(key("validator"))));
         let jpn = key("JPN");
         let chain_id = node.chain_id().to_owned();
-        assert!(node.submit_batch(vec![transfer(&chain_id, &jpn, 1)])[0].is_ok());
+        assert!(node.submit_batch(vec![crate::tx::test_transfer(&chain_id, &jpn, 1)])[0].is_ok());
 
         *held.0.lock().unwrap() = true;
         let producing = {
@@ -282,7 +263,7 @@ mod tests {
         let (admit_tx, admitted) = channel();
         {
             let node = Arc::clone(&node);
-            let tx = transfer(&chain_id, &jpn, 2);
+            let tx = crate::tx::test_transfer(&chain_id, &jpn, 2);
             std::thread::spawn(move || {
                 let _ = admit_tx.send(node.submit_batch(vec![tx]).remove(0).is_ok());
             });
